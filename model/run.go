@@ -1,0 +1,365 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// Bucket rounds n up to the next length bucket (powers of two from 8), so that a few compiled graphs
+// serve every length.
+func Bucket(n int) int {
+	b := 8
+	for b < n {
+		b *= 2
+	}
+	return b
+}
+
+func batchBucket(n int) int {
+	b := 1
+	for b < n {
+		b *= 2
+	}
+	return b
+}
+
+// PadBatch lays out token sequences right-padded into [B, T] int32 tokens and positions (−1 on padding),
+// with B and T rounded up to their buckets.
+func PadBatch(seqs [][]int) (tokens, positions []int32, B, T int) {
+	maxLen := 1
+	for _, s := range seqs {
+		maxLen = max(maxLen, len(s))
+	}
+	B, T = batchBucket(len(seqs)), Bucket(maxLen)
+	tokens = make([]int32, B*T)
+	positions = make([]int32, B*T)
+	for i := range positions {
+		positions[i] = -1
+	}
+	for b, s := range seqs {
+		for t, id := range s {
+			tokens[b*T+t] = int32(id)
+			positions[b*T+t] = int32(t)
+		}
+	}
+	return tokens, positions, B, T
+}
+
+func (m *Model) checkTokens(seqs [][]int) error {
+	V := m.Config.VocabSize
+	for i, s := range seqs {
+		for j, id := range s {
+			if id < 0 || id >= V {
+				return fmt.Errorf("model: sequence %d position %d: token %d outside the vocabulary [0, %d)", i, j, id, V)
+			}
+		}
+	}
+	return nil
+}
+
+// Logits runs the full forward pass on each sequence and returns its logits, [len(seq)][vocab].
+func (m *Model) Logits(seqs [][]int) ([][][]float32, error) {
+	if err := m.checkTokens(seqs); err != nil {
+		return nil, err
+	}
+	tok, pos, B, T := PadBatch(seqs)
+	e, names := m.program(fmt.Sprintf("logits/%dx%d", B, T), func(names []string) *graph.Exec {
+		return graph.MustNewExec(m.backend, func(in []*graph.Node) *graph.Node {
+			p := BuildParams(names, in)
+			n := len(names)
+			h, _ := Forward(m.Config, p, ForwardInput{Tokens: in[n], Positions: in[n+1], Hook: m.Hook(p)})
+			return Logits(m.Config, p, h)
+		})
+	})
+	out, err := m.exec(e, names, tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T))
+	if err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
+	}
+	flat, err := tensors.CopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
+	if err != nil {
+		return nil, err
+	}
+	V := m.Config.VocabSize
+	res := make([][][]float32, len(seqs))
+	for b, s := range seqs {
+		res[b] = make([][]float32, len(s))
+		for t := range s {
+			off := (b*T + t) * V
+			res[b][t] = flat[off : off+V : off+V]
+		}
+	}
+	return res, nil
+}
+
+// TokenLogProbs returns, for each sequence s, log p(s[t+1] | s[:t+1]) for t < len(s)−1.
+func (m *Model) TokenLogProbs(seqs [][]int) ([][]float32, error) {
+	if err := m.checkTokens(seqs); err != nil {
+		return nil, err
+	}
+	tok, pos, B, T := PadBatch(seqs)
+	tgt := make([]int32, B*T)
+	for i := range tgt {
+		tgt[i] = -1
+	}
+	for b, s := range seqs {
+		for t := 0; t+1 < len(s); t++ {
+			tgt[b*T+t] = int32(s[t+1])
+		}
+	}
+	e, names := m.program(fmt.Sprintf("logprobs/%dx%d", B, T), func(names []string) *graph.Exec {
+		return graph.MustNewExec(m.backend, func(in []*graph.Node) *graph.Node {
+			p := BuildParams(names, in)
+			n := len(names)
+			h, _ := Forward(m.Config, p, ForwardInput{Tokens: in[n], Positions: in[n+1], Hook: m.Hook(p)})
+			return TokenLogProbs(Logits(m.Config, p, h), in[n+2])
+		})
+	})
+	out, err := m.exec(e, names, tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
+		tensors.FromFlatDataAndDimensions(tgt, B, T))
+	if err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
+	}
+	flat, err := tensors.CopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
+	if err != nil {
+		return nil, err
+	}
+	res := make([][]float32, len(seqs))
+	for b, s := range seqs {
+		n := max(len(s)-1, 0)
+		res[b] = slices.Clone(flat[b*T : b*T+n])
+	}
+	return res, nil
+}
+
+// GenerateOptions configures Generate. The zero value decodes greedily up to 32 new tokens and stops at
+// the config's EOS tokens.
+type GenerateOptions struct {
+	// MaxNewTokens bounds the generated tokens per sequence. Default (0): 32.
+	MaxNewTokens int
+	// Temperature divides the logits before sampling. 0 (default): greedy decoding.
+	Temperature float64
+	// TopK keeps only the K most likely tokens when sampling. 0 (default): no limit.
+	TopK int
+	// TopP keeps the smallest set of tokens whose probability reaches TopP. 0 or 1 (default): no limit.
+	TopP float64
+	// Seed seeds the sampler (math/rand/v2 PCG) when Rand is nil. Default 0.
+	Seed uint64
+	// Rand, when set, is the sampler's source instead of Seed.
+	Rand *rand.Rand
+	// StopTokens end a sequence (they are not returned). nil: the config's EOS tokens; empty non-nil: none.
+	StopTokens []int
+}
+
+// Generate continues each prompt and returns the new tokens of each (without the stop token). All
+// prompts decode together through a KV cache: the prompts are prefilled in one pass (left-padded), then
+// one token per step. Graphs are compiled per (batch, prompt, cache) bucket and reused.
+func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptions) ([][]int, error) {
+	if len(prompts) == 0 {
+		return nil, nil
+	}
+	if err := m.checkTokens(prompts); err != nil {
+		return nil, err
+	}
+	maxNew := opt.MaxNewTokens
+	if maxNew <= 0 {
+		maxNew = 32
+	}
+	stops := opt.StopTokens
+	if stops == nil {
+		stops = m.Config.EOSTokenIDs()
+	}
+	rng := opt.Rand
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
+	}
+	cfg := m.Config
+	n := len(prompts)
+	maxPrompt := 1
+	for _, p := range prompts {
+		if len(p) == 0 {
+			return nil, fmt.Errorf("model: Generate: empty prompt")
+		}
+		maxPrompt = max(maxPrompt, len(p))
+	}
+	B, S := batchBucket(n), Bucket(maxPrompt)
+	L := Bucket(S + maxNew)
+
+	// Prefill: prompts right-aligned in [B, S]; slot index = column.
+	tok := make([]int32, B*S)
+	pos := make([]int32, B*S)
+	cachePos := make([]int32, B*L)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for i := range cachePos {
+		cachePos[i] = -1
+	}
+	next := make([]int32, B) // next position per row
+	for b, p := range prompts {
+		off := S - len(p)
+		for t, id := range p {
+			tok[b*S+off+t] = int32(id)
+			pos[b*S+off+t] = int32(t)
+			cachePos[b*L+off+t] = int32(t)
+		}
+		next[b] = int32(len(p))
+	}
+	caches := make([]any, 2*cfg.NumHiddenLayers)
+	for i := range caches {
+		caches[i] = tensors.FromShape(shapesOf(B, L, cfg.NumKeyValueHeads, cfg.HeadDim))
+	}
+	out := make([][]int, n)
+	done := make([]bool, n)
+	logits, caches, err := m.step(B, S, L, tok, pos, cachePos, 0, caches)
+	if err != nil {
+		return nil, err
+	}
+	V := cfg.VocabSize
+	for step := 0; step < maxNew; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		tok1 := make([]int32, B)
+		pos1 := make([]int32, B)
+		for b := range pos1 {
+			pos1[b] = -1
+		}
+		active := false
+		for b := range n {
+			if done[b] {
+				continue
+			}
+			id := sample(logits[b*V:(b+1)*V], opt, rng)
+			if slices.Contains(stops, id) {
+				done[b] = true
+				continue
+			}
+			out[b] = append(out[b], id)
+			if step == maxNew-1 {
+				continue
+			}
+			active = true
+			tok1[b], pos1[b] = int32(id), next[b]
+			cachePos[b*L+S+step] = next[b]
+			next[b]++
+		}
+		if !active || step == maxNew-1 {
+			break
+		}
+		logits, caches, err = m.step(B, 1, L, tok1, pos1, cachePos, S+step, caches)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range caches {
+		c.(*tensors.Tensor).FinalizeAll()
+	}
+	return out, nil
+}
+
+// step runs one prefill (T = S) or decode (T = 1) step and returns the last position's logits [B·V].
+func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches []any) ([]float32, []any, error) {
+	cfg := m.Config
+	nl := cfg.NumHiddenLayers
+	e, names := m.program(fmt.Sprintf("step/%dx%d/%d", B, T, L), func(names []string) *graph.Exec {
+		return graph.MustNewExec(m.backend, func(in []*graph.Node) []*graph.Node {
+			p := BuildParams(names, in)
+			k := len(names)
+			cs := make([]KVCache, nl)
+			for l := range nl {
+				cs[l] = KVCache{K: in[k+4+2*l], V: in[k+5+2*l]}
+			}
+			h, newCaches := Forward(cfg, p, ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p),
+				Cache: cs, CachePositions: in[k+2], Start: in[k+3]})
+			last := graph.Reshape(graph.Slice(h, graph.AxisRange(), graph.AxisElem(T-1), graph.AxisRange()), B, cfg.HiddenSize)
+			outs := []*graph.Node{Logits(cfg, p, last)}
+			for _, c := range newCaches {
+				outs = append(outs, c.K, c.V)
+			}
+			return outs
+		})
+	})
+	args := []any{tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
+		tensors.FromFlatDataAndDimensions(slices.Clone(cachePos), B, L), tensors.FromScalar(int32(start))}
+	args = append(args, caches...)
+	out, err := m.exec(e, names, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model: decode step: %w", err)
+	}
+	for _, c := range caches {
+		c.(*tensors.Tensor).FinalizeAll()
+	}
+	logits, err := tensors.CopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
+	if err != nil {
+		return nil, nil, err
+	}
+	newCaches := make([]any, len(out)-1)
+	for i, t := range out[1:] {
+		newCaches[i] = t
+	}
+	return logits, newCaches, nil
+}
+
+// sample picks the next token from one row of logits.
+func sample(logits []float32, opt GenerateOptions, rng *rand.Rand) int {
+	if opt.Temperature <= 0 {
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	if opt.TopK > 0 && opt.TopK < len(idx) {
+		idx = idx[:opt.TopK]
+	}
+	probs := make([]float64, len(idx))
+	maxL := float64(logits[idx[0]])
+	total := 0.0
+	for i, id := range idx {
+		probs[i] = math.Exp((float64(logits[id]) - maxL) / opt.Temperature)
+		total += probs[i]
+	}
+	if opt.TopP > 0 && opt.TopP < 1 {
+		cum := 0.0
+		for i := range probs {
+			cum += probs[i] / total
+			if cum >= opt.TopP {
+				probs, idx = probs[:i+1], idx[:i+1]
+				break
+			}
+		}
+		total = 0
+		for _, p := range probs {
+			total += p
+		}
+	}
+	r := rng.Float64() * total
+	for i, p := range probs {
+		r -= p
+		if r <= 0 {
+			return idx[i]
+		}
+	}
+	return idx[len(idx)-1]
+}
+
+func shapesOf(dims ...int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }
