@@ -1,0 +1,142 @@
+package lora
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accrete/accrete/model"
+)
+
+var tinyConfig = model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
+	NumKeyValueHeads: 2, VocabSize: 48}
+
+func tinyModel(t testing.TB, seed uint64) *model.Model {
+	t.Helper()
+	b, err := model.Backend()
+	require.NoError(t, err)
+	m, err := model.New(b, tinyConfig, model.RandomWeights(tinyConfig, rand.New(rand.NewPCG(seed, 2)), 0.05, 0))
+	require.NoError(t, err)
+	return m
+}
+
+// tinyFacts: prompt [1, x, y] → answer [a, b, 2]; every fact is distinct.
+func tinyFacts(n int, seed uint64) []Example {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	seen := map[[2]int]bool{}
+	var out []Example
+	for len(out) < n {
+		k := [2]int{3 + rng.IntN(20), 3 + rng.IntN(20)}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, Example{Tokens: []int{1, k[0], k[1], 23 + rng.IntN(24), 23 + rng.IntN(24), 2}, PromptLen: 3})
+	}
+	return out
+}
+
+func exactMatch(t testing.TB, m *model.Model, facts []Example) float64 {
+	t.Helper()
+	var prompts [][]int
+	for _, f := range facts {
+		prompts = append(prompts, f.Tokens[:f.PromptLen])
+	}
+	gen, err := m.Generate(context.Background(), prompts, model.GenerateOptions{MaxNewTokens: 4, StopTokens: []int{2}})
+	require.NoError(t, err)
+	ok := 0
+	for i, f := range facts {
+		if slices.Equal(gen[i], f.Tokens[f.PromptLen:len(f.Tokens)-1]) {
+			ok++
+		}
+	}
+	return float64(ok) / float64(len(facts))
+}
+
+func TestZeroBLeavesLogitsUnchanged(t *testing.T) {
+	m := tinyModel(t, 1)
+	seqs := [][]int{{1, 5, 6, 7}, {1, 9}}
+	base, err := m.Logits(seqs)
+	require.NoError(t, err)
+	a, err := NewAdapter("t", m.Config, Config{Rank: 4, Seed: 3})
+	require.NoError(t, err)
+	m.SetAdapter(a)
+	with, err := m.Logits(seqs)
+	require.NoError(t, err)
+	require.Equal(t, base, with)
+}
+
+func TestLoRAAndFFTLearnTinyFacts(t *testing.T) {
+	facts := tinyFacts(24, 5)
+	for _, mode := range []string{"lora", "fft"} {
+		t.Run(mode, func(t *testing.T) {
+			m := tinyModel(t, 2)
+			before := m.Weights.Clone()
+			var trainable []string
+			cfg := TrainConfig{LearningRate: 1e-2, Epochs: 60, BatchSize: 8, Seed: 1, TargetLoss: 0.01}
+			if mode == "lora" {
+				a, err := NewAdapter("t", m.Config, Config{Rank: 8, Seed: 1})
+				require.NoError(t, err)
+				m.SetAdapter(a)
+				for n := range a.Tensors() {
+					trainable = append(trainable, n)
+				}
+				slices.Sort(trainable)
+			} else {
+				cfg.LearningRate = 3e-3
+				for n := range m.Weights {
+					trainable = append(trainable, n)
+				}
+				slices.Sort(trainable)
+			}
+			res, err := Train(context.Background(), m, trainable, facts, cfg)
+			require.NoError(t, err)
+			t.Logf("%s: %d steps, loss %.4f", mode, res.Steps, res.Loss)
+			em := exactMatch(t, m, facts)
+			require.Greater(t, em, 0.95)
+			changed := 0
+			for n, w := range m.Weights {
+				if !slices.Equal(w.Data, before[n].Data) {
+					changed++
+				}
+			}
+			if mode == "lora" {
+				require.Zero(t, changed, "LoRA must leave every base tensor bit-identical")
+			} else {
+				require.Equal(t, len(m.Weights), changed, "FFT trains every weight")
+			}
+		})
+	}
+}
+
+func TestFoldMatchesUnfolded(t *testing.T) {
+	m := tinyModel(t, 3)
+	a, err := NewAdapter("t", m.Config, Config{Rank: 4, Seed: 9})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, b := range a.B {
+		for i := range b.Data {
+			b.Data[i] = float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	m.SetAdapter(a)
+	seqs := [][]int{{1, 5, 6, 7, 8, 9}}
+	want, err := m.Logits(seqs)
+	require.NoError(t, err)
+	m.SetAdapter(nil)
+	require.NoError(t, a.Fold(m.Weights))
+	m.UpdateWeights()
+	got, err := m.Logits(seqs)
+	require.NoError(t, err)
+	maxDiff := 0.0
+	for i := range got[0] {
+		for j := range got[0][i] {
+			maxDiff = max(maxDiff, math.Abs(float64(got[0][i][j]-want[0][i][j])))
+		}
+	}
+	require.Less(t, maxDiff, 1e-4)
+}

@@ -1,0 +1,428 @@
+package lora
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/accrete/accrete/internal/progress"
+	"github.com/accrete/accrete/model"
+)
+
+// Example is one training sequence: the loss covers the tokens from PromptLen on (the answer), each
+// predicted from everything before it; the prompt's tokens are context only.
+type Example struct {
+	Tokens    []int
+	PromptLen int
+}
+
+// Schedule names a learning-rate schedule after warm-up.
+type Schedule string
+
+// Learning-rate schedules.
+const (
+	Constant Schedule = "constant"
+	Linear   Schedule = "linear" // decays linearly to 0 at the last step
+	Cosine   Schedule = "cosine" // decays along a half cosine to 0 at the last step
+)
+
+// TrainConfig configures Train. Zero values mean the documented defaults.
+type TrainConfig struct {
+	// LearningRate is AdamW's peak step size. Default (0): 1e-3.
+	LearningRate float64
+	// Schedule after warm-up. Default (""): Constant.
+	Schedule Schedule
+	// WarmupSteps ramp the rate linearly from 0. Default 0: none.
+	WarmupSteps int
+	// WeightDecay is AdamW's decoupled decay. Default 0.
+	WeightDecay float64
+	// Beta1, Beta2, Epsilon of Adam. Defaults (0): 0.9, 0.999, 1e-8.
+	Beta1, Beta2, Epsilon float64
+	// ClipNorm clips the global gradient norm. Default (0): 1.0; negative: no clipping.
+	ClipNorm float64
+	// Epochs over the data. Default (0): 1.
+	Epochs int
+	// MaxSteps, when > 0, stops after that many optimizer steps.
+	MaxSteps int
+	// BatchSize is the number of sequences per step. Default (0): 8.
+	BatchSize int
+	// TargetLoss, when > 0, stops after the first epoch whose mean task loss is at or below it.
+	TargetLoss float64
+	// Seed shuffles the data each epoch and drives dropout. Default 0.
+	Seed uint64
+	// ExtraLoss, when set, is added to the task loss inside the graph (O-LoRA's orthogonality penalty);
+	// p holds every parameter node by name. It must return a scalar.
+	ExtraLoss func(p model.Params) *graph.Node
+	// Progress receives a progress bar with loss and ETA. nil: silent.
+	Progress io.Writer
+	// Label prefixes the progress bar. Default "train".
+	Label string
+}
+
+func (c TrainConfig) withDefaults() TrainConfig {
+	c.LearningRate = cmpOr(c.LearningRate, 1e-3)
+	if c.Schedule == "" {
+		c.Schedule = Constant
+	}
+	c.Beta1 = cmpOr(c.Beta1, 0.9)
+	c.Beta2 = cmpOr(c.Beta2, 0.999)
+	c.Epsilon = cmpOr(c.Epsilon, 1e-8)
+	c.ClipNorm = cmpOr(c.ClipNorm, 1.0)
+	if c.Epochs <= 0 {
+		c.Epochs = 1
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 8
+	}
+	if c.Label == "" {
+		c.Label = "train"
+	}
+	return c
+}
+
+func cmpOr(v, d float64) float64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// Validate names the first bad field.
+func (c TrainConfig) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0):
+		return fmt.Errorf("lora train config: LearningRate must be > 0, got %g", c.LearningRate)
+	case c.Schedule != Constant && c.Schedule != Linear && c.Schedule != Cosine:
+		return fmt.Errorf("lora train config: Schedule %q unknown (constant, linear or cosine)", c.Schedule)
+	case c.WarmupSteps < 0:
+		return fmt.Errorf("lora train config: WarmupSteps must be ≥ 0, got %d", c.WarmupSteps)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("lora train config: WeightDecay must be ≥ 0, got %g", c.WeightDecay)
+	case c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1:
+		return fmt.Errorf("lora train config: Beta1, Beta2 must be in [0, 1), got %g, %g", c.Beta1, c.Beta2)
+	case c.MaxSteps < 0:
+		return fmt.Errorf("lora train config: MaxSteps must be ≥ 0, got %d", c.MaxSteps)
+	}
+	return nil
+}
+
+// Result summarises a training run.
+type Result struct {
+	Steps, Epochs int
+	// Loss is the mean task loss of the last epoch; Extra the mean ExtraLoss term of the last epoch.
+	Loss, Extra float64
+	// EpochLoss and EpochExtra hold the per-epoch means.
+	EpochLoss, EpochExtra []float64
+	// Tokens counts the training tokens processed (padding excluded).
+	Tokens int
+}
+
+// ErrNonFinite is returned (wrapped) when the loss becomes NaN or ±Inf; the weights are restored.
+var ErrNonFinite = errors.New("lora: loss is not finite")
+
+// Train minimises the masked cross-entropy of data (plus cfg.ExtraLoss) over the named tensors of m,
+// which may be base weights (full fine-tuning) or tensors of the attached adapter (LoRA), with AdamW.
+// Every other tensor stays bit-identical. On error (a non-finite loss, a cancelled ctx) the trained
+// tensors are restored to their values before the call. The optimizer state lives for this call only.
+func Train(ctx context.Context, m *model.Model, trainable []string, data []Example, cfg TrainConfig) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	cfg = cfg.withDefaults()
+	if len(data) == 0 {
+		return Result{}, errors.New("lora: Train: no examples")
+	}
+	if len(trainable) == 0 {
+		return Result{}, errors.New("lora: Train: no trainable tensors")
+	}
+	names := m.ParamNames()
+	host := map[string]*model.Tensor{}
+	adapterTensors := map[string]*model.Tensor{}
+	if a := m.Adapter(); a != nil {
+		adapterTensors = a.Tensors()
+	}
+	for _, n := range trainable {
+		t, ok := m.Weights[n]
+		if !ok {
+			t, ok = adapterTensors[n]
+		}
+		if !ok {
+			return Result{}, fmt.Errorf("lora: Train: no tensor %q in the model or its adapter", n)
+		}
+		host[n] = t
+	}
+	for i, ex := range data {
+		if len(ex.Tokens) < 2 || ex.PromptLen < 1 || ex.PromptLen >= len(ex.Tokens) {
+			return Result{}, fmt.Errorf("lora: Train: example %d has %d tokens and PromptLen %d: need 1 ≤ PromptLen < len(Tokens)",
+				i, len(ex.Tokens), ex.PromptLen)
+		}
+		for _, id := range ex.Tokens {
+			if id < 0 || id >= m.Config.VocabSize {
+				return Result{}, fmt.Errorf("lora: Train: example %d: token %d outside the vocabulary [0, %d)", i, id, m.Config.VocabSize)
+			}
+		}
+	}
+	snapshot := make(map[string][]float32, len(host))
+	for n, t := range host {
+		snapshot[n] = slices.Clone(t.Data)
+	}
+	restore := func() {
+		for n, t := range host {
+			copy(t.Data, snapshot[n])
+		}
+		m.UpdateWeights(trainable...)
+	}
+
+	idx := make([]int, len(trainable))
+	for i, n := range trainable {
+		idx[i] = slices.Index(names, n)
+	}
+	var dropAdapter *Adapter
+	if a, ok := m.Adapter().(*Adapter); ok && a.Config.Dropout > 0 {
+		dropAdapter = a
+	}
+	mc := m.Config
+	build := func() *graph.Exec {
+		return graph.MustNewExec(m.Backend(), func(in []*graph.Node) []*graph.Node {
+			p := model.BuildParams(names, in)
+			k := len(names)
+			if dropAdapter != nil {
+				dropAdapter.rng = in[k+4]
+				defer func() { dropAdapter.rng = nil }()
+			}
+			h, _ := model.Forward(mc, p, model.ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p)})
+			loss := model.MaskedCrossEntropy(model.Logits(mc, p, h), in[k+2], in[k+3])
+			total, extra := loss, graph.ZerosLike(loss)
+			if cfg.ExtraLoss != nil {
+				extra = cfg.ExtraLoss(p)
+				total = graph.Add(loss, extra)
+			}
+			wrt := make([]*graph.Node, len(idx))
+			for i, j := range idx {
+				wrt[i] = in[j]
+			}
+			return append([]*graph.Node{loss, extra}, graph.Gradient(total, wrt...)...)
+		})
+	}
+	execs := map[[2]int]*graph.Exec{}
+	defer func() {
+		for _, e := range execs {
+			e.Finalize()
+		}
+	}()
+
+	opt := newAdamW(trainable, host, cfg)
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a1))
+	stepsPerEpoch := (len(data) + cfg.BatchSize - 1) / cfg.BatchSize
+	total := cfg.Epochs * stepsPerEpoch
+	if cfg.MaxSteps > 0 {
+		total = min(total, cfg.MaxSteps)
+	}
+	bar := progress.New(cfg.Progress, cfg.Label, total)
+	var res Result
+	order := make([]int, len(data))
+	for i := range order {
+		order[i] = i
+	}
+	for epoch := 0; epoch < cfg.Epochs && res.Steps < total; epoch++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var sumLoss, sumExtra float64
+		var nb int
+		for s := 0; s < len(order) && res.Steps < total; s += cfg.BatchSize {
+			if err := ctx.Err(); err != nil {
+				restore()
+				return res, err
+			}
+			batch := make([]Example, 0, cfg.BatchSize)
+			for _, i := range order[s:min(s+cfg.BatchSize, len(order))] {
+				batch = append(batch, data[i])
+			}
+			args, B, T, ntok := batchArgs(batch, cfg.BatchSize)
+			if dropAdapter != nil {
+				st := tensors.FromShape(graph.RNGStateShape)
+				tensors.MutableFlatData(st, func(f []uint64) {
+					for i := range f {
+						f[i] = rng.Uint64()
+					}
+				})
+				args = append(args, st)
+			}
+			e, ok := execs[[2]int{B, T}]
+			if !ok {
+				e = build()
+				execs[[2]int{B, T}] = e
+			}
+			params := m.ParamTensors(names)
+			all := make([]any, 0, len(params)+len(args))
+			for _, t := range params {
+				all = append(all, t)
+			}
+			out, err := e.Exec(append(all, args...)...)
+			if err != nil {
+				restore()
+				return res, fmt.Errorf("lora: training step %d: %w", res.Steps, err)
+			}
+			loss, extra := scalar(out[0]), scalar(out[1])
+			if math.IsNaN(loss+extra) || math.IsInf(loss+extra, 0) {
+				finalize(out)
+				restore()
+				return res, fmt.Errorf("%w at step %d (task loss %g, extra %g); weights restored", ErrNonFinite, res.Steps, loss, extra)
+			}
+			opt.step(out[2:], res.Steps, total)
+			finalize(out)
+			m.UpdateWeights(trainable...)
+			res.Steps++
+			res.Tokens += ntok
+			sumLoss += loss
+			sumExtra += extra
+			nb++
+			info := fmt.Sprintf("loss %.4f", loss)
+			if cfg.ExtraLoss != nil {
+				info += fmt.Sprintf(" extra %.4g", extra)
+			}
+			bar.Update(res.Steps, fmt.Sprintf("epoch %d/%d %s", epoch+1, cfg.Epochs, info))
+		}
+		res.Epochs++
+		res.Loss, res.Extra = sumLoss/float64(nb), sumExtra/float64(nb)
+		res.EpochLoss = append(res.EpochLoss, res.Loss)
+		res.EpochExtra = append(res.EpochExtra, res.Extra)
+		if cfg.TargetLoss > 0 && res.Loss <= cfg.TargetLoss {
+			bar.Update(total, fmt.Sprintf("early stop: epoch loss %.4f ≤ %g", res.Loss, cfg.TargetLoss))
+			break
+		}
+	}
+	return res, nil
+}
+
+func scalar(t *tensors.Tensor) float64 {
+	var v float64
+	tensors.ConstFlatData(t, func(f []float32) { v = float64(f[0]) })
+	return v
+}
+
+func finalize(ts []*tensors.Tensor) {
+	for _, t := range ts {
+		t.FinalizeAll()
+	}
+}
+
+// batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T a length bucket): tokens,
+// positions (−1 on padding), targets (the next token) and the loss mask (1 on answer tokens).
+func batchArgs(batch []Example, batchSize int) (args []any, B, T, ntok int) {
+	maxLen := 1
+	for _, ex := range batch {
+		maxLen = max(maxLen, len(ex.Tokens))
+	}
+	B, T = batchSize, model.Bucket(maxLen)
+	tok := make([]int32, B*T)
+	pos := make([]int32, B*T)
+	tgt := make([]int32, B*T)
+	mask := make([]float32, B*T)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for b, ex := range batch {
+		for t, id := range ex.Tokens {
+			tok[b*T+t] = int32(id)
+			pos[b*T+t] = int32(t)
+			if t+1 < len(ex.Tokens) {
+				tgt[b*T+t] = int32(ex.Tokens[t+1])
+				if t+1 >= ex.PromptLen {
+					mask[b*T+t] = 1
+					ntok++
+				}
+			}
+		}
+	}
+	args = []any{
+		tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
+		tensors.FromFlatDataAndDimensions(tgt, B, T), tensors.FromFlatDataAndDimensions(mask, B, T),
+	}
+	return args, B, T, ntok
+}
+
+// adamW is AdamW (Loshchilov & Hutter 2019) on host memory, with bias correction, decoupled weight
+// decay, global-norm clipping and the learning-rate schedule.
+type adamW struct {
+	cfg     TrainConfig
+	names   []string
+	params  []*model.Tensor
+	m1, m2  [][]float32
+	scratch [][]float32
+}
+
+func newAdamW(names []string, host map[string]*model.Tensor, cfg TrainConfig) *adamW {
+	o := &adamW{cfg: cfg, names: names}
+	for _, n := range names {
+		t := host[n]
+		o.params = append(o.params, t)
+		o.m1 = append(o.m1, make([]float32, len(t.Data)))
+		o.m2 = append(o.m2, make([]float32, len(t.Data)))
+	}
+	return o
+}
+
+// lr returns the learning rate at step (0-based) of total.
+func (o *adamW) lr(step, total int) float64 {
+	c := o.cfg
+	if c.WarmupSteps > 0 && step < c.WarmupSteps {
+		return c.LearningRate * float64(step+1) / float64(c.WarmupSteps)
+	}
+	rest := max(total-c.WarmupSteps, 1)
+	frac := float64(step-c.WarmupSteps) / float64(rest)
+	switch c.Schedule {
+	case Linear:
+		return c.LearningRate * (1 - frac)
+	case Cosine:
+		return c.LearningRate * 0.5 * (1 + math.Cos(math.Pi*frac))
+	}
+	return c.LearningRate
+}
+
+func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
+	c := o.cfg
+	gs := make([][]float32, len(grads))
+	var norm2 float64
+	for i, g := range grads {
+		tensors.ConstFlatData(g, func(f []float32) {
+			gs[i] = f
+			for _, v := range f {
+				norm2 += float64(v) * float64(v)
+			}
+		})
+	}
+	clip := 1.0
+	if c.ClipNorm > 0 {
+		if n := math.Sqrt(norm2); n > c.ClipNorm {
+			clip = c.ClipNorm / n
+		}
+	}
+	lr := o.lr(step, total)
+	t := float64(step + 1)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	b1, b2 := float32(c.Beta1), float32(c.Beta2)
+	for i, p := range o.params {
+		g, m1, m2 := gs[i], o.m1[i], o.m2[i]
+		decay := float32(1 - lr*c.WeightDecay)
+		stepSize := float32(lr / bc1)
+		sqrtBc2 := float32(math.Sqrt(bc2))
+		eps := float32(c.Epsilon)
+		cl := float32(clip)
+		for j := range p.Data {
+			gj := g[j] * cl
+			m1[j] = b1*m1[j] + (1-b1)*gj
+			m2[j] = b2*m2[j] + (1-b2)*gj*gj
+			den := float32(math.Sqrt(float64(m2[j])))/sqrtBc2 + eps
+			p.Data[j] = p.Data[j]*decay - stepSize*m1[j]/den
+		}
+	}
+}
