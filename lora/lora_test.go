@@ -95,7 +95,7 @@ func TestLoRAAndFFTLearnTinyFacts(t *testing.T) {
 			}
 			res, err := Train(context.Background(), m, trainable, facts, cfg)
 			require.NoError(t, err)
-			t.Logf("%s: %d steps, loss %.4f", mode, res.Steps, res.Loss)
+			t.Logf("%s: %d steps, loss %.4f, epochs %v", mode, res.Steps, res.Loss, res.EpochLoss)
 			em := exactMatch(t, m, facts)
 			require.Greater(t, em, 0.95)
 			changed := 0

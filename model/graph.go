@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -85,8 +85,8 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 		start := ConvertDType(in.Start, dtypes.Int32)
 		slot := Add(Iota(g, shapes.Make(dtypes.Int32, T, S), 0), BroadcastToDims(start, T, S))
 		sIdx := Iota(g, shapes.Make(dtypes.Int32, T, S), 1)
-		onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32)          // [T, S]
-		writeMask = Reshape(ReduceSum(onehot, 0), 1, S, 1, 1)             // [1, S, 1, 1]
+		onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32) // [T, S]
+		writeMask = Reshape(ReduceSum(onehot, 0), 1, S, 1, 1)    // [1, S, 1, 1]
 		caches = make([]KVCache, cfg.NumHiddenLayers)
 	}
 

@@ -159,6 +159,9 @@ type GenerateOptions struct {
 	Rand *rand.Rand
 	// StopTokens end a sequence (they are not returned). nil: the config's EOS tokens; empty non-nil: none.
 	StopTokens []int
+	// Stop, when set, is asked after each new token whether row (the index into prompts) is finished,
+	// given its tokens so far (do not keep the slice); the token that ended it is kept.
+	Stop func(row int, generated []int) bool
 }
 
 // Generate continues each prompt and returns the new tokens of each (without the stop token). All
@@ -246,6 +249,10 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 				continue
 			}
 			out[b] = append(out[b], id)
+			if opt.Stop != nil && opt.Stop(b, out[b]) {
+				done[b] = true
+				continue
+			}
 			if step == maxNew-1 {
 				continue
 			}

@@ -1,0 +1,53 @@
+// Package eval scores language models on dataset-tasks and turns the scores of a continual-learning run
+// into the accuracy matrix, its metrics, reports and plots.
+//
+// # Overview
+//
+// A Task (read from a task directory with ReadTasks) names a Metric and holds train and test Examples.
+// Score runs a Model — anything with greedy Generate and LogLikelihood, implemented by package model —
+// over a task's test items, once on each trained prompt and once on each held-out paraphrase, and
+// returns a TaskScore. The scorers are also plain functions:
+//
+//   - ExactMatchScore after SQuAD's Normalize (lower case, no punctuation, no a/an/the);
+//   - FirstCharScore, the first non-space character, for choice-letter tasks;
+//   - RougeLF1, ROUGE-L F1 over white-space tokens (Lin 2004, "ROUGE: A Package for Automatic
+//     Evaluation of Summaries");
+//   - EditSimilarity, 1 − Levenshtein/max length, over runes;
+//   - Argmax and ArgmaxNorm, lm-eval-harness's acc and acc_norm (summed log-likelihood, and the same
+//     divided by the choice's length in characters);
+//   - Perplexity and PerplexityFromSum.
+//
+// Template fixes the prompt format ("Q: {prompt}\nA:" and " {answer}\n" by default); the trainer uses
+// the same Format and FormatAnswer so that a model is scored in the phrasing it learnt.
+//
+// A Matrix holds R[i][j], the score on task j after round i, the base model's scores b[j], and the score
+// on the base model's own knowledge after each round. Its methods are the standard continual-learning
+// metrics:
+//
+//   - ACC, BWT and FWT of GEM (Lopez-Paz & Ranzato, "Gradient Episodic Memory for Continual Learning",
+//     NeurIPS 2017, arXiv 1706.08840); BWT and FWT divide by T−1;
+//   - Forgetting, max-based, of Chaudhry et al. ("Riemannian Walk for Incremental Learning", ECCV 2018,
+//     arXiv 1801.10112) — not Avalanche's first-minus-last;
+//   - AvgIncrementalAccuracy of iCaRL (Rebuffi et al., CVPR 2017, arXiv 1611.07725);
+//   - OP and TraceBWT of TRACE (Wang et al. 2023, arXiv 2310.06762), whose BWT divides by t, not t−1.
+//
+// A Report gathers MethodResults and writes them as Markdown, CSV and JSON, with a grouped bar chart of
+// acquisition and retention per method (the figures of arXiv 2410.14753) and a heat map of each matrix
+// (PNG via gonum.org/v1/plot).
+//
+// # Invariants
+//
+// Scores are in [0, 1]. NaN means "not measured" or "undefined" (BWT after one round, a paraphrase mean
+// without paraphrases); it propagates through the metrics, is written as null in JSON, an empty field in
+// CSV and "–" in Markdown, and is read back as NaN. Files are written atomically: a temporary file in
+// the same directory, synced and renamed.
+//
+// # Task directories
+//
+// A task directory holds a manifest, tasks.json, listing the tasks in training order with their
+// metric and JSON Lines files, one Example per line; see ReadTasks and Example. Bad lines are reported
+// as ExampleErrors naming file, line and field.
+//
+// Package eval knows nothing of adapters or strategies; it is not a training package, and it does not
+// implement SARI or GSM8K's answer extraction.
+package eval

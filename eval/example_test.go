@@ -1,0 +1,100 @@
+package eval_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/accrete/accrete/eval"
+)
+
+// The continual-learning metrics of a three-round run.
+func ExampleMatrix_continualMetrics() {
+	m := eval.NewMatrix([]string{"stance", "fomc", "py150"}, []float64{0.10, 0.20, 0.10}, 0.62)
+	m.AddRound([]float64{0.80, 0.10, 0.20}, 0.60) // after training on stance
+	m.AddRound([]float64{0.85, 0.90, 0.30}, 0.55) // after fomc
+	m.AddRound([]float64{0.50, 0.70, 0.95}, 0.50) // after py150
+
+	fmt.Printf("ACC %.4g\n", m.ACC())
+	fmt.Printf("BWT %.4g (GEM, ÷ T−1)\n", m.BWT())
+	fmt.Printf("BWT %.4g (TRACE, ÷ T)\n", m.TraceBWT(m.Rounds()))
+	fmt.Printf("FWT %.4g\n", m.FWT())
+	fmt.Printf("forgetting %.4g\n", m.Forgetting())
+	fmt.Printf("avg. incremental accuracy %.4g\n", m.AvgIncrementalAccuracy())
+	fmt.Printf("retention %.4g (base %.4g)\n", m.FinalKnowledge(), m.BaseKnowledge)
+	// Output:
+	// ACC 0.7167
+	// BWT -0.25 (GEM, ÷ T−1)
+	// BWT -0.1667 (TRACE, ÷ T)
+	// FWT 0.05
+	// forgetting 0.275
+	// avg. incremental accuracy 0.7972
+	// retention 0.5 (base 0.62)
+}
+
+// BWT is undefined after a single round.
+func ExampleMatrix_oneRound() {
+	m := eval.NewMatrix([]string{"capitals"}, nil, math.NaN())
+	m.AddRound([]float64{0.9}, math.NaN())
+	fmt.Printf("ACC %.4g, BWT %.4g\n", m.ACC(), m.BWT())
+	// Output:
+	// ACC 0.9, BWT NaN
+}
+
+// Scoring generations with the task metrics.
+func ExampleRougeLF1() {
+	fmt.Printf("%.4g\n", eval.RougeLF1("the committee approved the budget", "committee approved budget on monday"))
+	fmt.Printf("%.4g\n", eval.EditSimilarity("for i in range(n):", "for j in range(n):"))
+	fmt.Printf("%.4g\n", eval.ExactMatchScore("The Eiffel Tower.", "eiffel tower"))
+	fmt.Printf("%.4g\n", eval.FirstCharScore(" b) hawkish", "B"))
+	// Output:
+	// 0.75
+	// 0.9444
+	// 1
+	// 1
+}
+
+// acc picks the largest summed log-likelihood; acc_norm divides by the choice's length first.
+func ExampleChoiceAccuracy() {
+	lls := []float64{-4, -6} // log P(" no"), log P(" absolutely")
+	acc, accNorm := eval.ChoiceAccuracy(lls, []string{"no", "absolutely"}, 1)
+	fmt.Printf("acc %.4g, acc_norm %.4g\n", acc, accNorm)
+	// Output:
+	// acc 0, acc_norm 1
+}
+
+// parrot knows the answers to the trained phrasings only.
+type parrot map[string]string
+
+func (p parrot) Generate(_ context.Context, prompts []string, _ int) ([]string, error) {
+	out := make([]string, len(prompts))
+	for i, q := range prompts {
+		out[i] = p[q]
+	}
+	return out, nil
+}
+
+func (p parrot) LogLikelihood(_ context.Context, pairs [][2]string) ([]float64, []int, error) {
+	return make([]float64, len(pairs)), make([]int, len(pairs)), nil
+}
+
+// A model that memorised the trained strings scores 1 on them and 0 on paraphrases.
+func ExampleScore_memorisation() {
+	task := eval.Task{Name: "capitals", Metric: eval.ExactMatch, Test: []eval.Example{
+		{ID: "fr", Prompt: "Capital of France?", Answer: "Paris", Paraphrases: []string{"France's capital is?"}},
+		{ID: "it", Prompt: "Capital of Italy?", Answer: "Rome", Paraphrases: []string{"Italy's capital is?"}},
+	}}
+	m := parrot{
+		eval.Format("Capital of France?"): " Paris",
+		eval.Format("Capital of Italy?"):  " Rome",
+	}
+	s, err := eval.Score(context.Background(), m, task, eval.Options{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("trained %.4g, paraphrase %.4g over %d items\n", s.Trained, s.Paraphrase, s.N)
+	fmt.Printf("%q%q\n", eval.Format("Capital of France?"), eval.FormatAnswer("Paris"))
+	// Output:
+	// trained 1, paraphrase 0 over 2 items
+	// "Q: Capital of France?\nA:"" Paris\n"
+}

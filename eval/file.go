@@ -1,0 +1,121 @@
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// num is a float64 that JSON encodes NaN and ±Inf as null (encoding/json refuses them) and decodes null
+// as NaN: metrics that are undefined stay undefined across a round trip.
+type num float64
+
+func (n num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f)
+}
+
+func (n *num) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*n = num(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = num(f)
+	return nil
+}
+
+func toNums(xs []float64) []num {
+	if xs == nil {
+		return nil
+	}
+	out := make([]num, len(xs))
+	for i, x := range xs {
+		out[i] = num(x)
+	}
+	return out
+}
+
+func fromNums(xs []num) []float64 {
+	if xs == nil {
+		return nil
+	}
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+type taskScoreJSON struct {
+	Task              string      `json:"task"`
+	Metric            Metric      `json:"metric"`
+	N                 int         `json:"n"`
+	NParaphrases      int         `json:"n_paraphrases"`
+	Trained           num         `json:"trained"`
+	Paraphrase        num         `json:"paraphrase"`
+	AccNorm           num         `json:"acc_norm"`
+	ParaphraseAccNorm num         `json:"paraphrase_acc_norm"`
+	Items             []ItemScore `json:"items,omitempty"`
+}
+
+// MarshalJSON encodes NaN scores as null.
+func (s TaskScore) MarshalJSON() ([]byte, error) {
+	return json.Marshal(taskScoreJSON{s.Task, s.Metric, s.N, s.NParaphrases, num(s.Trained),
+		num(s.Paraphrase), num(s.AccNorm), num(s.ParaphraseAccNorm), s.Items})
+}
+
+// UnmarshalJSON decodes null scores as NaN.
+func (s *TaskScore) UnmarshalJSON(b []byte) error {
+	var j taskScoreJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = TaskScore{j.Task, j.Metric, j.N, j.NParaphrases, float64(j.Trained), float64(j.Paraphrase),
+		float64(j.AccNorm), float64(j.ParaphraseAccNorm), j.Items}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same directory that is synced and renamed
+// over path, so a reader never sees a partial file and a failed write leaves the old one in place.
+func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("eval: writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			err = fmt.Errorf("eval: writing %s: %w", path, err)
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,325 @@
+package eval
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Model is what Score needs from a language model; package model (with or without adapters) implements
+// it. Implementations:
+//   - return exactly one result per input, in input order;
+//   - are deterministic: Generate decodes greedily;
+//   - must not keep or modify the slices they are given;
+//   - should return ctx.Err() promptly once ctx is done.
+//
+// Score calls them with at most Options.BatchSize inputs at a time; an implementation may split a call
+// further to fit memory.
+type Model interface {
+	// Generate returns the greedy completion of each prompt, stopping after a newline (which is not
+	// included) or end of sequence, or after maxTokens tokens. The prompt is not included.
+	Generate(ctx context.Context, prompts []string, maxTokens int) ([]string, error)
+
+	// LogLikelihood returns, for each (context, continuation) pair, the sum of the natural-log
+	// probabilities of the continuation's tokens given the context, and the number of continuation
+	// tokens. The pair is tokenised as lm-eval-harness does: context and context+continuation are
+	// encoded whole and the continuation is what the second adds after the first.
+	LogLikelihood(ctx context.Context, pairs [][2]string) (logLiks []float64, nTokens []int, err error)
+}
+
+// Template turns an item's prompt and answer into model text. The trainer and Score must use the same
+// one, so that a model is scored in the phrasing it was trained in: it trains on Format(prompt) followed
+// by FormatAnswer(answer) (loss on the answer only), and is scored on completions of Format(prompt).
+type Template struct {
+	// Prompt is the text given to the model, with "{prompt}" standing for the item's prompt.
+	// Zero means DefaultTemplate's: "Q: {prompt}\nA:".
+	Prompt string `json:"prompt,omitempty"`
+	// Answer is the text the model learns to continue with, with "{answer}" standing for the answer;
+	// what follows "{answer}" is the stop text (Model.Generate stops at a newline). Zero means
+	// DefaultTemplate's: " {answer}\n".
+	Answer string `json:"answer,omitempty"`
+}
+
+// DefaultTemplate is the template used when none is given.
+var DefaultTemplate = Template{Prompt: "Q: {prompt}\nA:", Answer: " {answer}\n"}
+
+func (t Template) orDefault() Template {
+	if t.Prompt == "" {
+		t.Prompt = DefaultTemplate.Prompt
+	}
+	if t.Answer == "" {
+		t.Answer = DefaultTemplate.Answer
+	}
+	return t
+}
+
+// Validate reports a template whose non-empty Prompt lacks "{prompt}" or whose non-empty Answer lacks
+// "{answer}".
+func (t Template) Validate() error {
+	if t.Prompt != "" && !strings.Contains(t.Prompt, "{prompt}") {
+		return fmt.Errorf("eval: Template.Prompt %q has no {prompt}", t.Prompt)
+	}
+	if t.Answer != "" && !strings.Contains(t.Answer, "{answer}") {
+		return fmt.Errorf("eval: Template.Answer %q has no {answer}", t.Answer)
+	}
+	return nil
+}
+
+// Format is the model's input for prompt: t.Prompt with "{prompt}" replaced.
+func (t Template) Format(prompt string) string {
+	return strings.ReplaceAll(t.orDefault().Prompt, "{prompt}", prompt)
+}
+
+// FormatAnswer is the training target for answer, stop text included: t.Answer with "{answer}" replaced.
+func (t Template) FormatAnswer(answer string) string {
+	return strings.ReplaceAll(t.orDefault().Answer, "{answer}", answer)
+}
+
+// Continuation is the continuation whose log-likelihood scores a multiple-choice choice: FormatAnswer
+// without the stop text (for the default template, " " + choice, as lm-eval-harness's target delimiter).
+func (t Template) Continuation(choice string) string {
+	a := t.orDefault().Answer
+	if i := strings.LastIndex(a, "{answer}"); i >= 0 {
+		a = a[:i+len("{answer}")]
+	}
+	return strings.ReplaceAll(a, "{answer}", choice)
+}
+
+// Format is DefaultTemplate.Format(prompt).
+func Format(prompt string) string { return DefaultTemplate.Format(prompt) }
+
+// FormatAnswer is DefaultTemplate.FormatAnswer(answer).
+func FormatAnswer(answer string) string { return DefaultTemplate.FormatAnswer(answer) }
+
+// Options configures Score. The zero value is ready to use.
+type Options struct {
+	// Template formats prompts and choices. Zero means DefaultTemplate.
+	Template Template
+	// BatchSize is the most prompts (Generate) or pairs (LogLikelihood) per Model call. Zero means 16.
+	BatchSize int
+	// MaxTokens bounds each generation. Zero means the longest test answer's length in bytes plus 2
+	// (the template's space and newline): a byte-level or byte-fallback tokenizer never needs more
+	// tokens than bytes, and generation stops at the newline anyway.
+	MaxTokens int
+	// Details keeps one ItemScore per scored prompt in TaskScore.Items. Zero means off.
+	Details bool
+}
+
+// Validate names the first negative field.
+func (o Options) Validate() error {
+	if o.BatchSize < 0 {
+		return fmt.Errorf("eval: Options.BatchSize %d is negative", o.BatchSize)
+	}
+	if o.MaxTokens < 0 {
+		return fmt.Errorf("eval: Options.MaxTokens %d is negative", o.MaxTokens)
+	}
+	return o.Template.Validate()
+}
+
+// TaskScore is one task's score after one round. Means are over test items; a task without paraphrases
+// has Paraphrase (and ParaphraseAccNorm) NaN, encoded as null in JSON.
+type TaskScore struct {
+	Task   string `json:"task"`
+	Metric Metric `json:"metric"`
+	// N is the number of test items; NParaphrases the number of paraphrased prompts scored.
+	N            int `json:"n"`
+	NParaphrases int `json:"n_paraphrases"`
+	// Trained is the mean score on the trained phrasing (acc for MultipleChoice).
+	Trained float64 `json:"trained"`
+	// Paraphrase is the mean over all paraphrased prompts of all items (each paraphrase counts once).
+	Paraphrase float64 `json:"paraphrase"`
+	// AccNorm and ParaphraseAccNorm are lm-eval-harness's acc_norm on the trained and paraphrased
+	// prompts, for MultipleChoice; NaN for other metrics.
+	AccNorm           float64 `json:"acc_norm"`
+	ParaphraseAccNorm float64 `json:"paraphrase_acc_norm"`
+	// Items holds per-prompt results when Options.Details is set.
+	Items []ItemScore `json:"items,omitempty"`
+}
+
+// Headline is the one number a task contributes to an accuracy matrix: acc_norm for multiple choice,
+// else the trained-phrasing score — the paper's "acc_norm where present, else acc, else exact match".
+func (s TaskScore) Headline() float64 {
+	if s.Metric == MultipleChoice {
+		return s.AccNorm
+	}
+	return s.Trained
+}
+
+// ItemScore is the result of one scored prompt.
+type ItemScore struct {
+	ID string `json:"id"`
+	// Paraphrase is −1 for the trained prompt, else the index into the item's Paraphrases.
+	Paraphrase int    `json:"paraphrase"`
+	Prompt     string `json:"prompt"`
+	// Output is the generation, or for multiple choice the choice acc picked.
+	Output string  `json:"output"`
+	Score  float64 `json:"score"`
+	// AccNorm is acc_norm for multiple choice, zero otherwise.
+	AccNorm float64 `json:"acc_norm,omitempty"`
+}
+
+// ErrNoTestItems is returned by Score for a task without test items.
+var ErrNoTestItems = errors.New("eval: task has no test items")
+
+// query is one prompt to score: an item's trained prompt or one of its paraphrases.
+type query struct {
+	item, para int
+	prompt     string
+}
+
+// Score scores model m on every test item of task t, on the trained prompt and, separately, on each
+// held-out paraphrase. Generative metrics call m.Generate; MultipleChoice calls m.LogLikelihood with one
+// (Format(prompt), Continuation(choice)) pair per choice.
+func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
+	if err := o.Validate(); err != nil {
+		return TaskScore{}, err
+	}
+	if !t.Metric.Valid() {
+		return TaskScore{}, fmt.Errorf("eval: task %q: %w %q", t.Name, ErrUnknownMetric, t.Metric)
+	}
+	if len(t.Test) == 0 {
+		return TaskScore{}, fmt.Errorf("%w: %q", ErrNoTestItems, t.Name)
+	}
+	if err := validateExamples(t.Test, t.Metric, fmt.Sprintf("task %q test", t.Name)); err != nil {
+		return TaskScore{}, err
+	}
+	o.Template = o.Template.orDefault()
+	o.BatchSize = cmp.Or(o.BatchSize, 16)
+	if o.MaxTokens == 0 {
+		for _, e := range t.Test {
+			o.MaxTokens = max(o.MaxTokens, len(e.Answer)+2)
+		}
+	}
+
+	var qs []query
+	for i, e := range t.Test {
+		qs = append(qs, query{i, -1, e.Prompt})
+		for k, p := range e.Paraphrases {
+			qs = append(qs, query{i, k, p})
+		}
+	}
+	var items []ItemScore
+	var err error
+	if t.Metric == MultipleChoice {
+		items, err = scoreChoices(ctx, m, t, qs, o)
+	} else {
+		items, err = scoreGenerations(ctx, m, t, qs, o)
+	}
+	if err != nil {
+		return TaskScore{}, fmt.Errorf("eval: scoring task %q: %w", t.Name, err)
+	}
+
+	s := TaskScore{Task: t.Name, Metric: t.Metric, N: len(t.Test)}
+	var tr, trN, pa, paN float64
+	for _, it := range items {
+		if it.Paraphrase < 0 {
+			tr += it.Score
+			trN += it.AccNorm
+		} else {
+			s.NParaphrases++
+			pa += it.Score
+			paN += it.AccNorm
+		}
+	}
+	n, np := float64(s.N), float64(s.NParaphrases)
+	s.Trained, s.Paraphrase = tr/n, pa/np // 0/0 is NaN: no paraphrases
+	s.AccNorm, s.ParaphraseAccNorm = math.NaN(), math.NaN()
+	if t.Metric == MultipleChoice {
+		s.AccNorm, s.ParaphraseAccNorm = trN/n, paN/np
+	}
+	if s.NParaphrases == 0 {
+		s.Paraphrase, s.ParaphraseAccNorm = math.NaN(), math.NaN()
+	}
+	if o.Details {
+		s.Items = items
+	}
+	return s, nil
+}
+
+func scoreGenerations(ctx context.Context, m Model, t Task, qs []query, o Options) ([]ItemScore, error) {
+	items := make([]ItemScore, 0, len(qs))
+	prompts := make([]string, 0, o.BatchSize)
+	for start := 0; start < len(qs); start += o.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		batch := qs[start:min(start+o.BatchSize, len(qs))]
+		prompts = prompts[:0]
+		for _, q := range batch {
+			prompts = append(prompts, o.Template.Format(q.prompt))
+		}
+		outs, err := m.Generate(ctx, prompts, o.MaxTokens)
+		if err != nil {
+			return nil, err
+		}
+		if len(outs) != len(batch) {
+			return nil, fmt.Errorf("Generate returned %d completions for %d prompts", len(outs), len(batch))
+		}
+		for i, q := range batch {
+			e := t.Test[q.item]
+			items = append(items, ItemScore{ID: e.ID, Paraphrase: q.para, Prompt: q.prompt, Output: outs[i],
+				Score: t.Metric.Score(outs[i], e.Answer)})
+		}
+	}
+	return items, nil
+}
+
+func scoreChoices(ctx context.Context, m Model, t Task, qs []query, o Options) ([]ItemScore, error) {
+	// Flatten every (query, choice) pair, then batch the pairs.
+	type ref struct{ q, c int }
+	var pairs [][2]string
+	var refs []ref
+	for qi, q := range qs {
+		ctxText := o.Template.Format(q.prompt)
+		for ci, c := range t.Test[q.item].Choices {
+			pairs = append(pairs, [2]string{ctxText, o.Template.Continuation(c)})
+			refs = append(refs, ref{qi, ci})
+		}
+	}
+	lls := make([][]float64, len(qs))
+	for qi, q := range qs {
+		lls[qi] = make([]float64, len(t.Test[q.item].Choices))
+	}
+	for start := 0; start < len(pairs); start += o.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		end := min(start+o.BatchSize, len(pairs))
+		out, _, err := m.LogLikelihood(ctx, pairs[start:end])
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != end-start {
+			return nil, fmt.Errorf("LogLikelihood returned %d values for %d pairs", len(out), end-start)
+		}
+		for i, ll := range out {
+			r := refs[start+i]
+			lls[r.q][r.c] = ll
+		}
+	}
+	items := make([]ItemScore, len(qs))
+	for qi, q := range qs {
+		e := t.Test[q.item]
+		gold := indexOf(e.Choices, e.Answer)
+		pick := Argmax(lls[qi])
+		acc, accNorm := ChoiceAccuracy(lls[qi], e.Choices, gold)
+		out := ""
+		if pick >= 0 {
+			out = e.Choices[pick]
+		}
+		items[qi] = ItemScore{ID: e.ID, Paraphrase: q.para, Prompt: q.prompt, Output: out, Score: acc, AccNorm: accNorm}
+	}
+	return items, nil
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}

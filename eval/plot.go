@@ -1,0 +1,244 @@
+package eval
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/brewer"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+var (
+	acquisitionColor = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff} // blue
+	retentionColor   = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff} // orange
+)
+
+// PlotBars draws the paper's figure: for each method, a bar for acquisition and one for retention,
+// side by side, on a 0–1 axis. Undefined values draw no bar.
+func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
+	if len(methods) == 0 {
+		return nil, fmt.Errorf("eval: PlotBars: no methods")
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.Padding = vg.Points(6)
+	p.Y.Label.Text = "score"
+	p.Y.Min, p.Y.Max = 0, 1
+	acq := make(plotter.Values, len(methods))
+	ret := make(plotter.Values, len(methods))
+	names := make([]string, len(methods))
+	for i, m := range methods {
+		acq[i], ret[i] = zeroIfNaN(m.Acquisition), zeroIfNaN(m.Retention)
+		p.Y.Max = max(p.Y.Max, acq[i], ret[i])
+		names[i] = m.Method
+	}
+	p.Y.Max *= 1.18 // room for the legend above the bars
+	p.Y.Min = min(p.Y.Min, minOf(acq), minOf(ret))
+	p.Add(plotter.NewGrid()) // first, so the bars cover it
+	w := vg.Points(18)
+	for k, s := range []struct {
+		name string
+		vs   plotter.Values
+		c    color.Color
+	}{{"acquisition (new tasks)", acq, acquisitionColor}, {"retention (base knowledge)", ret, retentionColor}} {
+		b, err := plotter.NewBarChart(s.vs, w)
+		if err != nil {
+			return nil, fmt.Errorf("eval: PlotBars: %w", err)
+		}
+		b.Color = s.c
+		b.LineStyle.Width = 0
+		b.Offset = w * vg.Length(2*k-1) / 2
+		p.Add(b)
+		p.Legend.Add(s.name, b)
+	}
+	p.Legend.Top = true
+	p.Legend.Left = false
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(methods))-0.4 // room for the offset bars at both ends
+	p.X.Label.Text = "method"
+	if len(methods) > 4 || longest(names) > 14 {
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YTop
+	}
+	return p, nil
+}
+
+// PlotMatrix draws m as a heat map, one row per round (top to bottom) under a "base" row when Base is
+// set, one column per task plus a "knowledge" column when Knowledge is set,
+// every cell annotated with its value. Colours span 0–1 (or the data's range if wider); undefined
+// cells are grey and marked "–".
+func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if len(m.R) == 0 {
+		return nil, fmt.Errorf("eval: PlotMatrix: matrix has no rows")
+	}
+	g := newMatrixGrid(m)
+	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
+	if err != nil {
+		return nil, fmt.Errorf("eval: PlotMatrix: %w", err)
+	}
+	lo, hi := 0.0, 1.0
+	for _, row := range g.z {
+		for _, v := range row {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+	}
+	h := plotter.NewHeatMap(g, pal)
+	h.Min, h.Max = lo, hi
+	h.NaN = color.Gray{Y: 0xd0}
+
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.Padding = vg.Points(6)
+	p.Add(h)
+	var labels plotter.XYLabels
+	var styles []text.Style
+	base := text.Style{Font: p.X.Tick.Label.Font, Handler: p.X.Tick.Label.Handler,
+		XAlign: draw.XCenter, YAlign: draw.YCenter}
+	for r := range g.rows {
+		for c := range g.cols {
+			v := g.z[r][c]
+			s := base
+			s.Color = color.Black
+			lbl := "–"
+			if !math.IsNaN(v) {
+				lbl = fmt.Sprintf("%.2f", v)
+				if (v-lo)/(hi-lo) >= 0.5 { // dark half of the palette
+					s.Color = color.White
+				}
+			}
+			labels.XYs = append(labels.XYs, plotter.XY{X: g.X(c), Y: g.Y(r)})
+			labels.Labels = append(labels.Labels, lbl)
+			styles = append(styles, s)
+		}
+	}
+	l, err := plotter.NewLabels(labels)
+	if err != nil {
+		return nil, fmt.Errorf("eval: PlotMatrix: %w", err)
+	}
+	l.TextStyle = styles
+	p.Add(l)
+
+	xt := make([]plot.Tick, len(g.cols))
+	for c, name := range g.cols {
+		xt[c] = plot.Tick{Value: g.X(c), Label: name}
+	}
+	yt := make([]plot.Tick, len(g.rows))
+	for r, name := range g.rows {
+		yt[r] = plot.Tick{Value: g.Y(r), Label: name}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(xt)
+	p.Y.Tick.Marker = plot.ConstantTicks(yt)
+	p.X.Label.Text = "scored on task"
+	p.Y.Label.Text = "after round"
+	p.X.Min, p.X.Max = -0.5, float64(len(g.cols))-0.5
+	p.Y.Min, p.Y.Max = -float64(len(g.rows))+0.5, 0.5
+	if len(g.cols) > 4 || longest(g.cols) > 10 {
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YTop
+	}
+	return p, nil
+}
+
+// matrixGrid is a Matrix laid out for plotter.HeatMap: row r is drawn at y = −r so the first round is
+// on top.
+type matrixGrid struct {
+	rows, cols []string
+	z          [][]float64
+}
+
+func newMatrixGrid(m *Matrix) *matrixGrid {
+	g := &matrixGrid{cols: append([]string(nil), m.Tasks...)}
+	withK := m.Knowledge != nil
+	if withK {
+		g.cols = append(g.cols, "knowledge")
+	}
+	row := func(scores []float64, k float64) []float64 {
+		out := append([]float64(nil), scores...)
+		if withK {
+			out = append(out, k)
+		}
+		return out
+	}
+	if m.Base != nil {
+		g.rows = append(g.rows, "base")
+		g.z = append(g.z, row(m.Base, m.BaseKnowledge))
+	}
+	for i, r := range m.R {
+		g.rows = append(g.rows, fmt.Sprintf("%d: %s", i+1, m.Tasks[i]))
+		g.z = append(g.z, row(r, at(m.Knowledge, i)))
+	}
+	return g
+}
+
+func (g *matrixGrid) Dims() (c, r int)   { return len(g.cols), len(g.rows) }
+func (g *matrixGrid) Z(c, r int) float64 { return g.z[r][c] }
+func (g *matrixGrid) X(c int) float64    { return float64(c) }
+func (g *matrixGrid) Y(r int) float64    { return -float64(r) }
+
+// SavePlot writes p to path atomically, as PNG, SVG or PDF by the path's extension; zero width or
+// height means 16 cm or 10 cm.
+func SavePlot(p *plot.Plot, path string, width, height vg.Length) error {
+	if width == 0 {
+		width = 16 * vg.Centimeter
+	}
+	if height == 0 {
+		height = 10 * vg.Centimeter
+	}
+	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	wt, err := p.WriterTo(width, height, format)
+	if err != nil {
+		return fmt.Errorf("eval: saving plot %s: %w", path, err)
+	}
+	return writeFileAtomic(path, func(w io.Writer) error {
+		_, err := wt.WriteTo(w)
+		return err
+	})
+}
+
+func barWidth(methods int) vg.Length {
+	return max(16*vg.Centimeter, vg.Length(methods)*2.2*vg.Centimeter)
+}
+
+func matrixSize(m *Matrix) (w, h vg.Length) {
+	cols, rows := len(m.Tasks)+1, len(m.R)+1
+	return max(14*vg.Centimeter, vg.Length(cols)*2.2*vg.Centimeter+5*vg.Centimeter),
+		max(9*vg.Centimeter, vg.Length(rows)*1.3*vg.Centimeter+4*vg.Centimeter)
+}
+
+func zeroIfNaN(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+func minOf(xs []float64) float64 {
+	m := 0.0
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+func longest(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n = max(n, len([]rune(s)))
+	}
+	return n
+}

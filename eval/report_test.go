@@ -1,0 +1,149 @@
+package eval
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// -plots=DIR keeps the test report's files in DIR to look at.
+var plotsDir = flag.String("plots", "", "also save the test report into this directory")
+
+func testReport() *Report {
+	seq := example3()
+	orth := example3()
+	orth.R[2] = []float64{0.75, 0.85, 0.9}
+	orth.Knowledge = []float64{0.61, 0.6, 0.6}
+	return &Report{Title: "Three tasks, two methods", Methods: []MethodResult{
+		FromMatrix("LoRA sequential", "semi-cooperative", seq),
+		FromMatrix("O-LoRA λ=0.5", "semi-cooperative", orth),
+		{Method: "FFT one round", Acquisition: 0.9, Retention: 0.3},
+		{Method: "Joint | all", Setting: "fully-cooperative", Acquisition: 0.8, Retention: math.NaN()},
+	}}
+}
+
+func TestFromMatrix(t *testing.T) {
+	r := FromMatrix("m", "", example3())
+	assert.InDelta(t, 2.15/3, r.Acquisition, 1e-12)
+	assert.Equal(t, 0.5, r.Retention)
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, testReport().WriteMarkdown(&b))
+	md := b.String()
+	assert.True(t, strings.HasPrefix(md, "# Three tasks, two methods\n"))
+	assert.Contains(t, md, "| LoRA sequential | semi-cooperative | 0.7167 | 0.5000 | 0.7167 | -0.2500 | 0.0500 | 0.2750 | 0.7972 | 3 |")
+	assert.Contains(t, md, "| FFT one round |  | 0.9000 | 0.3000 | – | – | – | – | – | – |")
+	assert.Contains(t, md, `| Joint \| all | fully-cooperative | 0.8000 | – |`)
+	assert.Contains(t, md, "## LoRA sequential: accuracy matrix")
+	assert.Contains(t, md, "| base model | 0.1000 | 0.2000 | 0.1000 | 0.6200 |")
+	assert.Contains(t, md, "| 2: t2 | 0.8500 | 0.9000 | 0.3000 | 0.5500 |")
+	assert.NotContains(t, md, "## FFT one round")
+	assert.Contains(t, md, "divide by T−1")
+}
+
+func TestWriteCSV(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, testReport().WriteCSV(&b))
+	recs, err := csv.NewReader(&b).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 5)
+	assert.Equal(t, []string{"method", "setting", "acquisition", "retention", "acc", "bwt", "fwt", "forgetting", "avg_inc_acc", "rounds"}, recs[0])
+	assert.Equal(t, []string{"LoRA sequential", "semi-cooperative"}, recs[1][:2])
+	for i, want := range []float64{2.15 / 3, 0.5, 2.15 / 3, -0.25, 0.05, 0.275, (0.8 + 0.875 + 2.15/3) / 3, 3} {
+		got, err := strconv.ParseFloat(recs[1][2+i], 64)
+		require.NoError(t, err)
+		assert.InDelta(t, want, got, 1e-12, recs[0][2+i])
+	}
+	assert.Equal(t, []string{"FFT one round", "", "0.9", "0.3", "", "", "", "", "", ""}, recs[3])
+	assert.Equal(t, "Joint | all", recs[4][0])
+	assert.Equal(t, "", recs[4][3])
+}
+
+func TestWriteJSONRoundTrip(t *testing.T) {
+	r := testReport()
+	var b bytes.Buffer
+	require.NoError(t, r.WriteJSON(&b))
+	assert.Contains(t, b.String(), `"retention": null`)
+	assert.Contains(t, b.String(), `"method": "O-LoRA λ=0.5"`)
+	var back Report
+	require.NoError(t, json.Unmarshal(b.Bytes(), &back))
+	require.Len(t, back.Methods, 4)
+	assert.Equal(t, r.Title, back.Title)
+	assert.Equal(t, r.Methods[0].Matrix, back.Methods[0].Matrix)
+	assert.Equal(t, r.Methods[2], back.Methods[2])
+	assert.True(t, math.IsNaN(back.Methods[3].Retention))
+	assert.InDelta(t, r.Methods[1].Acquisition, back.Methods[1].Acquisition, 0)
+}
+
+func TestSave(t *testing.T) {
+	dir := t.TempDir()
+	if *plotsDir != "" {
+		dir = *plotsDir
+	}
+	require.NoError(t, testReport().Save(dir))
+	for _, name := range []string{"report.md", "report.csv", "report.json"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size(), name)
+	}
+	for _, name := range []string{"acquisition_retention.png", "matrix_LoRA-sequential.png", "matrix_O-LoRA-0-5.png"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		require.NoError(t, err, name)
+		img, err := png.Decode(f)
+		f.Close()
+		require.NoError(t, err, name)
+		assert.Greater(t, img.Bounds().Dx(), 300, name)
+		assert.Greater(t, img.Bounds().Dy(), 200, name)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	assert.Len(t, pngs, 3) // one-round methods have no matrix
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".*tmp*"))
+	assert.Empty(t, leftovers)
+}
+
+func TestSaveEmptyReport(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, (&Report{}).Save(dir))
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	assert.Empty(t, pngs)
+	b, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), "# Results\n"))
+}
+
+func TestPlotErrors(t *testing.T) {
+	_, err := PlotBars("x", nil)
+	assert.ErrorContains(t, err, "no methods")
+	_, err = PlotMatrix("x", &Matrix{Tasks: []string{"a"}})
+	assert.ErrorContains(t, err, "no rows")
+	_, err = PlotMatrix("x", &Matrix{Tasks: []string{"a"}, R: [][]float64{{1, 2}}})
+	assert.ErrorContains(t, err, "R[0] has 2 scores")
+
+	p, err := PlotBars("x", testReport().Methods)
+	require.NoError(t, err)
+	assert.ErrorContains(t, SavePlot(p, filepath.Join(t.TempDir(), "x.doc"), 0, 0), "x.doc")
+	svg := filepath.Join(t.TempDir(), "x.svg")
+	require.NoError(t, SavePlot(p, svg, 0, 0))
+	b, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "<svg")
+}
+
+func TestSlug(t *testing.T) {
+	assert.Equal(t, "O-LoRA-0-5", slug("O-LoRA λ=0.5"))
+	assert.Equal(t, "a-b", slug("  a / b  "))
+	assert.Equal(t, "", slug("λ"))
+}

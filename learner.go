@@ -1,0 +1,202 @@
+package accrete
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/lora"
+	"github.com/accrete/accrete/model"
+	"github.com/accrete/accrete/model/tokenizer"
+)
+
+// Task is one dataset-task (see eval.Task): a name, a metric, training and test items.
+type Task = eval.Task
+
+// Example is one item of a task (see eval.Example).
+type Example = eval.Example
+
+// Learner holds what the rounds share: the frozen base weights, the effective model that strategies
+// change, the tokenizer, the prompt template and the training defaults.
+type Learner struct {
+	// Model is the effective model. Strategies change its weights and adapter; Run scores it.
+	Model *model.Model
+	// Tokenizer encodes prompts and answers for Model.
+	Tokenizer tokenizer.Tokenizer
+	// Template formats items for training and scoring. Zero: eval.DefaultTemplate.
+	Template eval.Template
+	// LoRA is the default adapter configuration for strategies that do not set their own.
+	LoRA lora.Config
+	// Train is the default training configuration for strategies that do not set their own.
+	Train lora.TrainConfig
+	// Progress receives progress bars and round logs. nil: silent.
+	Progress io.Writer
+
+	base model.Weights
+}
+
+// NewLearner returns a learner over m, keeping a frozen copy of m's current weights as the base.
+func NewLearner(m *model.Model, tok tokenizer.Tokenizer) (*Learner, error) {
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, fmt.Errorf("accrete: tokenizer has %d tokens, the model's vocabulary %d", tok.VocabSize(), m.Config.VocabSize)
+	}
+	return &Learner{Model: m, Tokenizer: tok, base: m.Weights.Clone()}, nil
+}
+
+// Base returns the frozen base weights. Callers must not modify them.
+func (l *Learner) Base() model.Weights { return l.base }
+
+// ResetToBase restores the effective model to the base weights and detaches any adapter.
+func (l *Learner) ResetToBase() {
+	l.Model.SetAdapter(nil)
+	for name, t := range l.base {
+		copy(l.Model.Weights[name].Data, t.Data)
+	}
+	l.Model.UpdateWeights()
+}
+
+// SetWeights copies w into the effective model's weights (every tensor of the base must be present).
+func (l *Learner) SetWeights(w model.Weights) error {
+	for name, t := range l.Model.Weights {
+		src, ok := w[name]
+		if !ok || len(src.Data) != len(t.Data) {
+			return fmt.Errorf("accrete: SetWeights: tensor %q missing or of another size", name)
+		}
+		copy(t.Data, src.Data)
+	}
+	l.Model.UpdateWeights()
+	return nil
+}
+
+func (l *Learner) log(format string, args ...any) {
+	if l.Progress != nil {
+		fmt.Fprintf(l.Progress, format+"\n", args...)
+	}
+}
+
+// Encode turns items into training sequences: the formatted prompt (with BOS) as context and the
+// formatted answer as the target, tokenised as one text so that training sees the same tokens as
+// scoring.
+func (l *Learner) Encode(items []Example) []lora.Example {
+	out := make([]lora.Example, 0, len(items))
+	for _, it := range items {
+		ctx := l.Template.Format(it.Prompt)
+		out = append(out, l.encodePair(ctx, l.Template.FormatAnswer(it.Answer)))
+	}
+	return out
+}
+
+func (l *Learner) encodePair(ctx, cont string) lora.Example {
+	whole := l.Tokenizer.Encode(ctx+cont, true, false)
+	c := l.Tokenizer.Encode(ctx, true, false)
+	if len(c) < len(whole) && slices.Equal(whole[:len(c)], c) {
+		return lora.Example{Tokens: whole, PromptLen: len(c)}
+	}
+	// The boundary merged across context and continuation: keep the context's own tokens.
+	rest := l.Tokenizer.Encode(cont, false, false)
+	return lora.Example{Tokens: append(c, rest...), PromptLen: len(c)}
+}
+
+// TrainAdapter trains a fresh LoRA adapter named name on the effective model and returns it detached
+// (the model's weights are unchanged). lc and tc default to the learner's when nil.
+func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Example, lc *lora.Config, tc *lora.TrainConfig) (*lora.Adapter, lora.Result, error) {
+	cfg := l.LoRA
+	if lc != nil {
+		cfg = *lc
+	}
+	a, err := lora.NewAdapter(name, l.Model.Config, cfg)
+	if err != nil {
+		return nil, lora.Result{}, err
+	}
+	l.Model.SetAdapter(a)
+	defer l.Model.SetAdapter(nil)
+	t := l.trainConfig(tc, name)
+	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, t)
+	if err != nil {
+		return nil, res, fmt.Errorf("accrete: training adapter %q: %w", name, err)
+	}
+	return a, res, nil
+}
+
+// TrainFull fine-tunes every weight of the effective model on items.
+func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Example, tc *lora.TrainConfig) (lora.Result, error) {
+	t := l.trainConfig(tc, label)
+	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(l.Model.Weights)), items, t)
+	if err != nil {
+		return res, fmt.Errorf("accrete: full fine-tuning %q: %w", label, err)
+	}
+	return res, nil
+}
+
+func (l *Learner) trainConfig(tc *lora.TrainConfig, label string) lora.TrainConfig {
+	t := l.Train
+	if tc != nil {
+		t = *tc
+	}
+	if t.Progress == nil {
+		t.Progress = l.Progress
+	}
+	if t.Label == "" {
+		t.Label = label
+	}
+	return t
+}
+
+// EvalModel returns the effective model as an eval.Model (greedy generation stopping at a newline,
+// and log-likelihoods), tokenised with the learner's tokenizer.
+func (l *Learner) EvalModel() eval.Model { return &evalModel{l} }
+
+type evalModel struct{ l *Learner }
+
+func (e *evalModel) Generate(ctx context.Context, prompts []string, maxTokens int) ([]string, error) {
+	tok := e.l.Tokenizer
+	ids := make([][]int, len(prompts))
+	for i, p := range prompts {
+		ids[i] = tok.Encode(p, true, false)
+	}
+	stops := []int{}
+	if eos := tok.EOS(); eos >= 0 {
+		stops = append(stops, eos)
+	}
+	gen, err := e.l.Model.Generate(ctx, ids, model.GenerateOptions{MaxNewTokens: maxTokens, StopTokens: stops,
+		Stop: func(_ int, g []int) bool { return strings.Contains(tok.DecodeToken(g[len(g)-1]), "\n") }})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(gen))
+	for i, g := range gen {
+		s := tok.Decode(g)
+		if j := strings.IndexByte(s, '\n'); j >= 0 {
+			s = s[:j]
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func (e *evalModel) LogLikelihood(ctx context.Context, pairs [][2]string) ([]float64, []int, error) {
+	seqs := make([][]int, len(pairs))
+	ncont := make([]int, len(pairs))
+	for i, p := range pairs {
+		ex := e.l.encodePair(p[0], p[1])
+		seqs[i], ncont[i] = ex.Tokens, len(ex.Tokens)-ex.PromptLen
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	lps, err := e.l.Model.TokenLogProbs(seqs)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]float64, len(pairs))
+	for i, lp := range lps {
+		for _, v := range lp[len(lp)-ncont[i]:] {
+			out[i] += float64(v)
+		}
+	}
+	return out, ncont, nil
+}

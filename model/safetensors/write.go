@@ -1,0 +1,214 @@
+package safetensors
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Tensor is a dense row-major float32 array to write.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// Write writes tensors to path as a safetensors file whose float data is stored as dtype (F32, BF16
+// or F16; "" means F32), with the given metadata (may be nil). F32 is bit-exact; BF16 and F16 round
+// to nearest even. Tensors are laid out in sorted-name order and the header is padded with spaces to
+// a multiple of 8 bytes.
+//
+// The write is atomic: the data goes to a temporary file in the same directory, which is synced and
+// then renamed over path, and the directory is synced. On error path is left as it was.
+func Write(path string, tensors map[string]Tensor, dtype DType, metadata map[string]string) error {
+	if err := check(tensors, dtype); err != nil {
+		return fmt.Errorf("safetensors %s: %w", path, err)
+	}
+	err := WriteFileAtomic(path, func(w io.Writer) error { return Encode(w, tensors, dtype, metadata) })
+	if err != nil {
+		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Encode writes tensors in the safetensors format to w; see Write for the layout and dtypes.
+func Encode(w io.Writer, tensors map[string]Tensor, dtype DType, metadata map[string]string) error {
+	if dtype == "" {
+		dtype = F32
+	}
+	if err := check(tensors, dtype); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	header, err := encodeHeader(tensors, dtype, metadata)
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(header); err != nil {
+		return err
+	}
+	const chunk = 1 << 16
+	buf := make([]byte, chunk*dtype.Size())
+	for _, name := range sortedNames(tensors) {
+		data := tensors[name].Data
+		for start := 0; start < len(data); start += chunk {
+			part := data[start:min(start+chunk, len(data))]
+			b := buf[:len(part)*dtype.Size()]
+			encodeFloat32(b, part, dtype)
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// EncodedSize returns the number of bytes Encode writes for tensors of these shapes.
+func EncodedSize(tensors map[string]Tensor, dtype DType, metadata map[string]string) (int64, error) {
+	if dtype == "" {
+		dtype = F32
+	}
+	if err := check(tensors, dtype); err != nil {
+		return 0, fmt.Errorf("safetensors: %w", err)
+	}
+	header, err := encodeHeader(tensors, dtype, metadata)
+	if err != nil {
+		return 0, fmt.Errorf("safetensors: %w", err)
+	}
+	n := int64(8 + len(header))
+	for _, t := range tensors {
+		n += int64(len(t.Data) * dtype.Size())
+	}
+	return n, nil
+}
+
+// check validates the dtype and that every tensor's data matches its shape.
+func check(tensors map[string]Tensor, dtype DType) error {
+	switch dtype {
+	case "", F32, BF16, F16:
+	default:
+		return fmt.Errorf("cannot write dtype %q (want F32, BF16 or F16)", dtype)
+	}
+	for _, name := range sortedNames(tensors) {
+		t := tensors[name]
+		if name == metadataKey {
+			return fmt.Errorf("tensor name %q is reserved", name)
+		}
+		n := 1
+		for _, d := range t.Shape {
+			if d < 0 {
+				return fmt.Errorf("tensor %q: negative dimension in shape %v", name, t.Shape)
+			}
+			n *= d
+		}
+		if n != len(t.Data) {
+			return fmt.Errorf("tensor %q: shape %v needs %d values, got %d", name, t.Shape, n, len(t.Data))
+		}
+	}
+	return nil
+}
+
+type headerEntry struct {
+	DType       DType  `json:"dtype"`
+	Shape       []int  `json:"shape"`
+	DataOffsets [2]int `json:"data_offsets"`
+}
+
+// encodeHeader returns the JSON header padded with spaces to a multiple of 8 bytes.
+func encodeHeader(tensors map[string]Tensor, dtype DType, metadata map[string]string) ([]byte, error) {
+	header := make(map[string]any, len(tensors)+1)
+	if len(metadata) > 0 {
+		header[metadataKey] = metadata
+	}
+	off := 0
+	for _, name := range sortedNames(tensors) {
+		t := tensors[name]
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		n := len(t.Data) * dtype.Size()
+		header[name] = headerEntry{DType: dtype, Shape: shape, DataOffsets: [2]int{off, off + n}}
+		off += n
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(header); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimRight(buf.Bytes(), "\n")
+	for len(b)%8 != 0 {
+		b = append(b, ' ')
+	}
+	return b, nil
+}
+
+func sortedNames(tensors map[string]Tensor) []string {
+	names := make([]string, 0, len(tensors))
+	for name := range tensors {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// WriteFileAtomic writes path through write: into a temporary file in the same directory, which is
+// flushed, synced and closed, then renamed over path, after which the directory is synced. If write
+// or any step fails, the temporary file is removed and path is left as it was. The file gets mode
+// 0644.
+func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable. Platforms that cannot sync a directory are not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !isUnsupportedSync(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+package packs_test
+
+import (
+	"fmt"
+
+	"github.com/accrete/accrete/packs"
+)
+
+// Loading the rounds of a study: the new-knowledge tasks in the default order, a few facts each.
+func ExampleLoad_studyRounds() {
+	for i, name := range packs.Names()[:3] {
+		task, err := packs.Load(name, packs.Options{Limit: 20})
+		if err != nil {
+			panic(err)
+		}
+		e := task.Test[0]
+		fmt.Printf("round %d: %s (%s), %d facts; e.g. %q -> %q\n", i+1, task.Name, task.Metric, len(task.Train), e.Prompt, e.Answer)
+	}
+	// Output:
+	// round 1: capitals (exact_match), 20 facts; e.g. "What is the capital of Afghanistan?" -> "Kabul"
+	// round 2: collectives (multiple_choice), 20 facts; e.g. "What is a group of actors called?" -> "company"
+	// round 3: verse (rouge_l), 20 facts; e.g. "Continue the verse: 'Tis better playing with a lion's whelp," -> "Than with an old one dying."
+}
+
+// The base pack: old facts and general text the base model is pretrained on.
+func ExampleBase() {
+	base, err := packs.Base(packs.Options{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(base.Name, base.Metric, len(base.Train) >= 300, len(packs.GeneralText()) > 200_000)
+	// Output: base exact_match true true
+}

@@ -1,0 +1,217 @@
+package accrete
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/model"
+)
+
+// RunOptions configures Run. The zero value scores with eval's defaults, keeps no checkpoints and
+// measures no base knowledge.
+type RunOptions struct {
+	// Eval configures scoring. Its Template is replaced by the learner's.
+	Eval eval.Options
+	// Knowledge are tasks the base model already knows; their mean headline score after every round
+	// is the matrix's retention column (Matrix.Knowledge). nil: not measured.
+	Knowledge []Task
+	// CheckpointDir, when set, receives after every round the effective weights, the strategy's state
+	// (Stateful) and the matrix so far; a later Run with the same directory, strategy and tasks resumes
+	// after the last finished round.
+	CheckpointDir string
+	// OnRound, when set, is called after each round with its scores (e.g. to print them).
+	OnRound func(round int, scores []eval.TaskScore, knowledge float64)
+}
+
+// Run trains s over tasks, one round per task, and scores the effective model on every task (and on
+// the knowledge tasks) before the first round and after each round, returning the accuracy matrix.
+// A semi-cooperative strategy sees only the current round's task; a FullyCooperative one also gets
+// the history. If a round fails, the model's weights are restored to what they were before it.
+func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions) (*eval.Matrix, error) {
+	if len(tasks) == 0 {
+		return nil, errors.New("accrete: Run: no tasks")
+	}
+	names := make([]string, len(tasks))
+	for i, t := range tasks {
+		names[i] = t.Name
+	}
+	o.Eval.Template = l.Template
+	start := 0
+	var mat *eval.Matrix
+	if o.CheckpointDir != "" {
+		var err error
+		start, mat, err = resume(o.CheckpointDir, l, s, names)
+		if err != nil {
+			return nil, err
+		}
+		if start > 0 {
+			l.log("resuming after round %d from %s", start, o.CheckpointDir)
+		}
+	}
+	if mat == nil {
+		l.log("scoring the base model on %d tasks", len(tasks))
+		scores, know, err := scoreAll(ctx, l, tasks, o)
+		if err != nil {
+			return nil, err
+		}
+		mat = eval.NewMatrix(names, headlines(scores), know)
+	}
+	for i := start; i < len(tasks); i++ {
+		r := Round{Index: i, Task: tasks[i]}
+		if isFullyCooperative(s) {
+			r.History = append([]Task(nil), tasks[:i]...)
+		}
+		began := time.Now()
+		l.log("round %d/%d: %s (%d items)", i+1, len(tasks), tasks[i].Name, len(tasks[i].Train))
+		before := l.Model.Weights.Clone()
+		if err := s.Learn(ctx, l, r); err != nil {
+			l.Model.SetAdapter(nil)
+			if rerr := l.SetWeights(before); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return mat, fmt.Errorf("accrete: round %d (%s): %w", i+1, tasks[i].Name, err)
+		}
+		scores, know, err := scoreAll(ctx, l, tasks, o)
+		if err != nil {
+			return mat, err
+		}
+		if err := mat.AddRound(headlines(scores), know); err != nil {
+			return mat, err
+		}
+		l.log("round %d done in %s: score on %s %.3f, knowledge %.3f", i+1, time.Since(began).Round(time.Second),
+			tasks[i].Name, scores[i].Headline(), know)
+		if o.OnRound != nil {
+			o.OnRound(i, scores, know)
+		}
+		if o.CheckpointDir != "" {
+			if err := checkpoint(o.CheckpointDir, i, l, s, mat); err != nil {
+				return mat, err
+			}
+		}
+	}
+	return mat, nil
+}
+
+func headlines(scores []eval.TaskScore) []float64 {
+	out := make([]float64, len(scores))
+	for i, s := range scores {
+		out[i] = s.Headline()
+	}
+	return out
+}
+
+// scoreAll scores every task and the mean headline of the knowledge tasks (NaN without any).
+func scoreAll(ctx context.Context, l *Learner, tasks []Task, o RunOptions) ([]eval.TaskScore, float64, error) {
+	m := l.EvalModel()
+	out := make([]eval.TaskScore, len(tasks))
+	for i, t := range tasks {
+		s, err := eval.Score(ctx, m, t, o.Eval)
+		if err != nil {
+			return nil, 0, fmt.Errorf("accrete: scoring %s: %w", t.Name, err)
+		}
+		out[i] = s
+	}
+	know := math.NaN()
+	if len(o.Knowledge) > 0 {
+		know = 0
+		for _, t := range o.Knowledge {
+			s, err := eval.Score(ctx, m, t, o.Eval)
+			if err != nil {
+				return nil, 0, fmt.Errorf("accrete: scoring knowledge task %s: %w", t.Name, err)
+			}
+			know += s.Headline()
+		}
+		know /= float64(len(o.Knowledge))
+	}
+	return out, know, nil
+}
+
+type runMeta struct {
+	Tasks  []string     `json:"tasks"`
+	Round  int          `json:"round"` // rounds finished
+	Matrix *eval.Matrix `json:"matrix"`
+}
+
+func roundDir(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("round-%02d", i+1)) }
+
+// checkpoint writes round i's state into a temporary directory and renames it into place, so a
+// checkpoint directory either holds a whole round or none of it.
+func checkpoint(dir string, i int, l *Learner, s Strategy, mat *eval.Matrix) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("accrete: checkpoint: %w", err)
+	}
+	final := roundDir(dir, i)
+	tmp, err := os.MkdirTemp(dir, ".round-*")
+	if err != nil {
+		return fmt.Errorf("accrete: checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := model.SaveHF(filepath.Join(tmp, "model"), l.Model.Config, l.Model.Weights, model.SaveOptions{}); err != nil {
+		return fmt.Errorf("accrete: checkpoint round %d: %w", i+1, err)
+	}
+	if st, ok := s.(Stateful); ok {
+		sd := filepath.Join(tmp, "state")
+		if err := os.Mkdir(sd, 0o755); err != nil {
+			return err
+		}
+		if err := st.SaveState(sd); err != nil {
+			return fmt.Errorf("accrete: checkpoint round %d: saving strategy state: %w", i+1, err)
+		}
+	}
+	names := mat.Tasks
+	data, err := json.MarshalIndent(runMeta{Tasks: names, Round: i + 1, Matrix: mat}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "run.json"), data, 0o644); err != nil {
+		return fmt.Errorf("accrete: checkpoint: %w", err)
+	}
+	os.RemoveAll(final)
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("accrete: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// resume finds the last complete round in dir and restores the learner and strategy from it.
+func resume(dir string, l *Learner, s Strategy, names []string) (int, *eval.Matrix, error) {
+	for i := len(names) - 1; i >= 0; i-- {
+		rd := roundDir(dir, i)
+		data, err := os.ReadFile(filepath.Join(rd, "run.json"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("accrete: resume: %w", err)
+		}
+		var meta runMeta
+		if err := json.Unmarshal(data, &meta); err != nil {
+			return 0, nil, fmt.Errorf("accrete: resume: %s: %w", filepath.Join(rd, "run.json"), err)
+		}
+		if fmt.Sprint(meta.Tasks) != fmt.Sprint(names) || meta.Round != i+1 || meta.Matrix == nil {
+			return 0, nil, fmt.Errorf("accrete: resume: %s was written for tasks %v, this run has %v", rd, meta.Tasks, names)
+		}
+		_, w, err := model.LoadHF(filepath.Join(rd, "model"))
+		if err != nil {
+			return 0, nil, fmt.Errorf("accrete: resume: %w", err)
+		}
+		l.Model.SetAdapter(nil)
+		if err := l.SetWeights(w); err != nil {
+			return 0, nil, err
+		}
+		if st, ok := s.(Stateful); ok {
+			if err := st.LoadState(filepath.Join(rd, "state"), l); err != nil {
+				return 0, nil, fmt.Errorf("accrete: resume: strategy state: %w", err)
+			}
+		}
+		return i + 1, meta.Matrix, nil
+	}
+	return 0, nil, nil
+}

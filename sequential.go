@@ -1,0 +1,151 @@
+package accrete
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/accrete/accrete/lora"
+)
+
+// Mode chooses what a round trains.
+type Mode string
+
+// Training modes.
+const (
+	LoRA Mode = "lora" // a fresh LoRA adapter, folded into the weights after the round
+	FFT  Mode = "fft"  // every weight (full fine-tuning)
+)
+
+// Sequential trains each round on the current effective model (semi-cooperative): with LoRA a fresh
+// adapter is trained on the round's task and folded into the weights (the paper's merge_and_unload),
+// with FFT every weight is fine-tuned. The adapters of the rounds are kept in Adapters.
+type Sequential struct {
+	// Mode is LoRA (default, "") or FFT.
+	Mode Mode
+	// LoRA and Train override the learner's defaults when set. The adapter's seed is offset by the
+	// round index so every round draws a different A.
+	LoRA  *lora.Config
+	Train *lora.TrainConfig
+	// OnAdapter, when set, is called with each round's trained adapter before it is folded (to store it).
+	OnAdapter func(round int, a *lora.Adapter, res lora.Result) error
+}
+
+// Name implements Namer.
+func (s Sequential) Name() string {
+	if s.Mode == FFT {
+		return "sequential-fft"
+	}
+	return "sequential-lora"
+}
+
+// Learn implements Strategy.
+func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
+	items := l.Encode(r.Task.Train)
+	tc := roundTrain(l, s.Train, r.Index)
+	if s.Mode == FFT {
+		_, err := l.TrainFull(ctx, fmt.Sprintf("round %d %s fft", r.Index+1, r.Task.Name), items, &tc)
+		return err
+	}
+	if s.Mode != LoRA && s.Mode != "" {
+		return fmt.Errorf("accrete: Sequential: unknown Mode %q (lora or fft)", s.Mode)
+	}
+	lc := roundLoRA(l, s.LoRA, r.Index)
+	a, res, err := l.TrainAdapter(ctx, AdapterName(r), items, &lc, &tc)
+	if err != nil {
+		return err
+	}
+	if s.OnAdapter != nil {
+		if err := s.OnAdapter(r.Index, a, res); err != nil {
+			return err
+		}
+	}
+	if err := a.Fold(l.Model.Weights); err != nil {
+		return err
+	}
+	l.Model.UpdateWeights()
+	return nil
+}
+
+// AdapterName is the name under which a round's adapter is trained and stored: "r01-taskname".
+func AdapterName(r Round) string { return fmt.Sprintf("r%02d-%s", r.Index+1, r.Task.Name) }
+
+func roundLoRA(l *Learner, c *lora.Config, round int) lora.Config {
+	lc := l.LoRA
+	if c != nil {
+		lc = *c
+	}
+	lc.Seed += uint64(round)
+	return lc
+}
+
+func roundTrain(l *Learner, c *lora.TrainConfig, round int) lora.TrainConfig {
+	tc := l.Train
+	if c != nil {
+		tc = *c
+	}
+	tc.Seed += uint64(round) * 1000003
+	return tc
+}
+
+// Joint trains, each round, one adapter (or every weight) from the base on the union of all tasks so
+// far (fully cooperative). With Upsample, smaller tasks are repeated (sampled with a seeded generator)
+// up to the size of the largest, as the paper does for its small tasks.
+type Joint struct {
+	Mode     Mode
+	Upsample bool
+	LoRA     *lora.Config
+	Train    *lora.TrainConfig
+	// Seed drives upsampling. Default 0.
+	Seed uint64
+}
+
+// Name implements Namer.
+func (j Joint) Name() string { return "joint-" + string(orMode(j.Mode)) }
+
+// FullyCooperative implements FullyCooperative.
+func (Joint) FullyCooperative() bool { return true }
+
+// Learn implements Strategy.
+func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
+	tasks := append(append([]Task(nil), r.History...), r.Task)
+	rng := rand.New(rand.NewPCG(j.Seed, uint64(r.Index)))
+	largest := 0
+	for _, t := range tasks {
+		largest = max(largest, len(t.Train))
+	}
+	var items []Example
+	for _, t := range tasks {
+		items = append(items, t.Train...)
+		if j.Upsample {
+			for k := len(t.Train); k < largest && len(t.Train) > 0; k++ {
+				items = append(items, t.Train[rng.IntN(len(t.Train))])
+			}
+		}
+	}
+	l.ResetToBase()
+	enc := l.Encode(items)
+	tc := roundTrain(l, j.Train, r.Index)
+	label := fmt.Sprintf("round %d joint (%d tasks)", r.Index+1, len(tasks))
+	if orMode(j.Mode) == FFT {
+		_, err := l.TrainFull(ctx, label, enc, &tc)
+		return err
+	}
+	lc := roundLoRA(l, j.LoRA, r.Index)
+	a, _, err := l.TrainAdapter(ctx, fmt.Sprintf("joint-r%02d", r.Index+1), enc, &lc, &tc)
+	if err != nil {
+		return err
+	}
+	if err := a.Fold(l.Model.Weights); err != nil {
+		return err
+	}
+	l.Model.UpdateWeights()
+	return nil
+}
+
+func orMode(m Mode) Mode {
+	if m == "" {
+		return LoRA
+	}
+	return m
+}
