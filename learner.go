@@ -35,6 +35,8 @@ type Learner struct {
 	Train lora.TrainConfig
 	// Progress receives progress bars and round logs. nil: silent.
 	Progress io.Writer
+	// Cache, when set, lets TrainAdapter reuse an identical earlier training (see AdapterCache).
+	Cache *AdapterCache
 
 	base model.Weights
 }
@@ -112,12 +114,23 @@ func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Ex
 	if err != nil {
 		return nil, lora.Result{}, err
 	}
+	t := l.trainConfig(tc, name)
+	var key string
+	if l.Cache != nil && t.ExtraLoss == nil {
+		key = l.Cache.key(l, name, items, cfg, t)
+		if a, res, ok := l.Cache.get(key); ok {
+			l.log("%s: reusing the identical adapter trained earlier", name)
+			return a, res, nil
+		}
+	}
 	l.Model.SetAdapter(a)
 	defer l.Model.SetAdapter(nil)
-	t := l.trainConfig(tc, name)
 	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, t)
 	if err != nil {
 		return nil, res, fmt.Errorf("accrete: training adapter %q: %w", name, err)
+	}
+	if key != "" {
+		l.Cache.put(key, a, res)
 	}
 	return a, res, nil
 }

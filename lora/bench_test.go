@@ -1,0 +1,105 @@
+package lora
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accrete/accrete/model"
+)
+
+// benchShape is a training-step benchmark case, as in the PyTorch reference's bench
+// (/work/shared/torchref): d128 and the stories15M shape.
+type benchShape struct {
+	name string
+	cfg  model.Config
+	B, T int
+	slow bool // skipped under -short
+}
+
+var benchShapes = []benchShape{
+	{name: "d128", B: 8, T: 64, cfg: model.Config{HiddenSize: 128, IntermediateSize: 344, NumHiddenLayers: 4,
+		NumAttentionHeads: 4, NumKeyValueHeads: 2, VocabSize: 512}},
+	{name: "s15m", B: 8, T: 256, slow: true, cfg: model.Config{HiddenSize: 288, IntermediateSize: 768, NumHiddenLayers: 6,
+		NumAttentionHeads: 6, NumKeyValueHeads: 6, VocabSize: 32000, TieWordEmbeddings: true}},
+}
+
+// BenchmarkTrainStep times one optimizer step of full fine-tuning (fft) and of a rank-8 LoRA on all
+// seven modules (lora) through Train. Each Train call builds its graph, so the step time is measured
+// as (time of Train with N+1 steps − time with 1 step)/N, which leaves the graph building and the
+// weight snapshot out; ns/op, which the testing package computes from the whole timed call, includes
+// them. Metrics: ms/step, tokens/s (B·T per step), FFT-equivalent GFLOP/s (6·N·B·T per step,
+// N = MatmulParams, for LoRA too) and, on the lora case, the LoRA/FFT step-time ratio.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, sh := range benchShapes {
+		var fftStep time.Duration
+		for _, mode := range []string{"fft", "lora"} {
+			b.Run(sh.name+"/"+mode, func(b *testing.B) {
+				if sh.slow && testing.Short() {
+					b.Skip("slow shape; run without -short")
+				}
+				step := benchTrainStep(b, sh, mode)
+				tokens := float64(sh.B * sh.T)
+				b.ReportMetric(float64(step.Microseconds())/1e3, "ms/step")
+				b.ReportMetric(tokens/step.Seconds(), "tok/s")
+				b.ReportMetric(6*float64(sh.cfg.MatmulParams())*tokens/step.Seconds()/1e9, "GFLOP/s")
+				if mode == "fft" {
+					fftStep = step
+				} else if fftStep > 0 {
+					b.ReportMetric(step.Seconds()/fftStep.Seconds(), "lora/fft")
+				}
+			})
+		}
+	}
+}
+
+func benchTrainStep(b *testing.B, sh benchShape, mode string) time.Duration {
+	be, err := model.Backend()
+	require.NoError(b, err)
+	rng := rand.New(rand.NewPCG(1, 1))
+	m, err := model.New(be, sh.cfg, model.RandomWeights(sh.cfg, rng, 0.02, 0))
+	require.NoError(b, err)
+	var trainable []string
+	if mode == "lora" {
+		a, err := NewAdapter("bench", m.Config, Config{Rank: 8, Alpha: 16, Seed: 1})
+		require.NoError(b, err)
+		m.SetAdapter(a)
+		for n := range a.Tensors() {
+			trainable = append(trainable, n)
+		}
+	} else {
+		for n := range m.Weights {
+			trainable = append(trainable, n)
+		}
+	}
+	slices.Sort(trainable)
+	data := make([]Example, (b.N+1)*sh.B)
+	for i := range data {
+		toks := make([]int, sh.T)
+		for j := range toks {
+			toks[j] = rng.IntN(sh.cfg.VocabSize)
+		}
+		data[i] = Example{Tokens: toks, PromptLen: 1}
+	}
+	cfg := TrainConfig{LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: sh.B, Seed: 1}
+	run := func(steps int) time.Duration {
+		cfg.MaxSteps = steps
+		start := time.Now()
+		res, err := Train(context.Background(), m, trainable, data[:steps*sh.B], cfg)
+		d := time.Since(start)
+		require.NoError(b, err)
+		require.Equal(b, steps, res.Steps)
+		return d
+	}
+	b.StopTimer()
+	one := run(1)
+	b.ReportAllocs()
+	b.StartTimer()
+	all := run(b.N + 1)
+	b.StopTimer()
+	return max(all-one, time.Nanosecond) / time.Duration(b.N)
+}

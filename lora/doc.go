@@ -1,0 +1,48 @@
+// Package lora adds low-rank adapters to a Llama model, trains them (or the full model), and keeps
+// them on disk in Hugging Face PEFT's format.
+//
+// # Overview
+//
+// LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models", arXiv 2106.09685)
+// freezes a linear layer's weight W [out, in] and learns an update ΔW = scale·B·A of rank r, with
+// A [r, in], B [out, r] and scale = alpha/r (alpha/√r with RSLoRA). An Adapter holds A and B for
+// every target module of every layer and plugs into a model.Model through its adapter hook
+// (Model.SetAdapter), adding scale·(x·Aᵀ)·Bᵀ to the module's output; Adapter.Fold adds ΔW to the
+// weights instead (PEFT's merge_and_unload).
+//
+// Train minimises the masked cross-entropy of answer tokens with AdamW over any named tensors of a
+// model: the adapter's (LoRA) or the base weights (full fine-tuning), plus an optional in-graph extra
+// loss (O-LoRA's orthogonality penalty).
+//
+// A Store keeps named adapters for one base model in a directory, each in its own subdirectory as
+// PEFT writes it, with a manifest that records the base model's Fingerprint and each adapter's task,
+// round, creation time and metrics. SavePEFT and LoadPEFT read and write single adapter directories.
+//
+// # PEFT conventions
+//
+// The files and names are PEFT's, so adapters move between this package and Python unchanged:
+// adapter_config.json (peft_type "LORA", task_type "CAUSAL_LM", r, lora_alpha, lora_dropout,
+// target_modules, bias "none", use_rslora, fan_in_fan_out false) and adapter_model.safetensors with
+// keys "base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight" [r, in] and
+// "...lora_B.weight" [out, r] (mlp.gate_proj, mlp.up_proj, mlp.down_proj for the MLP). A is
+// initialised Kaiming-uniform and B to zero, as PEFT does. Module names are transformers' Llama names
+// (model.Modules).
+//
+// # Invariants
+//
+//   - A fresh adapter (B = 0) leaves the model's outputs bit-identical.
+//   - Under LoRA only the adapter's tensors change: Train leaves every tensor not named trainable
+//     bit-identical, the base weights included.
+//   - Train is deterministic: the same model, data, adapter seed and TrainConfig.Seed give
+//     bit-identical tensors.
+//   - A failed Train (a non-finite loss, a cancelled context) restores the trained tensors to their
+//     values before the call.
+//   - Store writes are atomic: an interrupted Add or Delete leaves the store readable as it was
+//     before or after, never with a partial adapter; saving and loading a store gives adapters that
+//     produce bit-identical logits.
+//
+// # Not for
+//
+// Quantised bases (QLoRA), DoRA, bias training, per-module rank or alpha patterns, or adapters on
+// embeddings; LoadPEFT refuses adapter files that use them.
+package lora
