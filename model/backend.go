@@ -9,7 +9,8 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego" // the embedded default backend
 	_ "github.com/gomlx/gomlx/backends/xla"      // used only when GOMLX_BACKEND names it
 
-	_ "github.com/accrete/accrete/internal/gradfix" // correct, fast gradients on v0.26.0
+	_ "github.com/accrete/accrete/internal/cpubackend" // accrete's own fast CPU backend ("accrete")
+	_ "github.com/accrete/accrete/internal/gradfix"    // correct, fast gradients on v0.26.0
 )
 
 // DefaultBackendConfig is the backend used when GOMLX_BACKEND is unset: the pure-Go backend with

@@ -1,0 +1,205 @@
+package cpubackend
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// Name is the name the backend is registered under: GOMLX_BACKEND=accrete selects it.
+const Name = "accrete"
+
+func init() {
+	backends.Register(Name, New)
+}
+
+// New returns a new backend. The config (the text after "accrete:" in GOMLX_BACKEND) may be empty or
+// "workers=N" to bound the goroutines a matmul uses (default: runtime.NumCPU()).
+func New(config string) (backends.Backend, error) {
+	b := &Backend{workers: runtime.NumCPU()}
+	if config != "" {
+		var n int
+		if _, err := fmt.Sscanf(config, "workers=%d", &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("cpubackend: bad config %q: want \"\" or \"workers=N\" with N >= 1", config)
+		}
+		b.workers = n
+	}
+	return b, nil
+}
+
+// Backend implements backends.Backend on the CPU for the ops accrete's graphs use.
+type Backend struct {
+	workers   int
+	mu        sync.Mutex
+	finalized bool
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+// Buffer is the backend's tensor: a shape and a flat Go slice of the shape's dtype.
+type Buffer struct {
+	shape shapes.Shape
+	flat  any
+}
+
+func (b *Backend) Name() string        { return "accrete CPU" }
+func (b *Backend) String() string      { return Name }
+func (b *Backend) Description() string { return "accrete's pure-Go CPU backend with a blocked SGEMM" }
+func (b *Backend) NumDevices() int     { return 1 }
+
+func (b *Backend) DeviceDescription(deviceNum backends.DeviceNum) string {
+	return fmt.Sprintf("cpu#%d", deviceNum)
+}
+
+func (b *Backend) Capabilities() backends.Capabilities { return capabilities.Clone() }
+
+func (b *Backend) Builder(name string) backends.Builder { return newBuilder(b, name) }
+
+func (b *Backend) Finalize() {
+	b.mu.Lock()
+	b.finalized = true
+	b.mu.Unlock()
+}
+
+func (b *Backend) IsFinalized() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.finalized
+}
+
+func toBuffer(buf backends.Buffer) (*Buffer, error) {
+	bb, ok := buf.(*Buffer)
+	if !ok || bb == nil {
+		return nil, fmt.Errorf("cpubackend: buffer %T is not an accrete buffer (or is nil)", buf)
+	}
+	if bb.flat == nil {
+		return nil, fmt.Errorf("cpubackend: buffer %s was finalized", bb.shape)
+	}
+	return bb, nil
+}
+
+func (b *Backend) BufferFinalize(buf backends.Buffer) error {
+	bb, ok := buf.(*Buffer)
+	if !ok || bb == nil {
+		return fmt.Errorf("cpubackend: BufferFinalize of %T", buf)
+	}
+	bb.flat = nil
+	return nil
+}
+
+func (b *Backend) BufferShape(buf backends.Buffer) (shapes.Shape, error) {
+	bb, err := toBuffer(buf)
+	if err != nil {
+		return shapes.Invalid(), err
+	}
+	return bb.shape, nil
+}
+
+func (b *Backend) BufferDeviceNum(buf backends.Buffer) (backends.DeviceNum, error) {
+	if _, err := toBuffer(buf); err != nil {
+		return 0, err
+	}
+	return 0, nil
+}
+
+func (b *Backend) BufferToFlatData(buf backends.Buffer, flat any) error {
+	bb, err := toBuffer(buf)
+	if err != nil {
+		return err
+	}
+	dst, src := reflect.ValueOf(flat), reflect.ValueOf(bb.flat)
+	if dst.Kind() != reflect.Slice || dst.Type() != src.Type() || dst.Len() != src.Len() {
+		return fmt.Errorf("cpubackend: BufferToFlatData of %s into %T of length %d", bb.shape, flat, dst.Len())
+	}
+	reflect.Copy(dst, src)
+	return nil
+}
+
+func (b *Backend) BufferFromFlatData(deviceNum backends.DeviceNum, flat any, shape shapes.Shape) (backends.Buffer, error) {
+	if deviceNum != 0 {
+		return nil, fmt.Errorf("cpubackend: device %d does not exist (only 0)", deviceNum)
+	}
+	src := reflect.ValueOf(flat)
+	if src.Kind() != reflect.Slice || src.Type().Elem() != shape.DType.GoType() || src.Len() != shape.Size() {
+		return nil, fmt.Errorf("cpubackend: BufferFromFlatData of %T (length %d) for shape %s", flat, src.Len(), shape)
+	}
+	out := newFlat(shape.DType, shape.Size())
+	reflect.Copy(reflect.ValueOf(out), src)
+	return &Buffer{shape: shape.Clone(), flat: out}, nil
+}
+
+func (b *Backend) HasSharedBuffers() bool { return true }
+
+func (b *Backend) NewSharedBuffer(deviceNum backends.DeviceNum, shape shapes.Shape) (backends.Buffer, any, error) {
+	if deviceNum != 0 {
+		return nil, nil, fmt.Errorf("cpubackend: device %d does not exist (only 0)", deviceNum)
+	}
+	flat := newFlat(shape.DType, shape.Size())
+	return &Buffer{shape: shape.Clone(), flat: flat}, flat, nil
+}
+
+func (b *Backend) BufferData(buf backends.Buffer) (any, error) {
+	bb, err := toBuffer(buf)
+	if err != nil {
+		return nil, err
+	}
+	return bb.flat, nil
+}
+
+func (b *Backend) BufferCopyToDevice(source backends.Buffer, deviceNum backends.DeviceNum) (backends.Buffer, error) {
+	return nil, fmt.Errorf("cpubackend: BufferCopyToDevice: there is only device 0")
+}
+
+// newFlat returns a zeroed slice of n elements of dtype's Go type.
+func newFlat(dtype dtypes.DType, n int) any {
+	switch dtype {
+	case dtypes.Float32:
+		return make([]float32, n)
+	case dtypes.Float64:
+		return make([]float64, n)
+	case dtypes.Int32:
+		return make([]int32, n)
+	case dtypes.Int64:
+		return make([]int64, n)
+	case dtypes.Uint64:
+		return make([]uint64, n)
+	case dtypes.Uint32:
+		return make([]uint32, n)
+	case dtypes.Bool:
+		return make([]bool, n)
+	case dtypes.Uint8:
+		return make([]uint8, n)
+	case dtypes.Int8:
+		return make([]int8, n)
+	case dtypes.Int16:
+		return make([]int16, n)
+	case dtypes.Uint16:
+		return make([]uint16, n)
+	}
+	return reflect.MakeSlice(reflect.SliceOf(dtype.GoType()), n, n).Interface()
+}
+
+// words reinterprets a flat slice as a slice of W (which must have the element's size), for the ops
+// that only move data.
+func words[W any](flat any) []W {
+	v := reflect.ValueOf(flat)
+	n := v.Len()
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*W)(v.UnsafePointer()), n)
+}
+
+// cloneFlat returns a copy of a flat slice.
+func cloneFlat(flat any) any {
+	v := reflect.ValueOf(flat)
+	out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+	reflect.Copy(out, v)
+	return out.Interface()
+}

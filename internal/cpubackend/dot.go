@@ -1,0 +1,225 @@
+package cpubackend
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// operandLayout says how to read one DotGeneral operand as a batch of matrices: after an optional
+// transpose (perm, nil when none is needed), batch item i starts at i*batchStride and element (r, c)
+// of the matrix — (m, k) for lhs, (k, n) for rhs — is at r*rs + c*cs.
+type operandLayout struct {
+	perm                []int
+	batchStride, rs, cs int
+}
+
+// layoutFor picks strides for an operand whose axes group into batch, free and contracting axes. It
+// avoids the transpose when the axes are already in [batch, free, contracting] or [batch, contracting,
+// free] order; freeFirst says whether the free axes index the matrix rows (lhs) or columns (rhs).
+func layoutFor(rank int, batch, free, contract []int, freeSize, contractSize int, freeFirst bool) operandLayout {
+	bfc := slices.Concat(batch, free, contract)
+	bcf := slices.Concat(batch, contract, free)
+	identity := func(p []int) bool {
+		for i, a := range p {
+			if a != i {
+				return false
+			}
+		}
+		return true
+	}
+	l := operandLayout{batchStride: freeSize * contractSize}
+	// Strides of (free, contract) in memory.
+	var fs, cs int
+	switch {
+	case identity(bfc):
+		fs, cs = contractSize, 1
+	case identity(bcf):
+		fs, cs = 1, freeSize
+	default:
+		l.perm = bfc
+		fs, cs = contractSize, 1
+	}
+	if freeFirst {
+		l.rs, l.cs = fs, cs
+	} else {
+		l.rs, l.cs = cs, fs
+	}
+	return l
+}
+
+func freeAxes(rank int, batch, contract []int) []int {
+	var f []int
+	for a := range rank {
+		if !slices.Contains(batch, a) && !slices.Contains(contract, a) {
+			f = append(f, a)
+		}
+	}
+	return f
+}
+
+func normAxes(op string, axes []int, rank int) ([]int, error) {
+	out := make([]int, len(axes))
+	for i, a := range axes {
+		if a < 0 {
+			a += rank
+		}
+		if a < 0 || a >= rank {
+			return nil, fmt.Errorf("cpubackend: %s: axis %d out of range for rank %d", op, axes[i], rank)
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+func (b *Builder) Dot(lhs, rhs backends.Op) (backends.Op, error) {
+	in, err := b.in(backends.OpTypeDot, lhs, rhs)
+	if err != nil {
+		return nil, err
+	}
+	lr, rr := in[0].shape.Rank(), in[1].shape.Rank()
+	if lr < 1 || lr > 2 || rr < 1 || rr > 2 {
+		return nil, fmt.Errorf("cpubackend: Dot of %s and %s: ranks must be 1 or 2", in[0].shape, in[1].shape)
+	}
+	return b.DotGeneral(lhs, []int{lr - 1}, nil, rhs, []int{0}, nil)
+}
+
+func (b *Builder) DotGeneral(lhsOp backends.Op, lhsContract, lhsBatch []int, rhsOp backends.Op, rhsContract, rhsBatch []int) (backends.Op, error) {
+	in, err := b.in(backends.OpTypeDotGeneral, lhsOp, rhsOp)
+	if err != nil {
+		return nil, err
+	}
+	ls, rs := in[0].shape, in[1].shape
+	desc := fmt.Sprintf("DotGeneral(%s contracting %v batch %v, %s contracting %v batch %v)", ls, lhsContract, lhsBatch, rs, rhsContract, rhsBatch)
+	if ls.DType != rs.DType {
+		return nil, fmt.Errorf("cpubackend: %s: dtypes differ", desc)
+	}
+	if ls.DType != dtypes.Float32 && ls.DType != dtypes.Float64 {
+		return nil, fmt.Errorf("cpubackend: %s: only float32 and float64 are implemented", desc)
+	}
+	if len(lhsContract) != len(rhsContract) || len(lhsBatch) != len(rhsBatch) {
+		return nil, fmt.Errorf("cpubackend: %s: axis counts differ", desc)
+	}
+	var lc, lb, rc, rb []int
+	if lc, err = normAxes(desc, lhsContract, ls.Rank()); err == nil {
+		if lb, err = normAxes(desc, lhsBatch, ls.Rank()); err == nil {
+			if rc, err = normAxes(desc, rhsContract, rs.Rank()); err == nil {
+				rb, err = normAxes(desc, rhsBatch, rs.Rank())
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	batch, k := 1, 1
+	var outDims []int
+	for i := range lb {
+		if ls.Dimensions[lb[i]] != rs.Dimensions[rb[i]] {
+			return nil, fmt.Errorf("cpubackend: %s: batch dimensions differ", desc)
+		}
+		batch *= ls.Dimensions[lb[i]]
+		outDims = append(outDims, ls.Dimensions[lb[i]])
+	}
+	for i := range lc {
+		if ls.Dimensions[lc[i]] != rs.Dimensions[rc[i]] {
+			return nil, fmt.Errorf("cpubackend: %s: contracting dimensions differ", desc)
+		}
+		k *= ls.Dimensions[lc[i]]
+	}
+	lf, rf := freeAxes(ls.Rank(), lb, lc), freeAxes(rs.Rank(), rb, rc)
+	m, n := 1, 1
+	for _, a := range lf {
+		m *= ls.Dimensions[a]
+		outDims = append(outDims, ls.Dimensions[a])
+	}
+	for _, a := range rf {
+		n *= rs.Dimensions[a]
+		outDims = append(outDims, rs.Dimensions[a])
+	}
+	out := shapes.Make(ls.DType, outDims...)
+	ll := layoutFor(ls.Rank(), lb, lf, lc, m, k, true)
+	rl := layoutFor(rs.Rank(), rb, rf, rc, n, k, false)
+	return b.newNode(backends.OpTypeDotGeneral, out, func(be *Backend, v []any) any {
+		x, y := v[0], v[1]
+		if ll.perm != nil {
+			x = transpose(x, ls, ll.perm)
+		}
+		if rl.perm != nil {
+			y = transpose(y, rs, rl.perm)
+		}
+		if xf, ok := x.([]float32); ok {
+			res := make([]float32, batch*m*n)
+			batchedGemm(be.workers, batch, m, n, k, xf, ll, y.([]float32), rl, res)
+			return res
+		}
+		return dotNaive(batch, m, n, k, x.([]float64), ll, y.([]float64), rl)
+	}, in...), nil
+}
+
+// minParallelFlops is the work below which a matmul stays on one goroutine.
+const minParallelFlops = 1 << 18
+
+// batchedGemm computes res[bi] = A[bi]·B[bi] for every batch item, splitting batch items and row blocks
+// among up to workers goroutines.
+func batchedGemm(workers, batch, m, n, k int, a []float32, la operandLayout, b []float32, lb operandLayout, res []float32) {
+	type job struct{ bi, i0, i1 int }
+	flops := 2 * batch * m * n * k
+	parts := 1
+	if flops >= minParallelFlops && workers > 1 {
+		parts = workers
+	}
+	// Split each batch item's rows into chunks (multiples of MR) when there are fewer items than parts.
+	chunks := 1
+	if batch < parts {
+		chunks = (parts + batch - 1) / batch
+	}
+	rowsPer := ((m+chunks-1)/chunks + mr - 1) / mr * mr
+	var jobs []job
+	for bi := range batch {
+		for i0 := 0; i0 < m; i0 += rowsPer {
+			jobs = append(jobs, job{bi, i0, min(m, i0+rowsPer)})
+		}
+	}
+	run := func(j job) {
+		am := matrix{data: a, off: j.bi*la.batchStride + j.i0*la.rs, rs: la.rs, cs: la.cs}
+		bm := matrix{data: b, off: j.bi * lb.batchStride, rs: lb.rs, cs: lb.cs}
+		sgemm(j.i1-j.i0, n, k, am, bm, res[j.bi*m*n+j.i0*n:], n)
+	}
+	if parts == 1 || len(jobs) == 1 {
+		for _, j := range jobs {
+			run(j)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(jobs); i += parts {
+				run(jobs[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func dotNaive(batch, m, n, k int, a []float64, la operandLayout, b []float64, lb operandLayout) []float64 {
+	res := make([]float64, batch*m*n)
+	for bi := range batch {
+		for i := range m {
+			for j := range n {
+				var s float64
+				for p := range k {
+					s += a[bi*la.batchStride+i*la.rs+p*la.cs] * b[bi*lb.batchStride+p*lb.rs+j*lb.cs]
+				}
+				res[bi*m*n+i*n+j] = s
+			}
+		}
+	}
+	return res
+}

@@ -1,0 +1,829 @@
+package cpubackend
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/shapeinference"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+type number interface {
+	~float32 | ~float64 | ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+type integer interface {
+	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+type float interface{ ~float32 | ~float64 }
+
+func supportedNumeric(d dtypes.DType) bool {
+	switch d {
+	case dtypes.Float32, dtypes.Float64, dtypes.Int8, dtypes.Int16, dtypes.Int32, dtypes.Int64,
+		dtypes.Uint8, dtypes.Uint16, dtypes.Uint32, dtypes.Uint64:
+		return true
+	}
+	return false
+}
+
+func sliceLen(flat any) int {
+	switch f := flat.(type) {
+	case []float32:
+		return len(f)
+	case []float64:
+		return len(f)
+	case []int32:
+		return len(f)
+	case []int64:
+		return len(f)
+	case []bool:
+		return len(f)
+	}
+	return reflectLen(flat)
+}
+
+// ---- unary ----
+
+func (b *Builder) unary(op backends.OpType, x backends.Op) (backends.Op, error) {
+	in, err := b.in(op, x)
+	if err != nil {
+		return nil, err
+	}
+	out, err := shapeinference.UnaryOp(op, in[0].shape)
+	if err != nil {
+		return nil, err
+	}
+	dt := in[0].shape.DType
+	switch {
+	case op == backends.OpTypeLogicalNot:
+	case dt == dtypes.Float32 || dt == dtypes.Float64:
+	case supportedNumeric(dt) && (op == backends.OpTypeNeg || op == backends.OpTypeAbs || op == backends.OpTypeSign ||
+		op == backends.OpTypeBitwiseNot):
+	default:
+		return nil, fmt.Errorf("cpubackend: %s of %s is not implemented", op, in[0].shape)
+	}
+	return b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...), nil
+}
+
+func unaryOp(op backends.OpType, x any) any {
+	switch x := x.(type) {
+	case []float32:
+		return unaryFloat(op, x)
+	case []float64:
+		return unaryFloat(op, x)
+	case []bool:
+		out := make([]bool, len(x))
+		for i, v := range x {
+			out[i] = !v
+		}
+		return out
+	case []int32:
+		return unaryInt(op, x)
+	case []int64:
+		return unaryInt(op, x)
+	case []int8:
+		return unaryInt(op, x)
+	case []int16:
+		return unaryInt(op, x)
+	case []uint8:
+		return unaryInt(op, x)
+	case []uint16:
+		return unaryInt(op, x)
+	case []uint32:
+		return unaryInt(op, x)
+	case []uint64:
+		return unaryInt(op, x)
+	}
+	panic(fmt.Sprintf("cpubackend: %s of %T", op, x))
+}
+
+func unaryInt[T integer](op backends.OpType, x []T) []T {
+	out := make([]T, len(x))
+	switch op {
+	case backends.OpTypeNeg:
+		for i, v := range x {
+			out[i] = -v
+		}
+	case backends.OpTypeAbs:
+		for i, v := range x {
+			if v < 0 {
+				v = -v
+			}
+			out[i] = v
+		}
+	case backends.OpTypeSign:
+		for i, v := range x {
+			switch {
+			case v > 0:
+				out[i] = 1
+			case v < 0:
+				var one T = 1
+				out[i] = 0 - one
+			}
+		}
+	case backends.OpTypeBitwiseNot:
+		for i, v := range x {
+			out[i] = ^v
+		}
+	default:
+		panic(fmt.Sprintf("cpubackend: %s of integers", op))
+	}
+	return out
+}
+
+func unaryFloat[T float](op backends.OpType, x []T) any {
+	if op == backends.OpTypeIsFinite || op == backends.OpTypeIsNaN {
+		out := make([]bool, len(x))
+		for i, v := range x {
+			f := float64(v)
+			if op == backends.OpTypeIsNaN {
+				out[i] = math.IsNaN(f)
+			} else {
+				out[i] = !math.IsNaN(f) && !math.IsInf(f, 0)
+			}
+		}
+		return out
+	}
+	out := make([]T, len(x))
+	var f func(float64) float64
+	switch op {
+	case backends.OpTypeNeg:
+		for i, v := range x {
+			out[i] = -v
+		}
+		return out
+	case backends.OpTypeAbs:
+		for i, v := range x {
+			if v < 0 {
+				v = -v
+			}
+			out[i] = v
+		}
+		return out
+	case backends.OpTypeSign:
+		for i, v := range x {
+			switch {
+			case v > 0:
+				out[i] = 1
+			case v < 0:
+				out[i] = -1
+			default:
+				out[i] = v // 0, -0 or NaN
+			}
+		}
+		return out
+	case backends.OpTypeSqrt:
+		for i, v := range x {
+			out[i] = T(math.Sqrt(float64(v)))
+		}
+		return out
+	case backends.OpTypeRsqrt:
+		for i, v := range x {
+			out[i] = T(1 / math.Sqrt(float64(v)))
+		}
+		return out
+	case backends.OpTypeExp:
+		f = math.Exp
+	case backends.OpTypeExpm1:
+		f = math.Expm1
+	case backends.OpTypeLog:
+		f = math.Log
+	case backends.OpTypeLog1p:
+		f = math.Log1p
+	case backends.OpTypeLogistic:
+		f = func(v float64) float64 {
+			if v >= 0 {
+				return 1 / (1 + math.Exp(-v))
+			}
+			e := math.Exp(v)
+			return e / (1 + e)
+		}
+	case backends.OpTypeCos:
+		f = math.Cos
+	case backends.OpTypeSin:
+		f = math.Sin
+	case backends.OpTypeTanh:
+		f = math.Tanh
+	case backends.OpTypeFloor:
+		f = math.Floor
+	case backends.OpTypeCeil:
+		f = math.Ceil
+	case backends.OpTypeRound:
+		f = math.RoundToEven
+	case backends.OpTypeErf:
+		f = math.Erf
+	default:
+		panic(fmt.Sprintf("cpubackend: unary %s of floats", op))
+	}
+	for i, v := range x {
+		out[i] = T(f(float64(v)))
+	}
+	return out
+}
+
+func (b *Builder) Abs(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeAbs, x) }
+func (b *Builder) Neg(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeNeg, x) }
+func (b *Builder) Sign(x backends.Op) (backends.Op, error)  { return b.unary(backends.OpTypeSign, x) }
+func (b *Builder) Exp(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeExp, x) }
+func (b *Builder) Expm1(x backends.Op) (backends.Op, error) { return b.unary(backends.OpTypeExpm1, x) }
+func (b *Builder) Log(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeLog, x) }
+func (b *Builder) Log1p(x backends.Op) (backends.Op, error) { return b.unary(backends.OpTypeLog1p, x) }
+func (b *Builder) Sqrt(x backends.Op) (backends.Op, error)  { return b.unary(backends.OpTypeSqrt, x) }
+func (b *Builder) Rsqrt(x backends.Op) (backends.Op, error) { return b.unary(backends.OpTypeRsqrt, x) }
+func (b *Builder) Logistic(x backends.Op) (backends.Op, error) {
+	return b.unary(backends.OpTypeLogistic, x)
+}
+func (b *Builder) Cos(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeCos, x) }
+func (b *Builder) Sin(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeSin, x) }
+func (b *Builder) Tanh(x backends.Op) (backends.Op, error)  { return b.unary(backends.OpTypeTanh, x) }
+func (b *Builder) Floor(x backends.Op) (backends.Op, error) { return b.unary(backends.OpTypeFloor, x) }
+func (b *Builder) Ceil(x backends.Op) (backends.Op, error)  { return b.unary(backends.OpTypeCeil, x) }
+func (b *Builder) Round(x backends.Op) (backends.Op, error) { return b.unary(backends.OpTypeRound, x) }
+func (b *Builder) Erf(x backends.Op) (backends.Op, error)   { return b.unary(backends.OpTypeErf, x) }
+func (b *Builder) IsFinite(x backends.Op) (backends.Op, error) {
+	return b.unaryBool(backends.OpTypeIsFinite, x)
+}
+func (b *Builder) IsNaN(x backends.Op) (backends.Op, error) {
+	return b.unaryBool(backends.OpTypeIsNaN, x)
+}
+func (b *Builder) LogicalNot(x backends.Op) (backends.Op, error) {
+	return b.unary(backends.OpTypeLogicalNot, x)
+}
+func (b *Builder) BitwiseNot(x backends.Op) (backends.Op, error) {
+	return b.unary(backends.OpTypeBitwiseNot, x)
+}
+
+func (b *Builder) unaryBool(op backends.OpType, x backends.Op) (backends.Op, error) {
+	in, err := b.in(op, x)
+	if err != nil {
+		return nil, err
+	}
+	dt := in[0].shape.DType
+	if dt != dtypes.Float32 && dt != dtypes.Float64 {
+		return nil, fmt.Errorf("cpubackend: %s of %s is not implemented", op, in[0].shape)
+	}
+	out := in[0].shape.Clone()
+	out.DType = dtypes.Bool
+	return b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...), nil
+}
+
+// ---- binary ----
+
+func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op, error) {
+	in, err := b.in(op, lhs, rhs)
+	if err != nil {
+		return nil, err
+	}
+	var out shapes.Shape
+	if shapeinference.ComparisonOperations.Has(op) {
+		out, err = shapeinference.ComparisonOp(op, in[0].shape, in[1].shape)
+	} else {
+		out, err = shapeinference.BinaryOp(op, in[0].shape, in[1].shape)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dt := in[0].shape.DType
+	if !supportedNumeric(dt) && dt != dtypes.Bool {
+		return nil, fmt.Errorf("cpubackend: %s of %s is not implemented", op, in[0].shape)
+	}
+	sa, sb := in[0].shape, in[1].shape
+	return b.newNode(op, out, func(_ *Backend, v []any) any {
+		x, y := v[0], v[1]
+		full := out.Clone()
+		full.DType = sa.DType
+		// Operands broadcast only from scalars or size-1 axes: expand those that are neither.
+		if !sa.IsScalar() && sa.Size() != full.Size() {
+			x = broadcastInDim(x, sa, full, allAxes(sa.Rank()))
+		}
+		if !sb.IsScalar() && sb.Size() != full.Size() {
+			y = broadcastInDim(y, sb, full, allAxes(sb.Rank()))
+		}
+		return binaryOp(op, x, y, full.Size())
+	}, in...), nil
+}
+
+func allAxes(rank int) []int {
+	a := make([]int, rank)
+	for i := range a {
+		a[i] = i
+	}
+	return a
+}
+
+func binaryOp(op backends.OpType, x, y any, n int) any {
+	switch x := x.(type) {
+	case []float32:
+		return binaryNum(op, x, y.([]float32), n)
+	case []float64:
+		return binaryNum(op, x, y.([]float64), n)
+	case []int32:
+		return binaryNum(op, x, y.([]int32), n)
+	case []int64:
+		return binaryNum(op, x, y.([]int64), n)
+	case []uint64:
+		return binaryNum(op, x, y.([]uint64), n)
+	case []uint32:
+		return binaryNum(op, x, y.([]uint32), n)
+	case []int8:
+		return binaryNum(op, x, y.([]int8), n)
+	case []int16:
+		return binaryNum(op, x, y.([]int16), n)
+	case []uint8:
+		return binaryNum(op, x, y.([]uint8), n)
+	case []uint16:
+		return binaryNum(op, x, y.([]uint16), n)
+	case []bool:
+		return binaryBool(op, x, y.([]bool), n)
+	}
+	panic(fmt.Sprintf("cpubackend: %s of %T", op, x))
+}
+
+func binaryBool(op backends.OpType, x, y []bool, n int) []bool {
+	out := make([]bool, n)
+	at := func(s []bool, i int) bool {
+		if len(s) == 1 {
+			return s[0]
+		}
+		return s[i]
+	}
+	for i := range out {
+		a, b := at(x, i), at(y, i)
+		switch op {
+		case backends.OpTypeLogicalAnd:
+			out[i] = a && b
+		case backends.OpTypeLogicalOr:
+			out[i] = a || b
+		case backends.OpTypeLogicalXor, backends.OpTypeNotEqual:
+			out[i] = a != b
+		case backends.OpTypeEqual:
+			out[i] = a == b
+		default:
+			panic(fmt.Sprintf("cpubackend: %s of booleans", op))
+		}
+	}
+	return out
+}
+
+// binaryNum applies op element-wise; x and y have n elements or one (a scalar).
+func binaryNum[T number](op backends.OpType, x, y []T, n int) any {
+	if shapeinference.ComparisonOperations.Has(op) {
+		return compare(op, x, y, n)
+	}
+	out := make([]T, n)
+	switch {
+	case len(x) == n && len(y) == n:
+		binaryLoop(op, out, x, y)
+	case len(y) == 1 && len(x) == n:
+		binaryScalarR(op, out, x, y[0])
+	case len(x) == 1 && len(y) == n:
+		binaryScalarL(op, out, x[0], y)
+	default: // both scalars
+		binaryLoop(op, out, x, y)
+	}
+	return out
+}
+
+func binaryLoop[T number](op backends.OpType, out, x, y []T) {
+	x, y = x[:len(out)], y[:len(out)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i := range out {
+			out[i] = x[i] + y[i]
+		}
+	case backends.OpTypeSub:
+		for i := range out {
+			out[i] = x[i] - y[i]
+		}
+	case backends.OpTypeMul:
+		for i := range out {
+			out[i] = x[i] * y[i]
+		}
+	case backends.OpTypeDiv:
+		if isInt[T]() {
+			for i := range out {
+				out[i] = intDiv(x[i], y[i])
+			}
+			return
+		}
+		for i := range out {
+			out[i] = x[i] / y[i]
+		}
+	case backends.OpTypeMax:
+		for i := range out {
+			out[i] = maxOf(x[i], y[i])
+		}
+	case backends.OpTypeMin:
+		for i := range out {
+			out[i] = minOf(x[i], y[i])
+		}
+	default:
+		for i := range out {
+			out[i] = scalarOp(op, x[i], y[i])
+		}
+	}
+}
+
+func binaryScalarR[T number](op backends.OpType, out, x []T, c T) {
+	x = x[:len(out)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i := range out {
+			out[i] = x[i] + c
+		}
+	case backends.OpTypeSub:
+		for i := range out {
+			out[i] = x[i] - c
+		}
+	case backends.OpTypeMul:
+		for i := range out {
+			out[i] = x[i] * c
+		}
+	case backends.OpTypeDiv:
+		if isInt[T]() {
+			for i := range out {
+				out[i] = intDiv(x[i], c)
+			}
+			return
+		}
+		for i := range out {
+			out[i] = x[i] / c
+		}
+	case backends.OpTypeMax:
+		for i := range out {
+			out[i] = maxOf(x[i], c)
+		}
+	case backends.OpTypeMin:
+		for i := range out {
+			out[i] = minOf(x[i], c)
+		}
+	default:
+		for i := range out {
+			out[i] = scalarOp(op, x[i], c)
+		}
+	}
+}
+
+func binaryScalarL[T number](op backends.OpType, out []T, c T, y []T) {
+	y = y[:len(out)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i := range out {
+			out[i] = c + y[i]
+		}
+	case backends.OpTypeSub:
+		for i := range out {
+			out[i] = c - y[i]
+		}
+	case backends.OpTypeMul:
+		for i := range out {
+			out[i] = c * y[i]
+		}
+	default:
+		for i := range out {
+			out[i] = scalarOp(op, c, y[i])
+		}
+	}
+}
+
+func isInt[T number]() bool {
+	var one T = 1
+	return one/2 == 0
+}
+
+func intDiv[T number](a, b T) T {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// maxOf and minOf propagate NaN like XLA.
+func maxOf[T number](a, b T) T {
+	if a != a || a >= b {
+		return a
+	}
+	return b
+}
+
+func minOf[T number](a, b T) T {
+	if a != a || a <= b {
+		return a
+	}
+	return b
+}
+
+func scalarOp[T number](op backends.OpType, a, b T) T {
+	switch op {
+	case backends.OpTypeAdd:
+		return a + b
+	case backends.OpTypeSub:
+		return a - b
+	case backends.OpTypeMul:
+		return a * b
+	case backends.OpTypeDiv:
+		if isInt[T]() {
+			return intDiv(a, b)
+		}
+		return a / b
+	case backends.OpTypeMax:
+		return maxOf(a, b)
+	case backends.OpTypeMin:
+		return minOf(a, b)
+	case backends.OpTypePow:
+		return T(math.Pow(float64(a), float64(b)))
+	case backends.OpTypeRem:
+		if isInt[T]() {
+			if b == 0 {
+				return 0
+			}
+			return T(math.Mod(float64(a), float64(b)))
+		}
+		return T(math.Mod(float64(a), float64(b)))
+	}
+	if isInt[T]() {
+		return intOp(op, a, b)
+	}
+	panic(fmt.Sprintf("cpubackend: binary %s of %T", op, a))
+}
+
+// intOp implements the bitwise ops; it goes through uint64 because generic shifts need integer types.
+func intOp[T number](op backends.OpType, a, b T) T {
+	ua, ub := uint64(int64(a)), uint64(int64(b))
+	bits := uint64(8 * sizeOf[T]())
+	var r uint64
+	switch op {
+	case backends.OpTypeBitwiseAnd:
+		r = ua & ub
+	case backends.OpTypeBitwiseOr:
+		r = ua | ub
+	case backends.OpTypeBitwiseXor:
+		r = ua ^ ub
+	case backends.OpTypeShiftLeft:
+		if ub >= bits {
+			return 0
+		}
+		r = ua << ub
+	case backends.OpTypeShiftRightLogical:
+		if ub >= bits {
+			return 0
+		}
+		mask := uint64(math.MaxUint64)
+		if bits < 64 {
+			mask = 1<<bits - 1
+		}
+		r = (ua & mask) >> ub
+	case backends.OpTypeShiftRightArithmetic:
+		if ub >= bits {
+			ub = bits - 1
+		}
+		return T(int64(a) >> ub)
+	default:
+		panic(fmt.Sprintf("cpubackend: binary %s of %T", op, a))
+	}
+	return T(r)
+}
+
+func sizeOf[T number]() int {
+	switch any(T(0)).(type) {
+	case int8, uint8:
+		return 1
+	case int16, uint16:
+		return 2
+	case int32, uint32, float32:
+		return 4
+	}
+	return 8
+}
+
+func compare[T number](op backends.OpType, x, y []T, n int) []bool {
+	out := make([]bool, n)
+	sx, sy := len(x) == 1 && n != 1, len(y) == 1 && n != 1
+	for i := range out {
+		a, b := x[0], y[0]
+		if !sx {
+			a = x[i]
+		}
+		if !sy {
+			b = y[i]
+		}
+		switch op {
+		case backends.OpTypeEqual:
+			out[i] = a == b
+		case backends.OpTypeNotEqual:
+			out[i] = a != b
+		case backends.OpTypeGreaterOrEqual:
+			out[i] = a >= b
+		case backends.OpTypeGreaterThan:
+			out[i] = a > b
+		case backends.OpTypeLessOrEqual:
+			out[i] = a <= b
+		case backends.OpTypeLessThan:
+			out[i] = a < b
+		default:
+			panic(fmt.Sprintf("cpubackend: comparison %s", op))
+		}
+	}
+	return out
+}
+
+func (b *Builder) Add(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeAdd, x, y)
+}
+func (b *Builder) Sub(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeSub, x, y)
+}
+func (b *Builder) Mul(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeMul, x, y)
+}
+func (b *Builder) Div(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeDiv, x, y)
+}
+func (b *Builder) Max(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeMax, x, y)
+}
+func (b *Builder) Min(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeMin, x, y)
+}
+func (b *Builder) Pow(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypePow, x, y)
+}
+func (b *Builder) Rem(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeRem, x, y)
+}
+func (b *Builder) Equal(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeEqual, x, y)
+}
+func (b *Builder) NotEqual(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeNotEqual, x, y)
+}
+func (b *Builder) GreaterOrEqual(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeGreaterOrEqual, x, y)
+}
+func (b *Builder) GreaterThan(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeGreaterThan, x, y)
+}
+func (b *Builder) LessOrEqual(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeLessOrEqual, x, y)
+}
+func (b *Builder) LessThan(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeLessThan, x, y)
+}
+func (b *Builder) LogicalAnd(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeLogicalAnd, x, y)
+}
+func (b *Builder) LogicalOr(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeLogicalOr, x, y)
+}
+func (b *Builder) LogicalXor(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeLogicalXor, x, y)
+}
+func (b *Builder) BitwiseAnd(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeBitwiseAnd, x, y)
+}
+func (b *Builder) BitwiseOr(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeBitwiseOr, x, y)
+}
+func (b *Builder) BitwiseXor(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeBitwiseXor, x, y)
+}
+func (b *Builder) ShiftLeft(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeShiftLeft, x, y)
+}
+func (b *Builder) ShiftRightLogical(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeShiftRightLogical, x, y)
+}
+func (b *Builder) ShiftRightArithmetic(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeShiftRightArithmetic, x, y)
+}
+
+// ---- Where and ConvertDType ----
+
+func where(v []any, s []shapes.Shape, out shapes.Shape) any {
+	cond := v[0].([]bool)
+	switch out.DType.Size() {
+	case 1:
+		return whereW(cond, words[uint8](v[1]), words[uint8](v[2]), out)
+	case 2:
+		return whereW(cond, words[uint16](v[1]), words[uint16](v[2]), out)
+	case 4:
+		return whereW(cond, words[uint32](v[1]), words[uint32](v[2]), out)
+	case 8:
+		return whereW(cond, words[uint64](v[1]), words[uint64](v[2]), out)
+	}
+	panic(fmt.Sprintf("cpubackend: Where of %s", out))
+}
+
+func whereW[W any](cond []bool, t, f []W, out shapes.Shape) any {
+	res := newFlat(out.DType, out.Size())
+	o := words[W](res)
+	n := len(o)
+	for i := range o {
+		c := cond[0]
+		if len(cond) == n {
+			c = cond[i]
+		}
+		if c {
+			if len(t) == n {
+				o[i] = t[i]
+			} else {
+				o[i] = t[0]
+			}
+		} else {
+			if len(f) == n {
+				o[i] = f[i]
+			} else {
+				o[i] = f[0]
+			}
+		}
+	}
+	return res
+}
+
+func checkConvert(from, to dtypes.DType) error {
+	ok := func(d dtypes.DType) bool { return supportedNumeric(d) || d == dtypes.Bool }
+	if !ok(from) || !ok(to) {
+		return fmt.Errorf("cpubackend: ConvertDType from %s to %s is not implemented", from, to)
+	}
+	return nil
+}
+
+func convert(x any, from, to dtypes.DType) any {
+	if from == to {
+		return cloneFlat(x)
+	}
+	switch x := x.(type) {
+	case []bool:
+		u := make([]uint8, len(x))
+		for i, v := range x {
+			if v {
+				u[i] = 1
+			}
+		}
+		return convertFrom(u, to)
+	case []float32:
+		return convertFrom(x, to)
+	case []float64:
+		return convertFrom(x, to)
+	case []int32:
+		return convertFrom(x, to)
+	case []int64:
+		return convertFrom(x, to)
+	case []uint64:
+		return convertFrom(x, to)
+	case []uint32:
+		return convertFrom(x, to)
+	case []int8:
+		return convertFrom(x, to)
+	case []int16:
+		return convertFrom(x, to)
+	case []uint8:
+		return convertFrom(x, to)
+	case []uint16:
+		return convertFrom(x, to)
+	}
+	panic(fmt.Sprintf("cpubackend: ConvertDType of %T", x))
+}
+
+func convertFrom[F number](x []F, to dtypes.DType) any {
+	switch to {
+	case dtypes.Bool:
+		out := make([]bool, len(x))
+		for i, v := range x {
+			out[i] = v != 0
+		}
+		return out
+	case dtypes.Float32:
+		return convertTo[F, float32](x)
+	case dtypes.Float64:
+		return convertTo[F, float64](x)
+	case dtypes.Int32:
+		return convertTo[F, int32](x)
+	case dtypes.Int64:
+		return convertTo[F, int64](x)
+	case dtypes.Uint64:
+		return convertTo[F, uint64](x)
+	case dtypes.Uint32:
+		return convertTo[F, uint32](x)
+	case dtypes.Int8:
+		return convertTo[F, int8](x)
+	case dtypes.Int16:
+		return convertTo[F, int16](x)
+	case dtypes.Uint8:
+		return convertTo[F, uint8](x)
+	case dtypes.Uint16:
+		return convertTo[F, uint16](x)
+	}
+	panic(fmt.Sprintf("cpubackend: ConvertDType to %s", to))
+}
+
+func convertTo[F, T number](x []F) []T {
+	out := make([]T, len(x))
+	for i, v := range x {
+		out[i] = T(v)
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package cpubackend
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// Executable runs a compiled computation: the ops the outputs depend on, in creation order, one at a
+// time (matmuls use several goroutines inside). It keeps no state between calls, so concurrent
+// Execute calls are safe.
+type Executable struct {
+	backend *Backend
+	name    string
+	params  []*node
+	names   []string
+	outputs []*node
+	// order lists the nodes to run; lastUse[i] is the position in order after which the value of
+	// order[i] is no longer needed (len(order) for outputs).
+	order   []*node
+	pos     map[*node]int
+	lastUse []int
+}
+
+var _ backends.Executable = (*Executable)(nil)
+
+func newExecutable(b *Builder, outputs []*node) *Executable {
+	needed := make([]bool, len(b.nodes))
+	for _, o := range outputs {
+		needed[o.id] = true
+	}
+	for i := len(b.nodes) - 1; i >= 0; i-- {
+		if needed[i] {
+			for _, in := range b.nodes[i].inputs {
+				needed[in.id] = true
+			}
+		}
+	}
+	e := &Executable{backend: b.backend, name: b.name, params: b.params, names: b.names, outputs: outputs,
+		pos: map[*node]int{}}
+	for _, n := range b.nodes {
+		if needed[n.id] || n.param >= 0 {
+			e.pos[n] = len(e.order)
+			e.order = append(e.order, n)
+		}
+	}
+	e.lastUse = make([]int, len(e.order))
+	for i, n := range e.order {
+		for _, in := range n.inputs {
+			e.lastUse[e.pos[in]] = i
+		}
+	}
+	for _, o := range outputs {
+		e.lastUse[e.pos[o]] = len(e.order)
+	}
+	return e
+}
+
+func (e *Executable) Finalize() {}
+
+func (e *Executable) Inputs() ([]string, []shapes.Shape) {
+	s := make([]shapes.Shape, len(e.params))
+	for i, p := range e.params {
+		s[i] = p.shape
+	}
+	return append([]string(nil), e.names...), s
+}
+
+func (e *Executable) Outputs() []shapes.Shape {
+	s := make([]shapes.Shape, len(e.outputs))
+	for i, o := range e.outputs {
+		s[i] = o.shape
+	}
+	return s
+}
+
+// Execute runs the computation. Donated inputs are not reused: outputs never alias inputs.
+func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device backends.DeviceNum) (outs []backends.Buffer, err error) {
+	if len(inputs) != len(e.params) {
+		return nil, fmt.Errorf("cpubackend: %q takes %d inputs, got %d", e.name, len(e.params), len(inputs))
+	}
+	vals := make([]any, len(e.order))
+	owned := make([]bool, len(e.order))
+	for i, p := range e.params {
+		buf, err := toBuffer(inputs[i])
+		if err != nil {
+			return nil, fmt.Errorf("cpubackend: %q input #%d (%s): %w", e.name, i, e.names[i], err)
+		}
+		if !buf.shape.Equal(p.shape) {
+			return nil, fmt.Errorf("cpubackend: %q input #%d (%s) has shape %s, want %s", e.name, i, e.names[i], buf.shape, p.shape)
+		}
+		vals[e.pos[p]] = buf.flat
+	}
+	var current *node
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cpubackend: %q: executing %s -> %s: %v", e.name, current.op, current.shape, r)
+			outs = nil
+		}
+	}()
+	args := make([]any, 0, 8)
+	for i, n := range e.order {
+		if n.param >= 0 {
+			continue
+		}
+		current = n
+		args = args[:0]
+		for _, in := range n.inputs {
+			args = append(args, vals[e.pos[in]])
+		}
+		vals[i] = n.run(e.backend, args)
+		owned[i] = !n.alias && n.op != backends.OpTypeConstant
+		if n.alias {
+			owned[i] = owned[e.pos[n.inputs[0]]]
+		}
+		for _, in := range n.inputs {
+			if j := e.pos[in]; e.lastUse[j] == i {
+				vals[j] = nil
+			}
+		}
+	}
+	outs = make([]backends.Buffer, len(e.outputs))
+	seen := map[uintptr]bool{}
+	for k, o := range e.outputs {
+		j := e.pos[o]
+		v := vals[j]
+		p := reflect.ValueOf(v).Pointer()
+		if !owned[j] || seen[p] {
+			v = cloneFlat(v)
+		}
+		seen[p] = true
+		outs[k] = &Buffer{shape: o.shape.Clone(), flat: v}
+	}
+	return outs, nil
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package cpubackend_test
+
+const raceEnabled = true
