@@ -141,3 +141,34 @@ func TestResumeAfterInterruption(t *testing.T) {
 	require.Equal(t, want.R, got.R)
 	require.Equal(t, want.Base, got.Base)
 }
+
+func TestSequentialKeepsEachRoundsAdapterInTheStore(t *testing.T) {
+	l := tinyLearner(t, 6)
+	l.Train.Epochs = 2
+	st, err := lora.OpenStore(t.TempDir(), lora.Fingerprint(l.Model.Config, l.Base()))
+	require.NoError(t, err)
+	l.Store = st
+	var trained []*lora.Adapter
+	s := accrete.Sequential{OnAdapter: func(_ int, a *lora.Adapter, _ lora.Result) error {
+		trained = append(trained, a.Clone())
+		return nil
+	}}
+	tasks := []accrete.Task{tinyTask("ka", 4, 1), tinyTask("mo", 4, 2)}
+	_, err = accrete.Run(context.Background(), l, s, tasks, accrete.RunOptions{})
+	require.NoError(t, err)
+	metas := st.List()
+	require.Len(t, metas, 2)
+	require.Equal(t, []string{"r01-ka", "r02-mo"}, []string{metas[0].Name, metas[1].Name})
+	require.Equal(t, "mo", metas[1].Task)
+	for i, m := range metas {
+		a, _, err := st.Get(m.Name, l.Model.Config)
+		require.NoError(t, err)
+		for mod, b := range trained[i].B {
+			require.Equal(t, b.Data, a.B[mod].Data)
+			require.Equal(t, trained[i].A[mod].Data, a.A[mod].Data)
+		}
+	}
+	require.Len(t, l.History, 2)
+	require.Equal(t, "mo", l.History[1].Task)
+	require.Equal(t, "sequential-lora", l.History[1].Strategy)
+}

@@ -2,7 +2,10 @@ package accrete
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"time"
 	"io"
 	"maps"
 	"slices"
@@ -37,6 +40,10 @@ type Learner struct {
 	Progress io.Writer
 	// Cache, when set, lets TrainAdapter reuse an identical earlier training (see AdapterCache).
 	Cache *AdapterCache
+	// Store, when set, keeps every adapter a strategy trains (see Keep), in PEFT's format.
+	Store *lora.Store
+	// History records the rounds Run has finished on this learner, in order.
+	History []RoundRecord
 
 	base model.Weights
 }
@@ -47,6 +54,38 @@ func NewLearner(m *model.Model, tok tokenizer.Tokenizer) (*Learner, error) {
 		return nil, fmt.Errorf("accrete: tokenizer has %d tokens, the model's vocabulary %d", tok.VocabSize(), m.Config.VocabSize)
 	}
 	return &Learner{Model: m, Tokenizer: tok, base: m.Weights.Clone()}, nil
+}
+
+// RoundRecord is one finished round in Learner.History.
+type RoundRecord struct {
+	Index    int
+	Task     string
+	Strategy string
+	Duration time.Duration
+	// Scores are the headline scores on every task of the run after the round; Knowledge the mean
+	// score on the knowledge tasks (NaN when none).
+	Scores    []float64
+	Knowledge float64
+}
+
+// Keep stores a trained adapter in l.Store (a no-op without a store) under name, replacing an
+// adapter of that name left by an interrupted earlier run.
+func (l *Learner) Keep(name, task string, round int, a *lora.Adapter, res lora.Result) error {
+	if l.Store == nil {
+		return nil
+	}
+	meta := lora.Meta{Task: task, Round: round + 1, Metrics: map[string]float64{
+		"train_loss": res.Loss, "steps": float64(res.Steps), "tokens": float64(res.Tokens)}}
+	if !math.IsNaN(res.Extra) && !math.IsInf(res.Extra, 0) && res.Extra != 0 {
+		meta.Metrics["extra_loss"] = res.Extra
+	}
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+		delete(meta.Metrics, "train_loss")
+	}
+	if err := l.Store.Delete(name); err != nil && !errors.Is(err, lora.ErrUnknownAdapter) {
+		return err
+	}
+	return l.Store.Add(name, a, meta)
 }
 
 // Base returns the frozen base weights. Callers must not modify them.

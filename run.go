@@ -87,6 +87,8 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 		}
 		l.log("round %d done in %s: score on %s %.3f, knowledge %.3f", i+1, time.Since(began).Round(time.Second),
 			tasks[i].Name, scores[i].Headline(), know)
+		l.History = append(l.History, RoundRecord{Index: i, Task: tasks[i].Name, Strategy: strategyName(s),
+			Duration: time.Since(began), Scores: headlines(scores), Knowledge: know})
 		if o.OnRound != nil {
 			o.OnRound(i, scores, know)
 		}
@@ -97,6 +99,13 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 		}
 	}
 	return mat, nil
+}
+
+func strategyName(s Strategy) string {
+	if n, ok := s.(Namer); ok {
+		return n.Name()
+	}
+	return fmt.Sprintf("%T", s)
 }
 
 func headlines(scores []eval.TaskScore) []float64 {

@@ -60,6 +60,9 @@ func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 			return err
 		}
 	}
+	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res); err != nil {
+		return err
+	}
 	if err := a.Fold(l.Model.Weights); err != nil {
 		return err
 	}
@@ -132,8 +135,11 @@ func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
 		return err
 	}
 	lc := roundLoRA(l, j.LoRA, r.Index)
-	a, _, err := l.TrainAdapter(ctx, fmt.Sprintf("joint-r%02d", r.Index+1), enc, &lc, &tc)
+	a, res, err := l.TrainAdapter(ctx, fmt.Sprintf("joint-r%02d", r.Index+1), enc, &lc, &tc)
 	if err != nil {
+		return err
+	}
+	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res); err != nil {
 		return err
 	}
 	if err := a.Fold(l.Model.Weights); err != nil {
