@@ -148,6 +148,14 @@ func unaryFloat[T float](op backends.OpType, x []T) any {
 		return out
 	}
 	out := make([]T, len(x))
+	if x32, ok := any(x).([]float32); ok && (op == backends.OpTypeExp || op == backends.OpTypeLogistic) {
+		kind := kindExp
+		if op == backends.OpTypeLogistic {
+			kind = kindLogistic
+		}
+		unaryExp32(kind, x32, any(out).([]float32))
+		return out
+	}
 	var f func(float64) float64
 	switch op {
 	case backends.OpTypeNeg:

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/accrete/accrete/model/safetensors"
 )
 
 // The subset of Hugging Face's tokenizer.json schema that Llama tokenizers use.
@@ -422,23 +424,7 @@ func (t *BPE) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("tokenizer: %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokenizer-*.json.tmp")
-	if err != nil {
-		return fmt.Errorf("tokenizer: %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("tokenizer: %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("tokenizer: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("tokenizer: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return fmt.Errorf("tokenizer: %s: %w", path, err)
 	}
 	return nil

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/lora"
+	"github.com/accrete/accrete/merge"
+	"github.com/accrete/accrete/moe"
+	"github.com/accrete/accrete/orthlora"
+	"github.com/accrete/accrete/replay"
+)
+
+// method is one line of the study.
+type method struct {
+	name, label, setting string
+	oneRound             bool
+	build                func(o options) accrete.Strategy
+}
+
+const (
+	semi = "semi-cooperative"
+	full = "fully-cooperative"
+)
+
+func fftTrain(o options) *lora.TrainConfig {
+	return &lora.TrainConfig{LearningRate: o.lrFFT, Epochs: o.epochs, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
+}
+
+var methods = []method{
+	{"lora1", "LoRA (one round)", semi, true, func(o options) accrete.Strategy { return accrete.Sequential{} }},
+	{"fft1", "FFT (one round)", semi, true, func(o options) accrete.Strategy { return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)} }},
+	{"seq-lora", "LoRA sequential", semi, false, func(o options) accrete.Strategy { return accrete.Sequential{} }},
+	{"seq-fft", "FFT sequential", semi, false, func(o options) accrete.Strategy {
+		return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)}
+	}},
+	{"olora-0.5", "O-LoRA λ=0.5", semi, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 0.5}) }},
+	{"olora-5", "O-LoRA λ=5", semi, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 5}) }},
+	{"merge-avg", "merge average", semi, false, func(o options) accrete.Strategy { return merge.New(merge.Config{Method: merge.Linear}) }},
+	{"merge-ties", "merge TIES", semi, false, func(o options) accrete.Strategy {
+		return merge.New(merge.Config{Method: merge.TIES, Density: 0.2})
+	}},
+	{"merge-dare", "merge DARE", semi, false, func(o options) accrete.Strategy {
+		return merge.New(merge.Config{Method: merge.DARETIES, Density: 0.2, Seed: o.seed})
+	}},
+	{"moe", "MoE top-2", semi, false, func(o options) accrete.Strategy { return moe.New(moe.Config{TopK: 2, Seed: o.seed}) }},
+	{"replay", "replay", full, false, func(o options) accrete.Strategy {
+		return replay.Wrap(accrete.Sequential{}, replay.Config{Ratio: o.replayRatio, Seed: o.seed})
+	}},
+	{"joint", "joint", full, false, func(o options) accrete.Strategy { return accrete.Joint{Upsample: true, Seed: o.seed} }},
+}
+
+var defaultMethods = []string{"lora1", "fft1", "seq-lora", "seq-fft", "joint"}
+
+func methodNames() []string {
+	var n []string
+	for _, m := range methods {
+		n = append(n, m.name)
+	}
+	return n
+}
+
+func methodByName(name string) (method, bool) {
+	for _, m := range methods {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return method{}, false
+}
