@@ -1,0 +1,53 @@
+// Package model runs Llama-family decoders in GoMLX: the forward pass, the loss, KV-cache generation
+// and the checkpoint formats of Hugging Face and llama2.c.
+//
+// # Overview
+//
+// A Model is a Config (Hugging Face's config.json), Weights (host float32 tensors) and the compiled
+// graphs that run them on a GoMLX backend. The architecture is transformers' LlamaForCausalLM:
+// grouped-query attention (NumKeyValueHeads ≤ NumAttentionHeads, HeadDim may differ from
+// HiddenSize/NumAttentionHeads), rotate-half RoPE with rope_theta and llama3 or linear rope_scaling,
+// RMSNorm, SwiGLU, and a tied or untied LM head. It is checked against an independent float64 Go
+// forward pass and against PyTorch (testdata/torchref: logits within 1e-4, the same greedy
+// continuations as the reference's KV-cache generate).
+//
+// Weights are keyed by Hugging Face's tensor names ("model.layers.3.self_attn.q_proj.weight") and
+// every linear weight keeps PyTorch's [out, in] layout, so LoadHF and SaveHF (config.json plus
+// model.safetensors, or sharded with model.safetensors.index.json; F32, BF16, F16) move checkpoints
+// to and from transformers unchanged. LoadLlama2C reads Karpathy's llama2.c .bin files, permuting the
+// q and k rows from llama2.c's interleaved RoPE to the rotate-half layout.
+//
+// The graph functions Forward, Logits, TokenLogProbs and MaskedCrossEntropy build the same
+// computation inside any GoMLX graph, for trainers (package lora) to differentiate. Adapters change a
+// model without touching its weights through one hook: an Adapter (Model.SetAdapter) contributes
+// tensors and, for each linear layer (Modules, in transformers' names), a delta added to its output.
+// After changing host tensors, Model.UpdateWeights refreshes their device copies.
+//
+// Generate decodes a batch of prompts together: one prefill pass over the left-padded prompts fills a
+// per-layer KV cache, then each step feeds one token per row; it decodes greedily or samples with
+// Temperature, TopK and TopP from a seeded math/rand/v2 source, and stops rows at stop tokens.
+// Shapes are bucketed (lengths to powers of two from 8, batches to powers of two) so a few compiled
+// graphs serve every request; a Model keeps one compiled graph per bucket, dropping the least
+// recently used beyond 48, so GoMLX's per-Exec limit of 32 cached shapes is never reached however
+// many shapes a program uses.
+//
+// # Backends
+//
+// NewBackend and Backend create the backend named by the GOMLX_BACKEND environment variable, for
+// example "xla:cuda" or "xla:/abs/path/pjrt_c_api_cpu_plugin.so", so the same code runs on XLA's CPU,
+// GPU or TPU plugins. When it is unset the default is DefaultBackendConfig, "go:ops_sequential": GoMLX's
+// pure-Go backend, which needs no C library or download, with ops run one after another, because its
+// parallel-ops mode deadlocks on 2-core machines in GoMLX v0.26.0. Computation is float32 (the
+// pure-Go backend's bfloat16 is slower and loses precision).
+//
+// # What it is not for
+//
+// It runs the small Llama models of accrete's experiments: on the pure-Go backend a 1M-parameter model
+// decodes a few hundred tokens per second and the 15M-parameter stories15M shape a few (see
+// bench_test.go). It is not a serving engine (no paged attention, continuous batching or
+// quantisation), it loads only the Llama architecture, and it keeps every weight in host memory as
+// float32.
+//
+// accrete uses it as the base model of "Collaboratively adding new knowledge to an LLM" (Lee &
+// Wynter, arXiv 2410.14753) and of O-LoRA (arXiv 2310.14152).
+package model
