@@ -18,6 +18,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -50,7 +51,8 @@ func main() {
 type options struct {
 	modelDir, tasksDir, out string
 	methods                 []string
-	rounds, limit, rank     int
+	rounds, seqRounds       int
+	limit, rank             int
 	epochs                  int
 	seed                    uint64
 	lrLoRA, lrFFT           float64
@@ -67,11 +69,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tasksDir, "tasks", "", "directory of your own JSONL tasks with a tasks.json manifest (default: the shipped knowledge packs)")
 	fs.StringVar(&o.out, "out", "out/paper", "output directory for the report and figures")
 	fs.StringVar(&methods, "methods", "", "comma-separated methods (default: "+strings.Join(defaultMethods, ",")+"; all: "+strings.Join(methodNames(), ",")+")")
-	fs.IntVar(&o.rounds, "rounds", 0, "rounds (tasks) of the multi-round methods (default 3; -full: every task)")
-	fs.IntVar(&o.limit, "limit", 0, "items per task (default 48; -full: every item)")
+	fs.IntVar(&o.rounds, "rounds", 0, "rounds (tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; -full: every task)")
+	fs.IntVar(&o.seqRounds, "seq-rounds", 0, "rounds of sequential LoRA and FFT (default 7; -full: every task)")
+	fs.IntVar(&o.limit, "limit", 0, "items per task (default 16; -full: every item)")
 	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
 	fs.IntVar(&o.epochs, "epochs", 0, "training epochs per round (default 12)")
-	fs.Float64Var(&o.lrLoRA, "lr-lora", 5e-3, "LoRA learning rate")
+	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "LoRA learning rate")
 	fs.Float64Var(&o.lrFFT, "lr-fft", 5e-4, "full fine-tuning learning rate")
 	fs.Float64Var(&o.replayRatio, "replay-ratio", 0.5, "replay: samples of each earlier task per item of the current one (the paper's w_hist)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice")
@@ -96,11 +99,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unknown method %q (want any of %s)", m, strings.Join(methodNames(), ", "))
 		}
 	}
-	if o.rounds < 0 || o.limit < 0 || o.rank <= 0 || o.epochs < 0 || o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
+	if o.rounds < 0 || o.seqRounds < 0 || o.limit < 0 || o.rank <= 0 || o.epochs < 0 || o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
 		return o, errors.New("-rounds, -limit and -epochs must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
 	}
-	if o.limit == 0 && !o.full {
-		o.limit = 48
+	if !o.full {
+		o.limit = cmp.Or(o.limit, 16)
+		o.rounds = cmp.Or(o.rounds, 4)
+		o.seqRounds = cmp.Or(o.seqRounds, 7)
 	}
 	if o.epochs == 0 {
 		o.epochs = 12
@@ -144,19 +149,18 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rounds := len(tasks)
-	if o.rounds > 0 {
-		rounds = min(o.rounds, len(tasks))
-	} else if !o.full {
-		rounds = min(3, len(tasks))
+	rounds := func(n int) int {
+		if n <= 0 {
+			return len(tasks)
+		}
+		return min(n, len(tasks))
 	}
-	tasks = tasks[:rounds]
 	var progress io.Writer = stdout
 	if o.quiet {
 		progress = nil
 	}
-	fmt.Fprintf(stdout, "accrete paper: %d-parameter base model, %d rounds (%s), %d items per task, methods %s\n",
-		base.Config.NumParams(), rounds, taskNames(tasks), len(tasks[0].Train), strings.Join(o.methods, ","))
+	fmt.Fprintf(stdout, "accrete paper: %d-parameter base model; tasks in round order: %s; %d items per task; methods %s\n",
+		base.Config.NumParams(), taskNames(tasks), len(tasks[0].Train), strings.Join(o.methods, ","))
 
 	cache := accrete.NewAdapterCache() // methods that train the same adapter from the base share it
 	newLearner := func() (*accrete.Learner, error) {
@@ -182,9 +186,12 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ts := tasks
-		if spec.oneRound {
+		ts := tasks[:rounds(o.rounds)]
+		switch {
+		case spec.oneRound:
 			ts = tasks[:1]
+		case spec.sequential:
+			ts = tasks[:rounds(o.seqRounds)]
 		}
 		fmt.Fprintf(stdout, "\n== %s (%s, %d round(s)) ==\n", spec.label, spec.setting, len(ts))
 		start := time.Now()
@@ -200,6 +207,17 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: acquisition %.3f, retention %.3f (base %.3f), BWT %s, forgetting %s (%s)\n", spec.label,
 			res.Acquisition, res.Retention, mat.BaseKnowledge, fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
 	}
+	// Figures 3–5 compare with sequential LoRA over as many rounds as the other methods had: the first
+	// rounds of the longer sequential run are exactly that run (training is deterministic).
+	if n := rounds(o.rounds); n < rounds(o.seqRounds) {
+		for _, r := range report.Methods {
+			if r.Method == "LoRA sequential" && r.Matrix != nil && r.Matrix.Rounds() > n {
+				sub := eval.FromMatrix(fmt.Sprintf("LoRA sequential (%d rounds)", n), r.Setting, firstRounds(r.Matrix, n))
+				report.Methods = append(report.Methods, sub)
+				break
+			}
+		}
+	}
 	if err := report.Save(o.out); err != nil {
 		return err
 	}
@@ -212,6 +230,21 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (report.md, report.csv, report.json, figures) in %s\n", o.out, time.Since(began).Round(time.Second))
 	return nil
+}
+
+// firstRounds returns the accuracy matrix of the first n rounds and tasks of m.
+func firstRounds(m *eval.Matrix, n int) *eval.Matrix {
+	sub := eval.NewMatrix(m.Tasks[:n], m.Base[:n], m.BaseKnowledge)
+	for i := range n {
+		know := math.NaN()
+		if len(m.Knowledge) > i {
+			know = m.Knowledge[i]
+		}
+		if err := sub.AddRound(m.R[i][:n], know); err != nil {
+			panic(err) // n ≤ m.Rounds() and the rows have len(m.Tasks) entries
+		}
+	}
+	return sub
 }
 
 func fmtF(x float64) string {
@@ -273,12 +306,18 @@ type figure struct {
 }
 
 func figures(dir string, results []eval.MethodResult) error {
+	baseline := "LoRA sequential"
+	for _, r := range results {
+		if strings.HasPrefix(r.Method, "LoRA sequential (") {
+			baseline = r.Method
+		}
+	}
 	figs := []figure{
 		{"figure1_one_round.png", "Figure 1: one round, LoRA vs full fine-tuning", []string{"LoRA (one round)", "FFT (one round)"}},
 		{"figure2_sequential.png", "Figure 2: sequential LoRA vs FFT", []string{"LoRA sequential", "FFT sequential"}},
-		{"figure3_olora.png", "Figure 3: O-LoRA, small vs large λ", []string{"LoRA sequential", "O-LoRA λ=0.5", "O-LoRA λ=5"}},
-		{"figure4_semi_cooperative.png", "Figure 4: semi-cooperative (no data kept)", []string{"LoRA sequential", "O-LoRA λ=0.5", "merge average", "merge TIES", "merge DARE", "MoE top-2"}},
-		{"figure5_fully_cooperative.png", "Figure 5: fully cooperative (data kept)", []string{"LoRA sequential", "joint", "replay"}},
+		{"figure3_olora.png", "Figure 3: O-LoRA, small vs large λ", []string{baseline, "O-LoRA λ=0.5", "O-LoRA λ=5"}},
+		{"figure4_semi_cooperative.png", "Figure 4: semi-cooperative (no data kept)", []string{baseline, "O-LoRA λ=0.5", "merge average", "merge TIES", "merge DARE", "MoE top-2"}},
+		{"figure5_fully_cooperative.png", "Figure 5: fully cooperative (data kept)", []string{baseline, "joint", "replay"}},
 	}
 	for _, f := range figs {
 		var sel []eval.MethodResult

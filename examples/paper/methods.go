@@ -12,7 +12,7 @@ import (
 // method is one line of the study.
 type method struct {
 	name, label, setting string
-	oneRound             bool
+	oneRound, sequential bool
 	build                func(o options) accrete.Strategy
 }
 
@@ -26,29 +26,32 @@ func fftTrain(o options) *lora.TrainConfig {
 }
 
 var methods = []method{
-	{"lora1", "LoRA (one round)", semi, true, func(o options) accrete.Strategy { return accrete.Sequential{} }},
-	{"fft1", "FFT (one round)", semi, true, func(o options) accrete.Strategy { return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)} }},
-	{"seq-lora", "LoRA sequential", semi, false, func(o options) accrete.Strategy { return accrete.Sequential{} }},
-	{"seq-fft", "FFT sequential", semi, false, func(o options) accrete.Strategy {
+	{"lora1", "LoRA (one round)", semi, true, false, func(o options) accrete.Strategy { return accrete.Sequential{} }},
+	{"fft1", "FFT (one round)", semi, true, false, func(o options) accrete.Strategy { return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)} }},
+	{"seq-lora", "LoRA sequential", semi, false, true, func(o options) accrete.Strategy { return accrete.Sequential{} }},
+	{"seq-fft", "FFT sequential", semi, false, true, func(o options) accrete.Strategy {
 		return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)}
 	}},
-	{"olora-0.5", "O-LoRA λ=0.5", semi, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 0.5}) }},
-	{"olora-5", "O-LoRA λ=5", semi, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 5}) }},
-	{"merge-avg", "merge average", semi, false, func(o options) accrete.Strategy { return merge.New(merge.Config{Method: merge.Linear}) }},
-	{"merge-ties", "merge TIES", semi, false, func(o options) accrete.Strategy {
+	{"olora-0.5", "O-LoRA λ=0.5", semi, false, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 0.5}) }},
+	{"olora-5", "O-LoRA λ=5", semi, false, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 5}) }},
+	{"merge-avg", "merge average", semi, false, false, func(o options) accrete.Strategy { return merge.New(merge.Config{Method: merge.Linear}) }},
+	{"merge-ties", "merge TIES", semi, false, false, func(o options) accrete.Strategy {
 		return merge.New(merge.Config{Method: merge.TIES, Density: 0.2})
 	}},
-	{"merge-dare", "merge DARE", semi, false, func(o options) accrete.Strategy {
+	{"merge-dare", "merge DARE", semi, false, false, func(o options) accrete.Strategy {
 		return merge.New(merge.Config{Method: merge.DARETIES, Density: 0.2, Seed: o.seed})
 	}},
-	{"moe", "MoE top-2", semi, false, func(o options) accrete.Strategy { return moe.New(moe.Config{TopK: 2, Seed: o.seed}) }},
-	{"replay", "replay", full, false, func(o options) accrete.Strategy {
+	{"moe", "MoE top-2", semi, false, false, func(o options) accrete.Strategy { return moe.New(moe.Config{TopK: 2, Seed: o.seed}) }},
+	{"replay", "replay", full, false, false, func(o options) accrete.Strategy {
 		return replay.Wrap(accrete.Sequential{}, replay.Config{Ratio: o.replayRatio, Seed: o.seed})
 	}},
-	{"joint", "joint", full, false, func(o options) accrete.Strategy { return accrete.Joint{Upsample: true, Seed: o.seed} }},
+	{"joint", "joint", full, false, false, func(o options) accrete.Strategy { return accrete.Joint{Upsample: true, Seed: o.seed} }},
 }
 
-var defaultMethods = []string{"lora1", "fft1", "seq-lora", "seq-fft", "joint"}
+// defaultMethods is the whole study; the default run keeps it under 10 minutes on 2 cores by its
+// smaller rounds and items (see the flags).
+var defaultMethods = []string{"lora1", "fft1", "seq-lora", "seq-fft", "olora-0.5", "olora-5", "merge-avg", "merge-ties",
+	"merge-dare", "moe", "joint", "replay"}
 
 func methodNames() []string {
 	var n []string

@@ -1,0 +1,298 @@
+// Command merge trains one LoRA adapter per knowledge pack from the shipped base model, each on its
+// own pack only (the semi-cooperative setting of "Collaboratively adding new knowledge to an LLM",
+// Lee & Wynter, arXiv 2410.14753), then merges them without any data and scores every merged model
+// on every pack.
+//
+// The methods work on each module's full update ΔW = scale·B·A: linear averaging, TIES (Yadav et
+// al., arXiv 2306.01708), DARE-TIES (Yu et al., arXiv 2311.03099) and concatenation, which is the
+// linear average written exactly as one LoRA of rank Σr. Finally the linear merge is re-factored by
+// truncated SVD into a LoRA of rank r, with the relative error that costs.
+//
+//	go run ./examples/merge                                    # capitals, collectives, verse
+//	go run ./examples/merge -methods ties,dare_ties -density 0.5 -refactor-rank 4
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/lora"
+	"github.com/accrete/accrete/merge"
+	"github.com/accrete/accrete/model"
+	"github.com/accrete/accrete/model/tiny"
+	"github.com/accrete/accrete/model/tokenizer"
+	"github.com/accrete/accrete/packs"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// defaultMethods are the methods merged by default.
+var defaultMethods = []merge.Method{merge.Linear, merge.TIES, merge.DARETIES, merge.Concat}
+
+// options are the command's flags.
+type options struct {
+	modelDir            string
+	packs               []string
+	methods             []merge.Method
+	limit, epochs, rank int
+	refactorRank        int
+	lr, density         float64
+	seed                uint64
+	quiet               bool
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var list, methods string
+	var all []string
+	for _, m := range merge.Methods {
+		all = append(all, string(m))
+	}
+	var def []string
+	for _, m := range defaultMethods {
+		def = append(def, string(m))
+	}
+	fs.StringVar(&list, "packs", "capitals,collectives,continents", "knowledge packs, one adapter each (any of "+strings.Join(packs.Names(), ",")+")")
+	fs.StringVar(&methods, "methods", strings.Join(def, ","), "merge methods (any of "+strings.Join(all, ",")+")")
+	fs.Float64Var(&o.density, "density", 0.2, "fraction of each ΔW that TIES keeps; DARE keeps it in expectation (drops 1−density)")
+	fs.IntVar(&o.refactorRank, "refactor-rank", 8, "re-factor the linear merge into a LoRA of this rank (0: skip)")
+	fs.IntVar(&o.limit, "limit", 32, "items per pack")
+	fs.IntVar(&o.epochs, "epochs", 8, "training epochs per adapter")
+	fs.IntVar(&o.rank, "rank", 8, "LoRA rank of each adapter")
+	fs.Float64Var(&o.lr, "lr", 5e-3, "learning rate")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the adapters, the data order and DARE's drop masks")
+	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama directory with tokenizer.json (default: the shipped base model)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o.packs = strings.Split(list, ",")
+	for _, n := range o.packs {
+		if !slices.Contains(packs.Names(), n) {
+			return o, fmt.Errorf("unknown pack %q in -packs (want any of %s)", n, strings.Join(packs.Names(), ", "))
+		}
+	}
+	for _, m := range strings.Split(methods, ",") {
+		if !slices.Contains(merge.Methods, merge.Method(m)) {
+			return o, fmt.Errorf("unknown method %q in -methods (want any of %s)", m, strings.Join(all, ", "))
+		}
+		o.methods = append(o.methods, merge.Method(m))
+	}
+	switch {
+	case o.limit < 1 || o.epochs < 1 || o.rank < 1:
+		return o, fmt.Errorf("-limit, -epochs and -rank must be ≥ 1, got %d, %d and %d", o.limit, o.epochs, o.rank)
+	case !(o.density > 0 && o.density <= 1):
+		return o, fmt.Errorf("-density must be in (0, 1], got %g", o.density)
+	case o.refactorRank < 0:
+		return o, fmt.Errorf("-refactor-rank must be ≥ 0, got %d", o.refactorRank)
+	case !(o.lr > 0):
+		return o, fmt.Errorf("-lr must be > 0, got %g", o.lr)
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "merge:", err)
+		return 2
+	}
+	if err := study(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "merge:", err)
+		return 1
+	}
+	return 0
+}
+
+// setup loads the base model and the packs, and returns a learner with the training defaults.
+func setup(o options, stderr io.Writer) (*accrete.Learner, []accrete.Task, error) {
+	var m *model.Model
+	var tok *tokenizer.BPE
+	var err error
+	if o.modelDir == "" {
+		m, tok, err = tiny.Load(nil) // the shipped base model, on the pure-Go backend
+	} else {
+		m, tok, err = tiny.LoadDir(nil, o.modelDir)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := accrete.NewLearner(m, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
+	l.Train = lora.TrainConfig{LearningRate: o.lr, Epochs: o.epochs, Seed: o.seed}
+	if !o.quiet {
+		l.Progress = stderr
+	}
+	var tasks []accrete.Task
+	for _, name := range o.packs {
+		t, err := packs.Load(name, packs.Options{Limit: o.limit})
+		if err != nil {
+			return nil, nil, err
+		}
+		tasks = append(tasks, t)
+	}
+	return l, tasks, nil
+}
+
+// scoreAll scores the learner's effective model on every task.
+func scoreAll(ctx context.Context, l *accrete.Learner, tasks []accrete.Task) ([]float64, error) {
+	out := make([]float64, len(tasks))
+	for i, t := range tasks {
+		s, err := eval.Score(ctx, l.EvalModel(), t, eval.Options{Template: l.Template})
+		if err != nil {
+			return nil, fmt.Errorf("scoring %s: %w", t.Name, err)
+		}
+		out[i] = s.Headline() // acc_norm for multiple choice, else the score on the trained phrasing
+	}
+	return out, nil
+}
+
+func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	began := time.Now()
+	l, tasks, err := setup(o, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "# Merging %d adapters, each trained from the base on one pack\n\n", len(tasks))
+	fmt.Fprintln(stdout, "own adapter: each pack scored with its own adapter alone, the reference for every merge.")
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "model\t%s\tmean\t\n", strings.Join(o.packs, "\t"))
+	row := func(name string, scores []float64) {
+		fmt.Fprintf(tw, "%s\t", name)
+		var sum float64
+		for _, s := range scores {
+			fmt.Fprintf(tw, "%.3f\t", s)
+			sum += s
+		}
+		fmt.Fprintf(tw, "%.3f\t\n", sum/float64(len(scores)))
+	}
+
+	base, err := scoreAll(ctx, l, tasks)
+	if err != nil {
+		return err
+	}
+	row("base model", base)
+
+	// One adapter per pack, each trained from the base on its own pack only. Each adapter alone is
+	// the reference a merge is measured against: its score on its own pack.
+	adapters := make([]*lora.Adapter, len(tasks))
+	alone := make([]float64, len(tasks))
+	for i, t := range tasks {
+		lc := l.LoRA
+		lc.Seed += uint64(i) // a different A for every adapter
+		name := accrete.AdapterName(accrete.Round{Index: i, Task: t})
+		a, _, err := l.TrainAdapter(ctx, name, l.Encode(t.Train), &lc, nil)
+		if err != nil {
+			return err
+		}
+		adapters[i] = a
+		l.Model.SetAdapter(a)
+		s, err := eval.Score(ctx, l.EvalModel(), t, eval.Options{Template: l.Template})
+		l.Model.SetAdapter(nil)
+		if err != nil {
+			return fmt.Errorf("scoring %s: %w", t.Name, err)
+		}
+		alone[i] = s.Headline()
+	}
+	row("own adapter", alone)
+
+	for _, method := range o.methods {
+		cfg := merge.Config{Method: method, Density: o.density, Seed: o.seed}
+		l.ResetToBase()
+		if method == merge.Concat {
+			// Concatenation keeps the merge a LoRA (rank Σr), attached like any adapter: it equals the
+			// linear average exactly.
+			cat, err := merge.Concatenate("concat", adapters, cfg)
+			if err != nil {
+				return err
+			}
+			l.Model.SetAdapter(cat)
+		} else {
+			// Every other method folds base + merged ΔW into the weights, one module at a time.
+			if err := merge.Merge(adapters, cfg, merge.FoldInto(l.Model.Weights)); err != nil {
+				return err
+			}
+			l.Model.UpdateWeights()
+		}
+		scores, err := scoreAll(ctx, l, tasks)
+		if err != nil {
+			return err
+		}
+		row(string(method), scores)
+	}
+
+	var errs []string
+	if o.refactorRank > 0 {
+		// Re-factor the linear merge into one LoRA of the chosen rank by truncated SVD, and score it.
+		// The error at other ranks shows the trade-off: it falls to ~0 at Σr, the concatenation's rank.
+		ranks := []int{o.refactorRank}
+		for _, r := range []int{o.rank / 2, o.rank * len(adapters)} {
+			if r >= 1 && !slices.Contains(ranks, r) {
+				ranks = append(ranks, r)
+			}
+		}
+		slices.Sort(ranks)
+		for _, r := range ranks {
+			f, err := merge.Refactor("refactored", adapters, merge.Config{Method: merge.Linear, Seed: o.seed}, r)
+			if err != nil {
+				return err
+			}
+			line := fmt.Sprintf("rank %2d: relative error %.4g", r, f.Error)
+			if r == o.refactorRank {
+				l.ResetToBase()
+				l.Model.SetAdapter(f.Adapter)
+				scores, err := scoreAll(ctx, l, tasks)
+				if err != nil {
+					return err
+				}
+				row(fmt.Sprintf("linear → rank %d", r), scores)
+				worst, worstModule := 0.0, ""
+				for m, e := range f.ModuleError {
+					if e > worst || (e == worst && m.Path() < worstModule) {
+						worst, worstModule = e, m.Path()
+					}
+				}
+				line += fmt.Sprintf(" (scored above; worst module %s: %.4g)", worstModule, worst)
+			}
+			errs = append(errs, line)
+		}
+	}
+	l.ResetToBase()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nscores: acc_norm for multiple choice, else the score on the trained phrasing")
+	if len(errs) > 0 {
+		fmt.Fprintln(stdout, "\nre-factoring the linear merge (Frobenius norm, ‖ΔW − B·A‖/‖ΔW‖ over all modules):")
+		for _, e := range errs {
+			fmt.Fprintln(stdout, "  "+e)
+		}
+	}
+	fmt.Fprintf(stdout, "\ndone in %s\n", time.Since(began).Round(time.Second))
+	return nil
+}
