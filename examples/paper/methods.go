@@ -41,7 +41,10 @@ var methods = []method{
 	{"merge-dare", "merge DARE", semi, false, false, func(o options) accrete.Strategy {
 		return merge.New(merge.Config{Method: merge.DARETIES, Density: 0.2, Seed: o.seed})
 	}},
-	{"moe", "MoE top-2", semi, false, false, func(o options) accrete.Strategy { return moe.New(moe.Config{TopK: 2, Seed: o.seed}) }},
+	{"moe", "MoE top-2", semi, false, false, func(o options) accrete.Strategy {
+		return moe.New(moe.Config{TopK: 2, Seed: o.seed, CalibrationPerTask: 16,
+			RouterTrain: &lora.TrainConfig{LearningRate: 1e-2, Epochs: 8, BatchSize: 16, Seed: o.seed}})
+	}},
 	{"replay", "replay", full, false, false, func(o options) accrete.Strategy {
 		return replay.Wrap(accrete.Sequential{}, replay.Config{Ratio: o.replayRatio, Seed: o.seed})
 	}},
