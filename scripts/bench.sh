@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench.sh runs accrete's speed benchmarks on both pure-Go backends (GoMLX's stock "go:ops_sequential"
+# and accrete's own "accrete") and, when Debian's python3-torch is installed, the PyTorch reference
+# (../shared/torchref/llama_ref.py bench) in the same run, then writes BENCHMARKS.md with the machine's
+# description, so that every comparison is a ratio from one run on one machine.
+#
+#   scripts/bench.sh            # the d128 shape (a few minutes)
+#   scripts/bench.sh -s15m      # also the stories15M shape (slow on the stock backend: tens of minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pattern='/d128'
+torch_only='fft-d128-b8,lora-d128-b8,gen-d128-b16,gen-d128-b1'
+if [ "${1:-}" = "-s15m" ]; then
+	pattern='.'
+	torch_only="$torch_only,fft-s15m-b8,lora-s15m-b8,gen-s15m-b16,gen-s15m-b1"
+fi
+out=BENCHMARKS.md
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+{
+	echo "# Benchmarks"
+	echo
+	echo "Written by \`scripts/bench.sh $*\` on $(date -u +%Y-%m-%d) ($(go version | cut -d' ' -f3))."
+	echo
+	echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
+	echo "- load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	for backend in go:ops_sequential accrete; do
+		echo "## Backend \`$backend\`"
+		echo
+		echo '```'
+		GOMLX_BACKEND=$backend go test -run '^$' -bench "Forward$pattern|TrainStep$pattern|Decode$pattern" -benchtime 2x ./model/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
+		GOMLX_BACKEND=$backend go test -run '^$' -bench "TrainStep$pattern" -benchtime 2x -short ./lora/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
+		echo '```'
+		echo
+	done
+	echo "## accrete backend kernels"
+	echo
+	echo '```'
+	go test -run '^$' -bench 'MatMul1024|FFTStep' -benchtime 3x ./internal/cpubackend/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
+	echo '```'
+	echo
+	ref=../shared/torchref/llama_ref.py
+	if [ -f "$ref" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+		echo "## PyTorch reference (Debian python3-torch, \`llama_ref.py bench --only $torch_only\`)"
+		echo
+		echo '```'
+		/usr/bin/python3 "$ref" bench --configs 2 --only "$torch_only" 2>&1 | tail -n 40 || true
+		echo '```'
+	else
+		echo "(PyTorch reference skipped: ../shared/torchref/llama_ref.py or python3-torch not found.)"
+	fi
+} > "$raw"
+mv "$raw" "$out"
+trap - EXIT
+echo "wrote $out"
