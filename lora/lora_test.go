@@ -9,20 +9,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/model"
 )
 
-var tinyConfig = model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
-	NumKeyValueHeads: 2, VocabSize: 48}
-
-func tinyModel(t testing.TB, seed uint64) *model.Model {
-	t.Helper()
-	b, err := model.Backend()
-	require.NoError(t, err)
-	m, err := model.New(b, tinyConfig, model.RandomWeights(tinyConfig, rand.New(rand.NewPCG(seed, 2)), 0.05, 0))
-	require.NoError(t, err)
-	return m
-}
+var tinyConfig = testmodel.Config(48)
 
 // tinyFacts: prompt [1, x, y] → answer [a, b, 2]; every fact is distinct.
 func tinyFacts(n int, seed uint64) []Example {
@@ -58,7 +49,7 @@ func exactMatch(t testing.TB, m *model.Model, facts []Example) float64 {
 }
 
 func TestZeroBLeavesLogitsUnchanged(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	seqs := [][]int{{1, 5, 6, 7}, {1, 9}}
 	base, err := m.Logits(seqs)
 	require.NoError(t, err)
@@ -74,7 +65,7 @@ func TestLoRAAndFFTLearnTinyFacts(t *testing.T) {
 	facts := tinyFacts(24, 5)
 	for _, mode := range []string{"lora", "fft"} {
 		t.Run(mode, func(t *testing.T) {
-			m := tinyModel(t, 2)
+			m := testmodel.Tiny(t, tinyConfig, 2)
 			before := m.Weights.Clone()
 			var trainable []string
 			cfg := TrainConfig{LearningRate: 1e-2, Epochs: 60, BatchSize: 8, Seed: 1, TargetLoss: 0.01}
@@ -114,7 +105,7 @@ func TestLoRAAndFFTLearnTinyFacts(t *testing.T) {
 }
 
 func TestFoldMatchesUnfolded(t *testing.T) {
-	m := tinyModel(t, 3)
+	m := testmodel.Tiny(t, tinyConfig, 3)
 	a, err := NewAdapter("t", m.Config, Config{Rank: 4, Seed: 9})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(4, 4))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/model"
 )
 
@@ -54,7 +55,7 @@ func dirEntries(t testing.TB, dir string) []string {
 }
 
 func TestStoreRoundTrip(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	fp := Fingerprint(m.Config, m.Weights)
 	dir := t.TempDir()
 	s, err := OpenStore(dir, fp)
@@ -130,7 +131,7 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestStoreRefusesAnotherBase(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	fp := Fingerprint(m.Config, m.Weights)
 	dir := t.TempDir()
 	_, err := OpenStore(dir, fp)
@@ -147,7 +148,7 @@ func TestStoreRefusesAnotherBase(t *testing.T) {
 }
 
 func TestStoreGetRefusesOtherShapes(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	s, err := OpenStore(t.TempDir(), Fingerprint(m.Config, m.Weights))
 	require.NoError(t, err)
 	require.NoError(t, s.Add("a", trainedLike(t, m.Config, Config{Rank: 4, TargetModules: []string{"up_proj"}}, 1), Meta{}))
@@ -161,7 +162,7 @@ func TestStoreGetRefusesOtherShapes(t *testing.T) {
 }
 
 func TestStoreErrors(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	dir := t.TempDir()
 	s, err := OpenStore(dir, Fingerprint(m.Config, m.Weights))
 	require.NoError(t, err)
@@ -196,7 +197,7 @@ func TestStoreErrors(t *testing.T) {
 }
 
 func TestStoreInterruptedAddLeavesStoreAsBefore(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	fp := Fingerprint(m.Config, m.Weights)
 	for _, stage := range []string{"tensors", "renamed"} {
 		t.Run(stage, func(t *testing.T) {
@@ -264,7 +265,7 @@ func mustOpen(t testing.TB, dir, fp string) *Store {
 }
 
 func TestStoreConcurrentReaders(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	s, err := OpenStore(t.TempDir(), Fingerprint(m.Config, m.Weights))
 	require.NoError(t, err)
 	a := trainedLike(t, m.Config, Config{Rank: 2, TargetModules: []string{"o_proj"}}, 1)

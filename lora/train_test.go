@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/model"
 )
 
@@ -31,7 +32,7 @@ func TestTrainIsDeterministic(t *testing.T) {
 	facts := tinyFacts(12, 7)
 	cfg := TrainConfig{LearningRate: 1e-2, MaxSteps: 4, BatchSize: 4, Seed: 3, Epochs: 2}
 	run := func() *Adapter {
-		m := tinyModel(t, 4)
+		m := testmodel.Tiny(t, tinyConfig, 4)
 		// Dropout makes the run depend on the seeded dropout masks too.
 		a, names := attachNew(t, m, Config{Rank: 4, Seed: 2, Dropout: 0.1})
 		res, err := Train(context.Background(), m, names, facts, cfg)
@@ -79,7 +80,7 @@ func TestTrainNonFiniteRestoresWeights(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := tinyModel(t, 5)
+			m := testmodel.Tiny(t, tinyConfig, 5)
 			a, names := attachNew(t, m, Config{Rank: 4, Seed: 1})
 			before := snapshot(m, a)
 			res, err := Train(context.Background(), m, names, facts, tc.cfg)
@@ -113,7 +114,7 @@ func (c cancelOnWrite) Write(p []byte) (int, error) {
 func TestTrainCancelRestoresWeights(t *testing.T) {
 	for _, mode := range []string{"lora", "fft"} {
 		t.Run(mode, func(t *testing.T) {
-			m := tinyModel(t, 6)
+			m := testmodel.Tiny(t, tinyConfig, 6)
 			a, names := attachNew(t, m, Config{Rank: 4, Seed: 1})
 			if mode == "fft" {
 				m.SetAdapter(nil)
@@ -140,7 +141,7 @@ func TestTrainCancelRestoresWeights(t *testing.T) {
 }
 
 func TestTrainOnlyChangesTrainable(t *testing.T) {
-	m := tinyModel(t, 7)
+	m := testmodel.Tiny(t, tinyConfig, 7)
 	a, names := attachNew(t, m, Config{Rank: 2, Seed: 1})
 	before := snapshot(m, a)
 	// Train only the B matrices of layer 1.
@@ -188,7 +189,7 @@ func TestTrainConfigValidateNamesField(t *testing.T) {
 	require.NoError(t, TrainConfig{}.Validate())
 	require.NoError(t, TrainConfig{Schedule: Cosine, WarmupSteps: 3, MaxSteps: 10}.Validate())
 
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	_, err := Train(context.Background(), m, []string{"model.norm.weight"}, nil, TrainConfig{})
 	require.ErrorContains(t, err, "no examples")
 	_, err = Train(context.Background(), m, []string{"nope"}, tinyFacts(2, 1), TrainConfig{})

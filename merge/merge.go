@@ -366,21 +366,12 @@ func kthLargest(s []float32, k int) float32 {
 // (float64 accumulation, one rounding), so that it is bit-identical to it.
 func deltaInto(a *lora.Adapter, m lora.Module, d []float32) {
 	A, B := a.A[m], a.B[m]
-	r, in := A.Shape[0], A.Shape[1]
+	in := A.Shape[1]
 	out := B.Shape[0]
 	s := a.Config.Scale()
 	row := make([]float64, in)
 	for o := range out {
-		clear(row)
-		for k := range r {
-			b := float64(B.Data[o*r+k])
-			if b == 0 {
-				continue
-			}
-			for i, v := range A.Data[k*in : (k+1)*in] {
-				row[i] += b * float64(v)
-			}
-		}
+		productRow(A, B, o, row)
 		dr := d[o*in : (o+1)*in]
 		for i := range dr {
 			dr[i] = float32(s * row[i])
@@ -495,4 +486,20 @@ func Concatenate(name string, adapters []*lora.Adapter, cfg Config) (*lora.Adapt
 		out.A[m], out.B[m] = A, B
 	}
 	return out, nil
+}
+
+// productRow writes row o of B·A (B [out, r], A [r, in]) into row [in], accumulated in float64,
+// skipping zero entries of B as lora.Adapter.DeltaW does.
+func productRow(A, B *model.Tensor, o int, row []float64) {
+	r, in := A.Shape[0], A.Shape[1]
+	clear(row)
+	for k := range r {
+		b := float64(B.Data[o*r+k])
+		if b == 0 {
+			continue
+		}
+		for i, v := range A.Data[k*in : (k+1)*in] {
+			row[i] += b * float64(v)
+		}
+	}
 }

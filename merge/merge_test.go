@@ -10,35 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/testkit"
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 )
 
-var tinyConfig = model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
-	NumKeyValueHeads: 2, VocabSize: 48}
-
-func tinyModel(t testing.TB, seed uint64) *model.Model {
-	t.Helper()
-	b, err := model.Backend()
-	require.NoError(t, err)
-	m, err := model.New(b, tinyConfig, model.RandomWeights(tinyConfig, rand.New(rand.NewPCG(seed, 2)), 0.05, 0))
-	require.NoError(t, err)
-	return m
-}
-
-// randomAdapter returns an adapter of rank r whose B is drawn N(0, std²) (a trained-looking adapter).
-func randomAdapter(t testing.TB, mc model.Config, name string, r int, seed uint64, std float64) *lora.Adapter {
-	t.Helper()
-	a, err := lora.NewAdapter(name, mc, lora.Config{Rank: r, Seed: seed})
-	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(seed, 77))
-	for _, m := range a.Modules() {
-		for i := range a.B[m].Data {
-			a.B[m].Data[i] = float32(rng.NormFloat64() * std)
-		}
-	}
-	return a
-}
+var tinyConfig = testmodel.Config(48)
 
 func maxAbsDiff(a, b []float32) float64 {
 	d := 0.0
@@ -60,7 +38,7 @@ func logitsDiff(t testing.TB, a, b [][][]float32) float64 {
 }
 
 func TestOneAdapterWithWeightOneIsReproduced(t *testing.T) {
-	a := randomAdapter(t, tinyConfig, "a", 4, 1, 0.1)
+	a := testkit.RandomAdapter(t, tinyConfig, "a", 4, 1, 0.1)
 	for _, method := range Methods {
 		t.Run(string(method), func(t *testing.T) {
 			got, err := Dense([]*lora.Adapter{a}, Config{Method: method, Weights: []float64{1}, Density: 1})
@@ -74,8 +52,8 @@ func TestOneAdapterWithWeightOneIsReproduced(t *testing.T) {
 }
 
 func TestOneAdapterFoldedGivesTheAdaptersLogits(t *testing.T) {
-	m := tinyModel(t, 1)
-	a := randomAdapter(t, m.Config, "a", 4, 2, 0.1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
+	a := testkit.RandomAdapter(t, m.Config, "a", 4, 2, 0.1)
 	seqs := [][]int{{1, 5, 6, 7, 8, 9}, {1, 30, 31}}
 	m.SetAdapter(a)
 	want, err := m.Logits(seqs)
@@ -95,7 +73,7 @@ func TestOneAdapterFoldedGivesTheAdaptersLogits(t *testing.T) {
 }
 
 func TestIdenticalAdaptersAveragedReproduceTheAdapter(t *testing.T) {
-	a := randomAdapter(t, tinyConfig, "a", 4, 3, 0.1)
+	a := testkit.RandomAdapter(t, tinyConfig, "a", 4, 3, 0.1)
 	ads := []*lora.Adapter{a, a.Clone(), a.Clone()}
 	for _, cfg := range []Config{{Method: Linear}, {Method: Magnitude, Density: 1}, {Method: TIES, Density: 1},
 		{Method: Linear, Weights: []float64{0.2, 0.5, 3}}} {
@@ -109,9 +87,9 @@ func TestIdenticalAdaptersAveragedReproduceTheAdapter(t *testing.T) {
 }
 
 func TestConcatIsExact(t *testing.T) {
-	mdl := tinyModel(t, 4)
-	ads := []*lora.Adapter{randomAdapter(t, mdl.Config, "a", 4, 5, 0.1), randomAdapter(t, mdl.Config, "b", 8, 6, 0.1),
-		randomAdapter(t, mdl.Config, "c", 2, 7, 0.2)}
+	mdl := testmodel.Tiny(t, tinyConfig, 4)
+	ads := []*lora.Adapter{testkit.RandomAdapter(t, mdl.Config, "a", 4, 5, 0.1), testkit.RandomAdapter(t, mdl.Config, "b", 8, 6, 0.1),
+		testkit.RandomAdapter(t, mdl.Config, "c", 2, 7, 0.2)}
 	cfg := Config{Method: Concat, Weights: []float64{0.5, -1, 2}, Scale: 1.5}
 	cat, err := Concatenate("cat", ads, cfg)
 	require.NoError(t, err)
@@ -147,7 +125,7 @@ func TestConcatIsExact(t *testing.T) {
 func disjointAdapters(t testing.TB, n int) []*lora.Adapter {
 	var ads []*lora.Adapter
 	for i := range n {
-		a := randomAdapter(t, tinyConfig, string(rune('a'+i)), 4, uint64(10+i), 0.1)
+		a := testkit.RandomAdapter(t, tinyConfig, string(rune('a'+i)), 4, uint64(10+i), 0.1)
 		for _, m := range a.Modules() {
 			B := a.B[m]
 			r := B.Shape[1]
@@ -180,7 +158,7 @@ func TestTIESAgreeingSignsIsTheWeightedMean(t *testing.T) {
 	// disjoint weighted mean Σ w_i τ_i / Σ w_i over the non-zero entries, here all of them.
 	var ads []*lora.Adapter
 	for i := range 2 {
-		a := randomAdapter(t, tinyConfig, "p", 4, uint64(20+i), 0.1)
+		a := testkit.RandomAdapter(t, tinyConfig, "p", 4, uint64(20+i), 0.1)
 		for _, m := range a.Modules() {
 			for _, x := range [][]float32{a.A[m].Data, a.B[m].Data} {
 				for j := range x {
@@ -252,7 +230,7 @@ func TestKthLargestMatchesSort(t *testing.T) {
 }
 
 func TestDAREWithZeroDropIsLinear(t *testing.T) {
-	ads := []*lora.Adapter{randomAdapter(t, tinyConfig, "a", 4, 1, 0.1), randomAdapter(t, tinyConfig, "b", 4, 2, 0.1)}
+	ads := []*lora.Adapter{testkit.RandomAdapter(t, tinyConfig, "a", 4, 1, 0.1), testkit.RandomAdapter(t, tinyConfig, "b", 4, 2, 0.1)}
 	w := []float64{0.3, 0.9}
 	for _, pair := range [][2]Config{
 		{{Method: DARELinear, Density: 1, Weights: w, Seed: 9}, {Method: Linear, Weights: w}},
@@ -269,7 +247,7 @@ func TestDAREWithZeroDropIsLinear(t *testing.T) {
 }
 
 func TestDAREIsUnbiased(t *testing.T) {
-	a := randomAdapter(t, tinyConfig, "a", 4, 1, 0.1)
+	a := testkit.RandomAdapter(t, tinyConfig, "a", 4, 1, 0.1)
 	const seeds, p = 300, 0.5
 	mods := a.Modules()[:4]
 	sum := map[lora.Module][]float64{}
@@ -311,7 +289,7 @@ func TestDAREIsUnbiased(t *testing.T) {
 }
 
 func TestDefaultWeights(t *testing.T) {
-	ads := []*lora.Adapter{randomAdapter(t, tinyConfig, "a", 4, 1, 0.1), randomAdapter(t, tinyConfig, "b", 4, 2, 0.1)}
+	ads := []*lora.Adapter{testkit.RandomAdapter(t, tinyConfig, "a", 4, 1, 0.1), testkit.RandomAdapter(t, tinyConfig, "b", 4, 2, 0.1)}
 	m := ads[0].Modules()[0]
 	avg, err := Dense(ads, Config{})
 	require.NoError(t, err)
@@ -349,7 +327,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 }
 
 func TestMergeErrors(t *testing.T) {
-	a := randomAdapter(t, tinyConfig, "a", 4, 1, 0.1)
+	a := testkit.RandomAdapter(t, tinyConfig, "a", 4, 1, 0.1)
 	noop := func(lora.Module, *model.Tensor) error { return nil }
 	require.ErrorIs(t, Merge(nil, Config{}, noop), ErrNoAdapters)
 	err := Merge([]*lora.Adapter{a, a}, Config{Weights: []float64{1}}, noop)

@@ -114,19 +114,9 @@ func Factor(delta *model.Tensor, r int, seed uint64) (A, B *model.Tensor, relErr
 // residual returns ‖delta − B·A‖² and ‖delta‖².
 func residual(delta, A, B *model.Tensor) (num, den float64) {
 	out, in := delta.Shape[0], delta.Shape[1]
-	r := A.Shape[0]
 	row := make([]float64, in)
 	for o := range out {
-		clear(row)
-		for k := range r {
-			b := float64(B.Data[o*r+k])
-			if b == 0 {
-				continue
-			}
-			for i, v := range A.Data[k*in : (k+1)*in] {
-				row[i] += b * float64(v)
-			}
-		}
+		productRow(A, B, o, row)
 		for i, v := range delta.Data[o*in : (o+1)*in] {
 			e := float64(v) - row[i]
 			num += e * e

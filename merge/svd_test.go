@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/testkit"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 )
@@ -120,8 +121,8 @@ func TestTruncatedSVDPanicsOnBadInput(t *testing.T) {
 }
 
 func TestRefactor(t *testing.T) {
-	ads := []*lora.Adapter{randomAdapter(t, tinyConfig, "a", 4, 1, 0.1), randomAdapter(t, tinyConfig, "b", 4, 2, 0.1),
-		randomAdapter(t, tinyConfig, "c", 4, 3, 0.1)}
+	ads := []*lora.Adapter{testkit.RandomAdapter(t, tinyConfig, "a", 4, 1, 0.1), testkit.RandomAdapter(t, tinyConfig, "b", 4, 2, 0.1),
+		testkit.RandomAdapter(t, tinyConfig, "c", 4, 3, 0.1)}
 	dense, err := Dense(ads, Config{})
 	require.NoError(t, err)
 	// The average of three rank-4 adapters has rank ≤ 12: rank 12 (randomized) and 32 (exact) lose nothing.

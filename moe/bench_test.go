@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/lora"
 )
 
@@ -12,7 +13,7 @@ import (
 func BenchmarkMixtureLogits(b *testing.B) {
 	for _, n := range []int{1, 2, 7} {
 		b.Run(fmt.Sprintf("experts=%d", n), func(b *testing.B) {
-			m := tinyModel(b, 1)
+			m := testmodel.Tiny(b, tinyConfig, 1)
 			var experts []*lora.Adapter
 			for i := range n {
 				experts = append(experts, randomAdapter(b, fmt.Sprintf("e%d", i), uint64(i)))

@@ -3,40 +3,24 @@ package moe
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/testkit"
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 )
 
-var tinyConfig = model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
-	NumKeyValueHeads: 2, VocabSize: 64}
+var tinyConfig = testmodel.Config(64)
 
-func tinyModel(t testing.TB, seed uint64) *model.Model {
-	t.Helper()
-	b, err := model.Backend()
-	require.NoError(t, err)
-	m, err := model.New(b, tinyConfig, model.RandomWeights(tinyConfig, rand.New(rand.NewPCG(seed, 2)), 0.05, 0))
-	require.NoError(t, err)
-	return m
-}
-
+// randomAdapter returns a rank-4 adapter for tinyConfig whose B is drawn N(0, 0.1²).
 func randomAdapter(t testing.TB, name string, seed uint64) *lora.Adapter {
 	t.Helper()
-	a, err := lora.NewAdapter(name, tinyConfig, lora.Config{Rank: 4, Seed: seed})
-	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(seed, 77))
-	for _, m := range a.Modules() {
-		for i := range a.B[m].Data {
-			a.B[m].Data[i] = float32(rng.NormFloat64() * 0.1)
-		}
-	}
-	return a
+	return testkit.RandomAdapter(t, tinyConfig, name, 4, seed, 0.1)
 }
 
 func logitsDiff(a, b [][][]float32) float64 {
@@ -52,7 +36,7 @@ func logitsDiff(a, b [][][]float32) float64 {
 }
 
 func TestUniformMixtureIsTheAverageOfTheDeltas(t *testing.T) {
-	m := tinyModel(t, 1)
+	m := testmodel.Tiny(t, tinyConfig, 1)
 	experts := []*lora.Adapter{randomAdapter(t, "a", 1), randomAdapter(t, "b", 2), randomAdapter(t, "c", 3)}
 	mix, err := NewMixture("mix", experts, MixtureConfig{Uniform: true})
 	require.NoError(t, err)
@@ -153,7 +137,7 @@ func TestTopKGatesOnAHandExample(t *testing.T) {
 }
 
 func TestTopKMaskingInTheModel(t *testing.T) {
-	m := tinyModel(t, 2)
+	m := testmodel.Tiny(t, tinyConfig, 2)
 	experts := []*lora.Adapter{randomAdapter(t, "a", 1), randomAdapter(t, "b", 2), randomAdapter(t, "c", 3)}
 	mix, err := NewMixture("mix", experts, MixtureConfig{TopK: 1, Seed: 4})
 	require.NoError(t, err)

@@ -2,61 +2,20 @@ package moe_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete"
-	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/testkit"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/tokenizer"
 	"github.com/accrete/accrete/moe"
 )
 
-var colours = []string{"red", "blue", "green", "black", "white", "pink"}
-
-func tinyTask(name string, n int, seed uint64) accrete.Task {
-	rng := rand.New(rand.NewPCG(seed, 9))
-	var items []accrete.Example
-	for i := range n {
-		items = append(items, accrete.Example{ID: fmt.Sprintf("%s-%d", name, i), Prompt: fmt.Sprintf("%s %d?", name, i),
-			Answer: colours[rng.IntN(len(colours))]})
-	}
-	return accrete.Task{Name: name, Metric: eval.ExactMatch, Train: items, Test: items}
-}
-
-func tinyLearner(t testing.TB) *accrete.Learner {
-	t.Helper()
-	var corpus []string
-	for _, n := range []string{"ka", "mo"} {
-		for i := range 8 {
-			corpus = append(corpus, eval.DefaultTemplate.Format(fmt.Sprintf("%s %d?", n, i)))
-		}
-	}
-	for _, c := range colours {
-		corpus = append(corpus, eval.DefaultTemplate.FormatAnswer(c))
-	}
-	tok, err := tokenizer.Train(corpus, 300, tokenizer.TrainOptions{})
-	require.NoError(t, err)
-	cfg := model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2,
-		VocabSize: tok.VocabSize(), TieWordEmbeddings: true}
-	b, err := model.Backend()
-	require.NoError(t, err)
-	m, err := model.New(b, cfg, model.RandomWeights(cfg, rand.New(rand.NewPCG(1, 1)), 0.05, 0))
-	require.NoError(t, err)
-	l, err := accrete.NewLearner(m, tok)
-	require.NoError(t, err)
-	l.LoRA = lora.Config{Rank: 4, Seed: 3}
-	l.Train = lora.TrainConfig{LearningRate: 1e-2, Epochs: 3, BatchSize: 8, Seed: 4}
-	return l
-}
-
 func TestStrategyRoundsAndStateRoundTrip(t *testing.T) {
-	l := tinyLearner(t)
-	tasks := []accrete.Task{tinyTask("ka", 8, 1), tinyTask("mo", 8, 2)}
+	l := testkit.ColourLearner(t)
+	tasks := []accrete.Task{testkit.ColourTask("ka", 8, 1), testkit.ColourTask("mo", 8, 2)}
 	cfg := moe.Config{CalibrationPerTask: 5, RouterTrain: &lora.TrainConfig{LearningRate: 1e-2, Epochs: 2, BatchSize: 4}}
 	s := moe.New(cfg)
 	require.Equal(t, "moe-top2", s.Name())
@@ -86,7 +45,7 @@ func TestStrategyRoundsAndStateRoundTrip(t *testing.T) {
 
 	sd := t.TempDir()
 	require.NoError(t, s.SaveState(sd))
-	l2 := tinyLearner(t)
+	l2 := testkit.ColourLearner(t)
 	s2 := moe.New(cfg)
 	require.NoError(t, s2.LoadState(sd, l2))
 	got, err := l2.Model.Logits(seqs)
@@ -96,7 +55,7 @@ func TestStrategyRoundsAndStateRoundTrip(t *testing.T) {
 	require.ErrorContains(t, moe.New(moe.Config{TopK: 1}).LoadState(sd, l2), "top_k 2")
 
 	// A finished run resumes from its checkpoint with the mixture attached.
-	l3 := tinyLearner(t)
+	l3 := testkit.ColourLearner(t)
 	s3 := moe.New(cfg)
 	_, err = accrete.Run(context.Background(), l3, s3, tasks, accrete.RunOptions{CheckpointDir: dir})
 	require.NoError(t, err)
@@ -106,9 +65,9 @@ func TestStrategyRoundsAndStateRoundTrip(t *testing.T) {
 }
 
 func TestUniformStrategyKeepsNoData(t *testing.T) {
-	l := tinyLearner(t)
+	l := testkit.ColourLearner(t)
 	s := moe.New(moe.Config{Uniform: true})
-	require.NoError(t, s.Learn(context.Background(), l, accrete.Round{Task: tinyTask("ka", 4, 1)}))
+	require.NoError(t, s.Learn(context.Background(), l, accrete.Round{Task: testkit.ColourTask("ka", 4, 1)}))
 	require.Empty(t, s.Calibration()[0])
 	require.True(t, s.Mixture().Uniform)
 }

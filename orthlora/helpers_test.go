@@ -8,8 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/internal/testkit"
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/model/tokenizer"
 )
 
@@ -39,14 +40,7 @@ func tinyTasks(t testing.TB, n, k int) ([]accrete.Task, tokenizer.Tokenizer) {
 
 func tinyLearner(t testing.TB, tok tokenizer.Tokenizer) *accrete.Learner {
 	t.Helper()
-	cfg := model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
-		NumKeyValueHeads: 2, VocabSize: tok.VocabSize()}
-	b, err := model.Backend()
-	require.NoError(t, err)
-	m, err := model.New(b, cfg, model.RandomWeights(cfg, rand.New(rand.NewPCG(3, 4)), 0.3, 0))
-	require.NoError(t, err)
-	l, err := accrete.NewLearner(m, tok)
-	require.NoError(t, err)
+	l := testkit.Learner(t, tok, testmodel.Config(0), rand.New(rand.NewPCG(3, 4)), 0.3)
 	l.LoRA = lora.Config{Rank: 4, Seed: 11}
 	l.Train = lora.TrainConfig{LearningRate: 1e-2, Epochs: 30, BatchSize: 8, Seed: 5, Schedule: lora.Linear}
 	return l

@@ -11,8 +11,9 @@ import (
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/testkit"
+	"github.com/accrete/accrete/internal/testmodel"
 	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/model/tokenizer"
 )
 
@@ -30,13 +31,9 @@ func TestWithRunAndSequential(t *testing.T) {
 	}
 	tok, err := tokenizer.Train(texts, 300, tokenizer.TrainOptions{})
 	require.NoError(t, err)
-	cfg := model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, VocabSize: tok.VocabSize()}
-	b, err := model.Backend()
-	require.NoError(t, err)
-	m, err := model.New(b, cfg, model.RandomWeights(cfg, rand.New(rand.NewPCG(1, 1)), 0.1, 0))
-	require.NoError(t, err)
-	l, err := accrete.NewLearner(m, tok)
-	require.NoError(t, err)
+	cfg := testmodel.Config(0)
+	cfg.NumKeyValueHeads = 0 // as many as the attention heads
+	l := testkit.Learner(t, tok, cfg, rand.New(rand.NewPCG(1, 1)), 0.1)
 	l.LoRA = lora.Config{Rank: 2}
 	l.Train = lora.TrainConfig{Epochs: 1, BatchSize: 16}
 

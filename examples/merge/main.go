@@ -14,12 +14,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -27,12 +25,9 @@ import (
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/cli"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/merge"
-	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/tiny"
-	"github.com/accrete/accrete/model/tokenizer"
-	"github.com/accrete/accrete/packs"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -42,21 +37,17 @@ var defaultMethods = []merge.Method{merge.Linear, merge.TIES, merge.DARETIES, me
 
 // options are the command's flags.
 type options struct {
-	modelDir            string
-	packs               []string
-	methods             []merge.Method
-	limit, epochs, rank int
-	refactorRank        int
-	lr, density         float64
-	seed                uint64
-	quiet               bool
+	cli.Common
+	methods      []merge.Method
+	refactorRank int
+	density      float64
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var list, methods string
+	var methods string
 	var all []string
 	for _, m := range merge.Methods {
 		all = append(all, string(m))
@@ -65,28 +56,17 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	for _, m := range defaultMethods {
 		def = append(def, string(m))
 	}
-	fs.StringVar(&list, "packs", "capitals,collectives,continents", "knowledge packs, one adapter each (any of "+strings.Join(packs.Names(), ",")+")")
+	o.Register(fs, cli.Help{
+		Packs:  "knowledge packs, one adapter each",
+		Epochs: "training epochs per adapter",
+		Rank:   "LoRA rank of each adapter",
+		Seed:   "seed of the adapters, the data order and DARE's drop masks",
+	})
 	fs.StringVar(&methods, "methods", strings.Join(def, ","), "merge methods (any of "+strings.Join(all, ",")+")")
 	fs.Float64Var(&o.density, "density", 0.2, "fraction of each ΔW that TIES keeps; DARE keeps it in expectation (drops 1−density)")
 	fs.IntVar(&o.refactorRank, "refactor-rank", 8, "re-factor the linear merge into a LoRA of this rank (0: skip)")
-	fs.IntVar(&o.limit, "limit", 32, "items per pack")
-	fs.IntVar(&o.epochs, "epochs", 8, "training epochs per adapter")
-	fs.IntVar(&o.rank, "rank", 8, "LoRA rank of each adapter")
-	fs.Float64Var(&o.lr, "lr", 5e-3, "learning rate")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of the adapters, the data order and DARE's drop masks")
-	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama directory with tokenizer.json (default: the shipped base model)")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := o.Parse(fs, args); err != nil {
 		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	o.packs = strings.Split(list, ",")
-	for _, n := range o.packs {
-		if !slices.Contains(packs.Names(), n) {
-			return o, fmt.Errorf("unknown pack %q in -packs (want any of %s)", n, strings.Join(packs.Names(), ", "))
-		}
 	}
 	for _, m := range strings.Split(methods, ",") {
 		if !slices.Contains(merge.Methods, merge.Method(m)) {
@@ -95,67 +75,16 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		o.methods = append(o.methods, merge.Method(m))
 	}
 	switch {
-	case o.limit < 1 || o.epochs < 1 || o.rank < 1:
-		return o, fmt.Errorf("-limit, -epochs and -rank must be ≥ 1, got %d, %d and %d", o.limit, o.epochs, o.rank)
 	case !(o.density > 0 && o.density <= 1):
 		return o, fmt.Errorf("-density must be in (0, 1], got %g", o.density)
 	case o.refactorRank < 0:
 		return o, fmt.Errorf("-refactor-rank must be ≥ 0, got %d", o.refactorRank)
-	case !(o.lr > 0):
-		return o, fmt.Errorf("-lr must be > 0, got %g", o.lr)
 	}
-	return o, nil
+	return o, o.Validate()
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "merge:", err)
-		return 2
-	}
-	if err := study(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "merge:", err)
-		return 1
-	}
-	return 0
-}
-
-// setup loads the base model and the packs, and returns a learner with the training defaults.
-func setup(o options, stderr io.Writer) (*accrete.Learner, []accrete.Task, error) {
-	var m *model.Model
-	var tok *tokenizer.BPE
-	var err error
-	if o.modelDir == "" {
-		m, tok, err = tiny.Load(nil) // the shipped base model, on the pure-Go backend
-	} else {
-		m, tok, err = tiny.LoadDir(nil, o.modelDir)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := accrete.NewLearner(m, tok)
-	if err != nil {
-		return nil, nil, err
-	}
-	l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
-	l.Train = lora.TrainConfig{LearningRate: o.lr, Epochs: o.epochs, Seed: o.seed}
-	if !o.quiet {
-		l.Progress = stderr
-	}
-	var tasks []accrete.Task
-	for _, name := range o.packs {
-		t, err := packs.Load(name, packs.Options{Limit: o.limit})
-		if err != nil {
-			return nil, nil, err
-		}
-		tasks = append(tasks, t)
-	}
-	return l, tasks, nil
+	return cli.Main("merge", args, stdout, stderr, parse, study)
 }
 
 // scoreAll scores the learner's effective model on every task.
@@ -173,7 +102,7 @@ func scoreAll(ctx context.Context, l *accrete.Learner, tasks []accrete.Task) ([]
 
 func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	began := time.Now()
-	l, tasks, err := setup(o, stderr)
+	l, tasks, _, err := o.Setup(stderr) // no -knowledge: merging scores the packs only
 	if err != nil {
 		return err
 	}
@@ -181,7 +110,7 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "own adapter: each pack scored with its own adapter alone, the reference for every merge.")
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "model\t%s\tmean\t\n", strings.Join(o.packs, "\t"))
+	fmt.Fprintf(tw, "model\t%s\tmean\t\n", strings.Join(o.Packs, "\t"))
 	row := func(name string, scores []float64) {
 		fmt.Fprintf(tw, "%s\t", name)
 		var sum float64
@@ -222,7 +151,7 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	row("own adapter", alone)
 
 	for _, method := range o.methods {
-		cfg := merge.Config{Method: method, Density: o.density, Seed: o.seed}
+		cfg := merge.Config{Method: method, Density: o.density, Seed: o.Seed}
 		l.ResetToBase()
 		if method == merge.Concat {
 			// Concatenation keeps the merge a LoRA (rank Σr), attached like any adapter: it equals the
@@ -251,14 +180,14 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		// Re-factor the linear merge into one LoRA of the chosen rank by truncated SVD, and score it.
 		// The error at other ranks shows the trade-off: it falls to ~0 at Σr, the concatenation's rank.
 		ranks := []int{o.refactorRank}
-		for _, r := range []int{o.rank / 2, o.rank * len(adapters)} {
+		for _, r := range []int{o.Rank / 2, o.Rank * len(adapters)} {
 			if r >= 1 && !slices.Contains(ranks, r) {
 				ranks = append(ranks, r)
 			}
 		}
 		slices.Sort(ranks)
 		for _, r := range ranks {
-			f, err := merge.Refactor("refactored", adapters, merge.Config{Method: merge.Linear, Seed: o.seed}, r)
+			f, err := merge.Refactor("refactored", adapters, merge.Config{Method: merge.Linear, Seed: o.Seed}, r)
 			if err != nil {
 				return err
 			}

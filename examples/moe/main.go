@@ -14,155 +14,57 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/cli"
 	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/tiny"
-	"github.com/accrete/accrete/model/tokenizer"
 	"github.com/accrete/accrete/moe"
-	"github.com/accrete/accrete/packs"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // options are the command's flags.
 type options struct {
-	modelDir          string
-	packs             []string
-	limit, knowledge  int
-	epochs, rank      int
+	cli.Common
 	topK, calibration int
 	routerEpochs      int
-	lr                float64
-	seed              uint64
-	quiet             bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("moe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var list string
-	var rounds int
-	fs.StringVar(&list, "packs", "capitals,collectives,continents", "knowledge packs to add, one expert per round (any of "+strings.Join(packs.Names(), ",")+")")
-	fs.IntVar(&rounds, "rounds", 0, "rounds: the first N of -packs (0: all of them)")
+	o.Register(fs, cli.Help{
+		Packs:     "knowledge packs to add, one expert per round",
+		Rounds:    "rounds: the first N of -packs (0: all of them)",
+		Knowledge: true,
+		Epochs:    "training epochs per expert",
+		Rank:      "LoRA rank of each expert",
+		LR:        "learning rate of the experts",
+		Seed:      "seed of the experts, the routers, the calibration sample and the data order",
+	})
 	fs.IntVar(&o.topK, "topk", 2, "experts mixed per token")
 	fs.IntVar(&o.calibration, "calibration", 16, "items of each pack kept to train the router")
 	fs.IntVar(&o.routerEpochs, "router-epochs", 10, "router training epochs per round, over the kept items of every pack so far")
-	fs.IntVar(&o.limit, "limit", 32, "items per pack")
-	fs.IntVar(&o.knowledge, "knowledge", 32, "items of the base model's own facts scored for retention (0: none)")
-	fs.IntVar(&o.epochs, "epochs", 8, "training epochs per expert")
-	fs.IntVar(&o.rank, "rank", 8, "LoRA rank of each expert")
-	fs.Float64Var(&o.lr, "lr", 5e-3, "learning rate of the experts")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of the experts, the routers, the calibration sample and the data order")
-	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama directory with tokenizer.json (default: the shipped base model)")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := o.Parse(fs, args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	var err error
-	if o.packs, err = choosePacks(list, rounds); err != nil {
-		return o, err
-	}
-	switch {
-	case o.topK < 1 || o.calibration < 1 || o.routerEpochs < 1:
+	if o.topK < 1 || o.calibration < 1 || o.routerEpochs < 1 {
 		return o, fmt.Errorf("-topk, -calibration and -router-epochs must be ≥ 1, got %d, %d and %d", o.topK, o.calibration, o.routerEpochs)
-	case o.limit < 1 || o.epochs < 1 || o.rank < 1:
-		return o, fmt.Errorf("-limit, -epochs and -rank must be ≥ 1, got %d, %d and %d", o.limit, o.epochs, o.rank)
-	case o.knowledge < 0:
-		return o, fmt.Errorf("-knowledge must be ≥ 0, got %d", o.knowledge)
-	case !(o.lr > 0):
-		return o, fmt.Errorf("-lr must be > 0, got %g", o.lr)
 	}
-	return o, nil
-}
-
-// choosePacks splits a comma-separated list of pack names, checks them and keeps the first rounds.
-func choosePacks(list string, rounds int) ([]string, error) {
-	names := strings.Split(list, ",")
-	for _, n := range names {
-		if !slices.Contains(packs.Names(), n) {
-			return nil, fmt.Errorf("unknown pack %q in -packs (want any of %s)", n, strings.Join(packs.Names(), ", "))
-		}
-	}
-	if rounds < 0 || rounds > len(names) {
-		return nil, fmt.Errorf("-rounds must be between 0 and the %d packs of -packs, got %d", len(names), rounds)
-	}
-	if rounds > 0 {
-		names = names[:rounds]
-	}
-	return names, nil
+	return o, o.Validate()
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "moe:", err)
-		return 2
-	}
-	if err := study(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "moe:", err)
-		return 1
-	}
-	return 0
-}
-
-// setup loads the base model and the packs, and returns a learner whose defaults every round uses.
-func setup(o options, stderr io.Writer) (l *accrete.Learner, tasks, knowledge []accrete.Task, err error) {
-	var m *model.Model
-	var tok *tokenizer.BPE
-	if o.modelDir == "" {
-		m, tok, err = tiny.Load(nil) // the shipped base model, on the pure-Go backend
-	} else {
-		m, tok, err = tiny.LoadDir(nil, o.modelDir)
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if l, err = accrete.NewLearner(m, tok); err != nil {
-		return nil, nil, nil, err
-	}
-	l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
-	l.Train = lora.TrainConfig{LearningRate: o.lr, Epochs: o.epochs, Seed: o.seed}
-	if !o.quiet {
-		l.Progress = stderr
-	}
-	for _, name := range o.packs {
-		t, err := packs.Load(name, packs.Options{Limit: o.limit})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		tasks = append(tasks, t)
-	}
-	if o.knowledge > 0 {
-		// The base model's own facts: their score after each round is the matrix's retention column.
-		b, err := packs.Base(packs.Options{Limit: o.knowledge})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		knowledge = []accrete.Task{b}
-	}
-	return l, tasks, knowledge, nil
+	return cli.Main("moe", args, stdout, stderr, parse, study)
 }
 
 // routing returns, for the prompts of task t, the share of tokens (over every adapted module) whose
@@ -205,18 +107,18 @@ func argmax(g []float32) int {
 
 func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	began := time.Now()
-	l, tasks, knowledge, err := setup(o, stderr)
+	l, tasks, knowledge, err := o.Setup(stderr)
 	if err != nil {
 		return err
 	}
-	s := moe.New(moe.Config{TopK: o.topK, CalibrationPerTask: o.calibration, Seed: o.seed,
+	s := moe.New(moe.Config{TopK: o.topK, CalibrationPerTask: o.calibration, Seed: o.Seed,
 		// The router's own training: moe's defaults (learning rate 1e-2, batch 8) with -router-epochs.
-		RouterTrain: &lora.TrainConfig{LearningRate: 1e-2, Epochs: o.routerEpochs, BatchSize: 8, Seed: o.seed}})
+		RouterTrain: &lora.TrainConfig{LearningRate: 1e-2, Epochs: o.routerEpochs, BatchSize: 8, Seed: o.Seed}})
 	mat, err := accrete.Run(ctx, l, s, tasks, accrete.RunOptions{Knowledge: knowledge})
 	if err != nil {
 		return err
 	}
-	report := eval.Report{Title: "Mixture of LoRA experts over " + strings.Join(o.packs, ", "),
+	report := eval.Report{Title: "Mixture of LoRA experts over " + strings.Join(o.Packs, ", "),
 		Methods: []eval.MethodResult{eval.FromMatrix(s.Name(), "semi-cooperative", mat)}}
 	if err := report.WriteMarkdown(stdout); err != nil {
 		return err

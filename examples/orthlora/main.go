@@ -16,152 +16,53 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/cli"
 	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/tiny"
-	"github.com/accrete/accrete/model/tokenizer"
 	"github.com/accrete/accrete/orthlora"
-	"github.com/accrete/accrete/packs"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // options are the command's flags.
 type options struct {
-	modelDir         string
-	packs            []string
-	limit, knowledge int
-	epochs, rank     int
-	lr, lambda       float64
-	seed             uint64
-	baseline, quiet  bool
+	cli.Common
+	lambda   float64
+	baseline bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("orthlora", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var list string
-	var rounds int
-	fs.StringVar(&list, "packs", "capitals,collectives,continents", "knowledge packs to add, one per round (any of "+strings.Join(packs.Names(), ",")+")")
-	fs.IntVar(&rounds, "rounds", 0, "rounds: the first N of -packs (0: all of them)")
+	o.Register(fs, cli.Help{
+		Packs:     "knowledge packs to add, one per round",
+		Rounds:    "rounds: the first N of -packs (0: all of them)",
+		Knowledge: true,
+		Seed:      "seed of the adapters' initialisation and the data order",
+	})
 	fs.Float64Var(&o.lambda, "lambda", 0.5, "O-LoRA's λ, the weight of the orthogonality penalty (the paper tries 0.5 and 5)")
 	fs.BoolVar(&o.baseline, "baseline", true, "also run λ = 0 (plain sequential LoRA) to compare the overlaps")
-	fs.IntVar(&o.limit, "limit", 32, "items per pack")
-	fs.IntVar(&o.knowledge, "knowledge", 32, "items of the base model's own facts scored for retention (0: none)")
-	fs.IntVar(&o.epochs, "epochs", 8, "training epochs per round")
-	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
-	fs.Float64Var(&o.lr, "lr", 5e-3, "learning rate")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of the adapters' initialisation and the data order")
-	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama directory with tokenizer.json (default: the shipped base model)")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := o.Parse(fs, args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	var err error
-	if o.packs, err = choosePacks(list, rounds); err != nil {
-		return o, err
-	}
-	switch {
-	case o.lambda < 0:
+	if o.lambda < 0 {
 		return o, fmt.Errorf("-lambda must be ≥ 0, got %g", o.lambda)
-	case o.limit < 1 || o.epochs < 1 || o.rank < 1:
-		return o, fmt.Errorf("-limit, -epochs and -rank must be ≥ 1, got %d, %d and %d", o.limit, o.epochs, o.rank)
-	case o.knowledge < 0:
-		return o, fmt.Errorf("-knowledge must be ≥ 0, got %d", o.knowledge)
-	case !(o.lr > 0):
-		return o, fmt.Errorf("-lr must be > 0, got %g", o.lr)
 	}
-	return o, nil
-}
-
-// choosePacks splits a comma-separated list of pack names, checks them and keeps the first rounds.
-func choosePacks(list string, rounds int) ([]string, error) {
-	names := strings.Split(list, ",")
-	for _, n := range names {
-		if !slices.Contains(packs.Names(), n) {
-			return nil, fmt.Errorf("unknown pack %q in -packs (want any of %s)", n, strings.Join(packs.Names(), ", "))
-		}
-	}
-	if rounds < 0 || rounds > len(names) {
-		return nil, fmt.Errorf("-rounds must be between 0 and the %d packs of -packs, got %d", len(names), rounds)
-	}
-	if rounds > 0 {
-		names = names[:rounds]
-	}
-	return names, nil
+	return o, o.Validate()
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "orthlora:", err)
-		return 2
-	}
-	if err := study(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "orthlora:", err)
-		return 1
-	}
-	return 0
-}
-
-// setup loads the base model and the packs, and returns a learner whose defaults every round uses.
-func setup(o options, stderr io.Writer) (l *accrete.Learner, tasks, knowledge []accrete.Task, err error) {
-	var m *model.Model
-	var tok *tokenizer.BPE
-	if o.modelDir == "" {
-		m, tok, err = tiny.Load(nil) // the shipped base model, on the pure-Go backend
-	} else {
-		m, tok, err = tiny.LoadDir(nil, o.modelDir)
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if l, err = accrete.NewLearner(m, tok); err != nil {
-		return nil, nil, nil, err
-	}
-	l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
-	l.Train = lora.TrainConfig{LearningRate: o.lr, Epochs: o.epochs, Seed: o.seed}
-	if !o.quiet {
-		l.Progress = stderr
-	}
-	for _, name := range o.packs {
-		t, err := packs.Load(name, packs.Options{Limit: o.limit})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		tasks = append(tasks, t)
-	}
-	if o.knowledge > 0 {
-		// The base model's own facts: their score after each round is the matrix's retention column.
-		b, err := packs.Base(packs.Options{Limit: o.knowledge})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		knowledge = []accrete.Task{b}
-	}
-	return l, tasks, knowledge, nil
+	return cli.Main("orthlora", args, stdout, stderr, parse, study)
 }
 
 // outcome is one O-LoRA run: its matrix, its per-round log, and each round's overlap with the
@@ -199,7 +100,7 @@ func olora(ctx context.Context, l *accrete.Learner, lambda float64, tasks, knowl
 
 func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	began := time.Now()
-	l, tasks, knowledge, err := setup(o, stderr)
+	l, tasks, knowledge, err := o.Setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -208,7 +109,7 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		runs = append(runs, 0)
 	}
 	var report eval.Report
-	report.Title = "O-LoRA over " + strings.Join(o.packs, ", ")
+	report.Title = "O-LoRA over " + strings.Join(o.Packs, ", ")
 	var outs []outcome
 	for _, lambda := range runs {
 		out, err := olora(ctx, l, lambda, tasks, knowledge)

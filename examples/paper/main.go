@@ -34,10 +34,9 @@ import (
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/cli"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/tiny"
-	"github.com/accrete/accrete/model/tokenizer"
 	"github.com/accrete/accrete/packs"
 )
 
@@ -135,13 +134,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var base *model.Model
-	var tok *tokenizer.BPE
-	if o.modelDir == "" {
-		base, tok, err = tiny.Load(b)
-	} else {
-		base, tok, err = tiny.LoadDir(b, o.modelDir)
-	}
+	base, tok, err := cli.LoadModel(b, o.modelDir)
 	if err != nil {
 		return err
 	}

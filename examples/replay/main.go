@@ -14,24 +14,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/signal"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
-	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/tiny"
-	"github.com/accrete/accrete/model/tokenizer"
-	"github.com/accrete/accrete/packs"
+	"github.com/accrete/accrete/internal/cli"
 	"github.com/accrete/accrete/replay"
 )
 
@@ -39,137 +32,44 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // options are the command's flags.
 type options struct {
-	modelDir         string
-	packs            []string
-	limit, knowledge int
-	epochs, rank     int
-	budget           int
-	lr, ratio        float64
-	seed             uint64
-	quiet            bool
+	cli.Common
+	budget int
+	ratio  float64
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var list string
-	var rounds int
-	fs.StringVar(&list, "packs", "capitals,collectives,continents", "knowledge packs to add, one per round (any of "+strings.Join(packs.Names(), ",")+")")
-	fs.IntVar(&rounds, "rounds", 0, "rounds: the first N of -packs, at least 2 (0: all of them)")
+	o.Register(fs, cli.Help{
+		Packs:     "knowledge packs to add, one per round",
+		Rounds:    "rounds: the first N of -packs, at least 2 (0: all of them)",
+		Knowledge: true,
+		Seed:      "seed of the adapters, the data order and the replayed samples",
+	})
 	fs.Float64Var(&o.ratio, "ratio", 0.5, "items replayed from each earlier pack per item of the current one (the paper's w_hist)")
 	fs.IntVar(&o.budget, "budget", 0, "keep at most this many earlier items, in a reservoir (0: keep the earlier packs whole)")
-	fs.IntVar(&o.limit, "limit", 32, "items per pack")
-	fs.IntVar(&o.knowledge, "knowledge", 32, "items of the base model's own facts scored for retention (0: none)")
-	fs.IntVar(&o.epochs, "epochs", 8, "training epochs per round")
-	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
-	fs.Float64Var(&o.lr, "lr", 5e-3, "learning rate")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of the adapters, the data order and the replayed samples")
-	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama directory with tokenizer.json (default: the shipped base model)")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	var err error
-	if o.packs, err = choosePacks(list, rounds); err != nil {
+	if err := o.Parse(fs, args); err != nil {
 		return o, err
 	}
 	switch {
-	case len(o.packs) < 2:
-		return o, fmt.Errorf("replay needs at least 2 rounds, got %d", len(o.packs))
+	case len(o.Packs) < 2:
+		return o, fmt.Errorf("replay needs at least 2 rounds, got %d", len(o.Packs))
 	case !(o.ratio > 0) || math.IsInf(o.ratio, 0):
 		return o, fmt.Errorf("-ratio must be > 0 and finite, got %g", o.ratio)
 	case o.budget < 0:
 		return o, fmt.Errorf("-budget must be ≥ 0, got %d", o.budget)
-	case o.limit < 1 || o.epochs < 1 || o.rank < 1:
-		return o, fmt.Errorf("-limit, -epochs and -rank must be ≥ 1, got %d, %d and %d", o.limit, o.epochs, o.rank)
-	case o.knowledge < 0:
-		return o, fmt.Errorf("-knowledge must be ≥ 0, got %d", o.knowledge)
-	case !(o.lr > 0):
-		return o, fmt.Errorf("-lr must be > 0, got %g", o.lr)
 	}
-	return o, nil
-}
-
-// choosePacks splits a comma-separated list of pack names, checks them and keeps the first rounds.
-func choosePacks(list string, rounds int) ([]string, error) {
-	names := strings.Split(list, ",")
-	for _, n := range names {
-		if !slices.Contains(packs.Names(), n) {
-			return nil, fmt.Errorf("unknown pack %q in -packs (want any of %s)", n, strings.Join(packs.Names(), ", "))
-		}
-	}
-	if rounds < 0 || rounds > len(names) {
-		return nil, fmt.Errorf("-rounds must be between 0 and the %d packs of -packs, got %d", len(names), rounds)
-	}
-	if rounds > 0 {
-		names = names[:rounds]
-	}
-	return names, nil
+	return o, o.Validate()
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "replay:", err)
-		return 2
-	}
-	if err := study(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "replay:", err)
-		return 1
-	}
-	return 0
-}
-
-// setup loads the base model and the packs, and returns a learner whose defaults every round uses.
-func setup(o options, stderr io.Writer) (l *accrete.Learner, tasks, knowledge []accrete.Task, err error) {
-	var m *model.Model
-	var tok *tokenizer.BPE
-	if o.modelDir == "" {
-		m, tok, err = tiny.Load(nil) // the shipped base model, on the pure-Go backend
-	} else {
-		m, tok, err = tiny.LoadDir(nil, o.modelDir)
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if l, err = accrete.NewLearner(m, tok); err != nil {
-		return nil, nil, nil, err
-	}
-	l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
-	l.Train = lora.TrainConfig{LearningRate: o.lr, Epochs: o.epochs, Seed: o.seed}
-	if !o.quiet {
-		l.Progress = stderr
-	}
-	for _, name := range o.packs {
-		t, err := packs.Load(name, packs.Options{Limit: o.limit})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		tasks = append(tasks, t)
-	}
-	if o.knowledge > 0 {
-		// The base model's own facts: their score after each round is the matrix's retention column.
-		b, err := packs.Base(packs.Options{Limit: o.knowledge})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		knowledge = []accrete.Task{b}
-	}
-	return l, tasks, knowledge, nil
+	return cli.Main("replay", args, stdout, stderr, parse, study)
 }
 
 func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	began := time.Now()
-	l, tasks, knowledge, err := setup(o, stderr)
+	l, tasks, knowledge, err := o.Setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -181,13 +81,13 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		setting  string
 	}{
 		{seq, "sequential LoRA", "semi-cooperative"},
-		{replay.Wrap(seq, replay.Config{Ratio: o.ratio, Budget: o.budget, Seed: o.seed}),
+		{replay.Wrap(seq, replay.Config{Ratio: o.ratio, Budget: o.budget, Seed: o.Seed}),
 			fmt.Sprintf("sequential LoRA + replay (ratio %g)", o.ratio), "fully-cooperative"},
 	}
 	if o.budget > 0 {
 		methods[1].name = fmt.Sprintf("sequential LoRA + replay (ratio %g, budget %d)", o.ratio, o.budget)
 	}
-	report := eval.Report{Title: "Replay over " + strings.Join(o.packs, ", ")}
+	report := eval.Report{Title: "Replay over " + strings.Join(o.Packs, ", ")}
 	for _, m := range methods {
 		l.ResetToBase() // every method starts from the base model
 		mat, err := accrete.Run(ctx, l, m.strategy, tasks, accrete.RunOptions{Knowledge: knowledge})
