@@ -68,13 +68,14 @@ type RoundRecord struct {
 	Knowledge float64
 }
 
-// Keep stores a trained adapter in l.Store (a no-op without a store) under name, replacing an
-// adapter of that name left by an interrupted earlier run.
-func (l *Learner) Keep(name, task string, round int, a *lora.Adapter, res lora.Result) error {
+// Keep stores a trained adapter in l.Store (a no-op without a store) under name, with extra tensors
+// kept beside it (a mixture's routers; nil for none), replacing an adapter of that name left by an
+// interrupted earlier run.
+func (l *Learner) Keep(name, task string, round int, a *lora.Adapter, res lora.Result, extra map[string]*model.Tensor) error {
 	if l.Store == nil {
 		return nil
 	}
-	meta := lora.Meta{Task: task, Round: round + 1, Metrics: map[string]float64{
+	meta := lora.Meta{Task: task, Round: round + 1, Extra: extra, Metrics: map[string]float64{
 		"train_loss": res.Loss, "steps": float64(res.Steps), "tokens": float64(res.Tokens)}}
 	if !math.IsNaN(res.Extra) && !math.IsInf(res.Extra, 0) && res.Extra != 0 {
 		meta.Metrics["extra_loss"] = res.Extra

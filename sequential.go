@@ -60,7 +60,7 @@ func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 			return err
 		}
 	}
-	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res); err != nil {
+	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
 	if err := a.Fold(l.Model.Weights); err != nil {
@@ -139,7 +139,7 @@ func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
 	if err != nil {
 		return err
 	}
-	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res); err != nil {
+	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
 	if err := a.Fold(l.Model.Weights); err != nil {

@@ -56,8 +56,11 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		tc = *s.cfg.Train
 	}
 	tc.Seed += uint64(r.Index) * 1000003
-	a, _, err := l.TrainAdapter(ctx, accrete.AdapterName(r), l.Encode(r.Task.Train), &lc, &tc)
+	a, res, err := l.TrainAdapter(ctx, accrete.AdapterName(r), l.Encode(r.Task.Train), &lc, &tc)
 	if err != nil {
+		return err
+	}
+	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
 	all := append(s.Adapters(), a)

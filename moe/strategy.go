@@ -145,7 +145,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		tc = *c.Train
 	}
 	tc.Seed += uint64(r.Index) * 1000003
-	a, _, err := l.TrainAdapter(ctx, accrete.AdapterName(r), l.Encode(r.Task.Train), &lc, &tc)
+	a, res, err := l.TrainAdapter(ctx, accrete.AdapterName(r), l.Encode(r.Task.Train), &lc, &tc)
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,11 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	mix, err := s.build(ctx, l, experts, calib, r.Index)
 	if err != nil {
 		l.ResetToBase()
+		return err
+	}
+	// The round's expert goes to the learner's store with the routers as they are after this round,
+	// so the newest entry and its predecessors rebuild the mixture (LoadMixture).
+	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res, mix.RouterTensors()); err != nil {
 		return err
 	}
 	s.experts, s.calib, s.mix = experts, calib, mix

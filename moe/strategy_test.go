@@ -90,3 +90,28 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 	}
 	require.NoError(t, moe.Config{}.Validate())
 }
+
+// TestRoutersAreKeptInTheStore runs the strategy on a learner with a lora.Store: every round's expert
+// is stored, with the routers beside the newest, and LoadMixture rebuilds the same mixture.
+func TestRoutersAreKeptInTheStore(t *testing.T) {
+	l := testkit.ColourLearner(t)
+	st, err := lora.OpenStore(t.TempDir(), lora.Fingerprint(l.Model.Config, l.Base()))
+	require.NoError(t, err)
+	l.Store = st
+	tasks := []accrete.Task{testkit.ColourTask("ka", 8, 1), testkit.ColourTask("mo", 8, 2)}
+	s := moe.New(moe.Config{CalibrationPerTask: 5, RouterTrain: &lora.TrainConfig{LearningRate: 1e-2, Epochs: 2, BatchSize: 4}})
+	_, err = accrete.Run(context.Background(), l, s, tasks, accrete.RunOptions{})
+	require.NoError(t, err)
+	require.Len(t, st.List(), 2)
+	seqs := [][]int{l.Encode(tasks[0].Test[:1])[0].Tokens, l.Encode(tasks[1].Test[:1])[0].Tokens}
+	want, err := l.Model.Logits(seqs)
+	require.NoError(t, err)
+
+	mix, err := moe.LoadMixture(st, l.Model.Config, moe.MixtureConfig{TopK: 2})
+	require.NoError(t, err)
+	l2 := testkit.ColourLearner(t)
+	l2.Model.SetAdapter(mix)
+	got, err := l2.Model.Logits(seqs)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the stored experts and routers give the same logits")
+}

@@ -173,6 +173,9 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 			return err
 		}
 	}
+	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
+		return err
+	}
 	if err := a.Fold(l.Model.Weights); err != nil {
 		return err
 	}
