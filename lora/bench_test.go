@@ -33,7 +33,8 @@ var benchShapes = []benchShape{
 // as (time of Train with N+1 steps − time with 1 step)/N, which leaves the graph building and the
 // weight snapshot out; ns/op, which the testing package computes from the whole timed call, includes
 // them. Metrics: ms/step, tokens/s (B·T per step), FFT-equivalent GFLOP/s (6·N·B·T per step,
-// N = MatmulParams, for LoRA too) and, on the lora case, the LoRA/FFT step-time ratio.
+// N = MatmulParams, for LoRA too), the peak Go heap and peak RSS (MB) of the timed Train call and, on
+// the lora case, the LoRA/FFT step-time ratio.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, sh := range benchShapes {
 		var fftStep time.Duration
@@ -98,8 +99,14 @@ func benchTrainStep(b *testing.B, sh benchShape, mode string) time.Duration {
 	b.StopTimer()
 	one := run(1)
 	b.ReportAllocs()
+	mem := startPeakMemory()
 	b.StartTimer()
 	all := run(b.N + 1)
 	b.StopTimer()
+	heapMB, rssMB := mem.done()
+	b.ReportMetric(heapMB, "peak-heap-MB")
+	if rssMB > 0 {
+		b.ReportMetric(rssMB, "peak-RSS-MB")
+	}
 	return max(all-one, time.Nanosecond) / time.Duration(b.N)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -77,17 +78,22 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 	bias = Reshape(bias, B, 1, 1, T, S)
 
 	var writeMask, onehot *Node
+	var updateAt []*Node // start indices of the cache write, when the backend has DynamicUpdateSlice
 	if in.Cache != nil {
 		if len(in.Cache) != cfg.NumHiddenLayers {
 			panic(fmt.Sprintf("model.Forward: %d caches for %d layers", len(in.Cache), cfg.NumHiddenLayers))
 		}
-		// onehot[t, s] = 1 where slot s = Start + t.
 		start := ConvertDType(in.Start, dtypes.Int32)
-		slot := Add(Iota(g, shapes.Make(dtypes.Int32, T, S), 0), BroadcastToDims(start, T, S))
-		sIdx := Iota(g, shapes.Make(dtypes.Int32, T, S), 1)
-		onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32) // [T, S]
-		writeMask = Reshape(ReduceSum(onehot, 0), 1, S, 1, 1)    // [1, S, 1, 1]
 		caches = make([]KVCache, cfg.NumHiddenLayers)
+		if g.Backend().Capabilities().Operations[backends.OpTypeDynamicUpdateSlice] {
+			zero := ScalarZero(g, dtypes.Int32)
+			updateAt = []*Node{zero, start, zero, zero}
+		} else { // onehot[t, s] = 1 where slot s = Start + t
+			slot := Add(Iota(g, shapes.Make(dtypes.Int32, T, S), 0), BroadcastToDims(start, T, S))
+			sIdx := Iota(g, shapes.Make(dtypes.Int32, T, S), 1)
+			onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32) // [T, S]
+			writeMask = Reshape(ReduceSum(onehot, 0), 1, S, 1, 1)    // [1, S, 1, 1]
+		}
 	}
 
 	H, KV, hd := cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim
@@ -101,7 +107,12 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 		v := Reshape(linear(p, l, "v_proj", h, in.Hook), B, T, KV, hd)
 		q = applyRope(q, cos, sin, rot)
 		k = applyRope(k, cos, sin, rot)
-		if in.Cache != nil {
+		if updateAt != nil { // write slots [Start, Start+T) in place of the one-hot rewrite below
+			c := in.Cache[l]
+			k = DynamicUpdateSlice(c.K, k, updateAt)
+			v = DynamicUpdateSlice(c.V, v, updateAt)
+			caches[l] = KVCache{K: k, V: v}
+		} else if in.Cache != nil {
 			c := in.Cache[l]
 			keep := OneMinus(writeMask)
 			// new[b, s, k, d] = Σ_t onehot[t, s] · k[b, t, k, d]

@@ -14,7 +14,7 @@ var capabilities = func() backends.Capabilities {
 		backends.OpTypeConcatenate, backends.OpTypeConvertDType, backends.OpTypeWhere,
 		backends.OpTypeReduceSum, backends.OpTypeReduceMax, backends.OpTypeReduceMin, backends.OpTypeReduceProduct,
 		backends.OpTypeArgMinMax, backends.OpTypeRNGBitGenerator, backends.OpTypeDot, backends.OpTypeDotGeneral,
-		backends.OpTypeGather, backends.OpTypeScatterSum, backends.OpTypeScatterMax, backends.OpTypeScatterMin,
+		backends.OpTypeDynamicUpdateSlice, backends.OpTypeGather, backends.OpTypeScatterSum, backends.OpTypeScatterMax, backends.OpTypeScatterMin,
 		backends.OpTypeAbs, backends.OpTypeNeg, backends.OpTypeSign, backends.OpTypeExp, backends.OpTypeExpm1,
 		backends.OpTypeLog, backends.OpTypeLog1p, backends.OpTypeSqrt, backends.OpTypeRsqrt, backends.OpTypeLogistic,
 		backends.OpTypeCos, backends.OpTypeSin, backends.OpTypeTanh, backends.OpTypeFloor, backends.OpTypeCeil,

@@ -16,6 +16,68 @@ import (
 type operandLayout struct {
 	perm                []int
 	batchStride, rs, cs int
+	// batchOff, when set, gives each batch item's start instead of i*batchStride (batch axes that
+	// are not contiguous in memory, read in place).
+	batchOff []int
+}
+
+// base returns where batch item bi starts.
+func (l operandLayout) base(bi int) int {
+	if l.batchOff != nil {
+		return l.batchOff[bi]
+	}
+	return bi * l.batchStride
+}
+
+// directLayout reads an operand in place, without a transpose, when its free axes collapse into one
+// strided axis and so do its contracting axes (taken in the order given, which pairs them with the
+// other operand's); batch axes may lie anywhere. ok is false when a transpose is needed.
+func directLayout(dims, batch, free, contract []int, freeFirst bool) (l operandLayout, ok bool) {
+	strides := stridesOf(dims)
+	// group returns the stride of a group of axes read as one row-major index, if they collapse.
+	group := func(axes []int) (int, bool) {
+		stride, inner := 1, -1
+		for i := len(axes) - 1; i >= 0; i-- {
+			a := axes[i]
+			if dims[a] == 1 {
+				continue
+			}
+			if inner < 0 {
+				stride = strides[a]
+			} else if strides[a] != strides[inner]*dims[inner] {
+				return 0, false
+			}
+			inner = a
+		}
+		return stride, true
+	}
+	fs, ok1 := group(free)
+	cs, ok2 := group(contract)
+	if !ok1 || !ok2 {
+		return l, false
+	}
+	if freeFirst {
+		l.rs, l.cs = fs, cs
+	} else {
+		l.rs, l.cs = cs, fs
+	}
+	n := 1
+	for _, a := range batch {
+		n *= dims[a]
+	}
+	if n > 1 {
+		l.batchOff = make([]int, n)
+		for bi := range n {
+			off, rem := 0, bi
+			for i := len(batch) - 1; i >= 0; i-- {
+				a := batch[i]
+				off += (rem % dims[a]) * strides[a]
+				rem /= dims[a]
+			}
+			l.batchOff[bi] = off
+		}
+	}
+	return l, true
 }
 
 // layoutFor picks strides for an operand whose axes group into batch, free and contracting axes. It
@@ -141,8 +203,14 @@ func (b *Builder) DotGeneral(lhsOp backends.Op, lhsContract, lhsBatch []int, rhs
 		outDims = append(outDims, rs.Dimensions[a])
 	}
 	out := shapes.Make(ls.DType, outDims...)
-	ll := layoutFor(ls.Rank(), lb, lf, lc, m, k, true)
-	rl := layoutFor(rs.Rank(), rb, rf, rc, n, k, false)
+	ll, ok := directLayout(ls.Dimensions, lb, lf, lc, true)
+	if !ok {
+		ll = layoutFor(ls.Rank(), lb, lf, lc, m, k, true)
+	}
+	rl, ok := directLayout(rs.Dimensions, rb, rf, rc, false)
+	if !ok {
+		rl = layoutFor(rs.Rank(), rb, rf, rc, n, k, false)
+	}
 	return b.newNode(backends.OpTypeDotGeneral, out, func(be *Backend, v []any) any {
 		x, y := v[0], v[1]
 		if ll.perm != nil {
@@ -163,31 +231,37 @@ func (b *Builder) DotGeneral(lhsOp backends.Op, lhsContract, lhsBatch []int, rhs
 // minParallelFlops is the work below which a matmul stays on one goroutine.
 const minParallelFlops = 1 << 18
 
-// batchedGemm computes res[bi] = A[bi]·B[bi] for every batch item, splitting batch items and row blocks
-// among up to workers goroutines.
+// batchedGemm computes res[bi] = A[bi]·B[bi] for every batch item, splitting batch items and row
+// blocks (or, for a few rows, column blocks) among up to workers goroutines.
 func batchedGemm(workers, batch, m, n, k int, a []float32, la operandLayout, b []float32, lb operandLayout, res []float32) {
-	type job struct{ bi, i0, i1 int }
+	type job struct{ bi, i0, i1, j0, j1 int }
 	flops := 2 * batch * m * n * k
 	parts := 1
 	if flops >= minParallelFlops && workers > 1 {
 		parts = workers
 	}
-	// Split each batch item's rows into chunks (multiples of MR) when there are fewer items than parts.
+	// Split each batch item into chunks when there are fewer items than parts: row blocks (multiples
+	// of MR), or column blocks (multiples of NR) when there are too few rows for that.
 	chunks := 1
 	if batch < parts {
 		chunks = (parts + batch - 1) / batch
 	}
-	rowsPer := ((m+chunks-1)/chunks + mr - 1) / mr * mr
+	rowsPer, colsPer := ((m+chunks-1)/chunks+mr-1)/mr*mr, n
+	if chunks > 1 && m <= maxSmallM {
+		rowsPer, colsPer = m, ((n+chunks-1)/chunks+nr-1)/nr*nr
+	}
 	var jobs []job
 	for bi := range batch {
 		for i0 := 0; i0 < m; i0 += rowsPer {
-			jobs = append(jobs, job{bi, i0, min(m, i0+rowsPer)})
+			for j0 := 0; j0 < n; j0 += colsPer {
+				jobs = append(jobs, job{bi, i0, min(m, i0+rowsPer), j0, min(n, j0+colsPer)})
+			}
 		}
 	}
 	run := func(j job) {
-		am := matrix{data: a, off: j.bi*la.batchStride + j.i0*la.rs, rs: la.rs, cs: la.cs}
-		bm := matrix{data: b, off: j.bi * lb.batchStride, rs: lb.rs, cs: lb.cs}
-		sgemm(j.i1-j.i0, n, k, am, bm, res[j.bi*m*n+j.i0*n:], n)
+		am := matrix{data: a, off: la.base(j.bi) + j.i0*la.rs, rs: la.rs, cs: la.cs}
+		bm := matrix{data: b, off: lb.base(j.bi) + j.j0*lb.cs, rs: lb.rs, cs: lb.cs}
+		sgemm(j.i1-j.i0, j.j1-j.j0, k, am, bm, res[j.bi*m*n+j.i0*n+j.j0:], n)
 	}
 	if parts == 1 || len(jobs) == 1 {
 		for _, j := range jobs {
@@ -215,7 +289,7 @@ func dotNaive(batch, m, n, k int, a []float64, la operandLayout, b []float64, lb
 			for j := range n {
 				var s float64
 				for p := range k {
-					s += a[bi*la.batchStride+i*la.rs+p*la.cs] * b[bi*lb.batchStride+p*lb.rs+j*lb.cs]
+					s += a[la.base(bi)+i*la.rs+p*la.cs] * b[lb.base(bi)+p*lb.rs+j*lb.cs]
 				}
 				res[bi*m*n+i*n+j] = s
 			}

@@ -39,6 +39,10 @@ func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 		naiveGemm(m, n, k, a, b, c, ldc)
 		return
 	}
+	if m <= maxSmallM && b.rs == 1 {
+		smallGemmT(m, n, k, a, b, c, ldc)
+		return
+	}
 	bufs := packPool.Get().(*packBufs)
 	defer packPool.Put(bufs)
 	var tile [mr * nr]float32

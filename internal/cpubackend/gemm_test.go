@@ -10,7 +10,8 @@ import (
 // float64 reference for shapes around the block sizes and for strided (transposed) operands.
 func TestSGEMM(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
-	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 33, 257}, {97, 31, 300}, {5, 200, 9}, {150, 40, 70}}
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 33, 257}, {97, 31, 300}, {5, 200, 9}, {150, 40, 70},
+		{1, 512, 128}, {3, 7, 9}, {4, 33, 17}, {16, 50, 300}, {13, 2, 64}, {9, 301, 31}}
 	saved := hasFMA
 	defer func() { hasFMA = saved }()
 	for _, fma := range []bool{false, saved} {
@@ -24,7 +25,7 @@ func TestSGEMM(t *testing.T) {
 			for i := range b {
 				b[i] = float32(r.NormFloat64())
 			}
-			for _, trans := range [][2]bool{{false, false}, {true, true}} {
+			for _, trans := range [][2]bool{{false, false}, {true, true}, {false, true}} {
 				am := matrix{data: a, rs: k, cs: 1}
 				bm := matrix{data: b, rs: n, cs: 1}
 				if trans[0] { // read a as a column-major m×k

@@ -297,6 +297,17 @@ func TestDotGeneral(t *testing.T) {
 		{"ij,kj->ik", []int{64, 300}, []int{300, 300}},
 		{"bij,bkj->bik", []int{4, 50, 40}, []int{4, 33, 40}},
 		{"ij,jk->ik", []int{1, 128}, []int{128, 512}}, // a decode step
+		// Few rows against a [N, K] operand: the unpacked small-M path (K tails, odd N, batches).
+		{"ij,kj->ik", []int{1, 128}, []int{512, 128}},
+		{"ij,kj->ik", []int{3, 288}, []int{2001, 288}}, // split over columns
+		{"ij,kj->ik", []int{16, 100}, []int{37, 100}},
+		{"ij,kj->ik", []int{5, 7}, []int{700, 7}},
+		{"ji,kj->ik", []int{64, 7}, []int{300, 64}},
+		{"bij,bkj->bik", []int{3, 5, 70}, []int{3, 41, 70}},
+		{"bqhd,bkhd->bhqk", []int{2, 1, 3, 32}, []int{2, 64, 3, 32}},
+		{"btkgd,bskd->bkgts", []int{2, 1, 2, 2, 32}, []int{2, 64, 2, 32}},
+		{"bkgts,bskd->btkgd", []int{2, 2, 2, 1, 64}, []int{2, 64, 2, 32}},
+		{"btkgd,bskd->bkgts", []int{2, 9, 2, 2, 32}, []int{2, 64, 2, 32}},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/%v/%v", c.eq, c.lhs, c.rhs), func(t *testing.T) {
