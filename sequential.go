@@ -42,7 +42,7 @@ func (s Sequential) Name() string {
 // Learn implements Strategy.
 func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 	items := l.Encode(r.Task.Train)
-	tc := roundTrain(l, s.Train, r.Index)
+	lc, tc := l.RoundConfig(s.LoRA, s.Train, r.Index)
 	if s.Mode == FFT {
 		_, err := l.TrainFull(ctx, fmt.Sprintf("round %d %s fft", r.Index+1, r.Task.Name), items, &tc)
 		return err
@@ -50,7 +50,6 @@ func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 	if s.Mode != LoRA && s.Mode != "" {
 		return fmt.Errorf("accrete: Sequential: unknown Mode %q (lora or fft)", s.Mode)
 	}
-	lc := roundLoRA(l, s.LoRA, r.Index)
 	a, res, err := l.TrainAdapter(ctx, AdapterName(r), items, &lc, &tc)
 	if err != nil {
 		return err
@@ -73,22 +72,21 @@ func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 // AdapterName is the name under which a round's adapter is trained and stored: "r01-taskname".
 func AdapterName(r Round) string { return fmt.Sprintf("r%02d-%s", r.Index+1, r.Task.Name) }
 
-func roundLoRA(l *Learner, c *lora.Config, round int) lora.Config {
-	lc := l.LoRA
-	if c != nil {
-		lc = *c
+// RoundConfig returns the adapter and training configurations of a round: lc and tc, or the learner's
+// defaults where they are nil, with their seeds offset by the round index so that every round draws
+// its own A and data order. Strategies that train the same adapter for the same round derive the
+// same seeds here, which is what lets an AdapterCache share their training.
+func (l *Learner) RoundConfig(lc *lora.Config, tc *lora.TrainConfig, round int) (lora.Config, lora.TrainConfig) {
+	c, t := l.LoRA, l.Train
+	if lc != nil {
+		c = *lc
 	}
-	lc.Seed += uint64(round)
-	return lc
-}
-
-func roundTrain(l *Learner, c *lora.TrainConfig, round int) lora.TrainConfig {
-	tc := l.Train
-	if c != nil {
-		tc = *c
+	if tc != nil {
+		t = *tc
 	}
-	tc.Seed += uint64(round) * 1000003
-	return tc
+	c.Seed += uint64(round)
+	t.Seed += uint64(round) * 1000003
+	return c, t
 }
 
 // Joint trains, each round, one adapter (or every weight) from the base on the union of all tasks so
@@ -128,13 +126,12 @@ func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
 	}
 	l.ResetToBase()
 	enc := l.Encode(items)
-	tc := roundTrain(l, j.Train, r.Index)
+	lc, tc := l.RoundConfig(j.LoRA, j.Train, r.Index)
 	label := fmt.Sprintf("round %d joint (%d tasks)", r.Index+1, len(tasks))
 	if orMode(j.Mode) == FFT {
 		_, err := l.TrainFull(ctx, label, enc, &tc)
 		return err
 	}
-	lc := roundLoRA(l, j.LoRA, r.Index)
 	a, res, err := l.TrainAdapter(ctx, fmt.Sprintf("joint-r%02d", r.Index+1), enc, &lc, &tc)
 	if err != nil {
 		return err

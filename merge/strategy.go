@@ -46,16 +46,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		return err
 	}
 	l.ResetToBase()
-	lc := l.LoRA
-	if s.cfg.LoRA != nil {
-		lc = *s.cfg.LoRA
-	}
-	lc.Seed += uint64(r.Index)
-	tc := l.Train
-	if s.cfg.Train != nil {
-		tc = *s.cfg.Train
-	}
-	tc.Seed += uint64(r.Index) * 1000003
+	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
 	a, res, err := l.TrainAdapter(ctx, accrete.AdapterName(r), l.Encode(r.Task.Train), &lc, &tc)
 	if err != nil {
 		return err

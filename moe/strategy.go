@@ -135,16 +135,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	}
 	c := s.cfg.WithDefaults()
 	l.ResetToBase()
-	lc := l.LoRA
-	if c.LoRA != nil {
-		lc = *c.LoRA
-	}
-	lc.Seed += uint64(r.Index)
-	tc := l.Train
-	if c.Train != nil {
-		tc = *c.Train
-	}
-	tc.Seed += uint64(r.Index) * 1000003
+	lc, tc := l.RoundConfig(c.LoRA, c.Train, r.Index)
 	a, res, err := l.TrainAdapter(ctx, accrete.AdapterName(r), l.Encode(r.Task.Train), &lc, &tc)
 	if err != nil {
 		return err

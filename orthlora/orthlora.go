@@ -121,16 +121,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if s.past == nil {
 		s.past = Past{}
 	}
-	lc := l.LoRA
-	if s.cfg.LoRA != nil {
-		lc = *s.cfg.LoRA
-	}
-	lc.Seed += uint64(r.Index)
-	tc := l.Train
-	if s.cfg.Train != nil {
-		tc = *s.cfg.Train
-	}
-	tc.Seed += uint64(r.Index) * 1000003
+	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
 	if tc.Progress == nil {
 		tc.Progress = l.Progress
 	}
