@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -299,7 +300,9 @@ func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches 
 	})
 	args := []any{tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
 		tensors.FromFlatDataAndDimensions(slices.Clone(cachePos), B, L), tensors.FromScalar(int32(start))}
-	args = append(args, caches...)
+	for _, c := range caches {
+		args = append(args, m.donate(c))
+	}
 	out, err := m.exec(e, names, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model: decode step: %w", err)
@@ -317,6 +320,21 @@ func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches 
 		newCaches[i] = t
 	}
 	return logits, newCaches, nil
+}
+
+// donate hands a KV cache tensor's buffer to the step that replaces it, so that a backend that
+// writes DynamicUpdateSlice in place (accrete's) need not copy the whole cache every token. The
+// tensor is not used again either way; if donation fails the tensor itself is passed.
+func (m *Model) donate(c any) any {
+	t, ok := c.(*tensors.Tensor)
+	if !ok || !m.backend.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice] {
+		return c
+	}
+	d, err := graph.DonateTensorBuffer(t, m.backend, 0)
+	if err != nil {
+		return c
+	}
+	return d
 }
 
 // sample picks the next token from one row of logits.

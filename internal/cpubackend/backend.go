@@ -160,7 +160,7 @@ func (b *Backend) BufferCopyToDevice(source backends.Buffer, deviceNum backends.
 func newFlat(dtype dtypes.DType, n int) any {
 	switch dtype {
 	case dtypes.Float32:
-		return make([]float32, n)
+		return getF32Zero(n)
 	case dtypes.Float64:
 		return make([]float64, n)
 	case dtypes.Int32:
@@ -198,6 +198,11 @@ func words[W any](flat any) []W {
 
 // cloneFlat returns a copy of a flat slice.
 func cloneFlat(flat any) any {
+	if f, ok := flat.([]float32); ok {
+		out := getF32(len(f))
+		copy(out, f)
+		return out
+	}
 	v := reflect.ValueOf(flat)
 	out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
 	reflect.Copy(out, v)

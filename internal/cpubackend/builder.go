@@ -25,8 +25,11 @@ type node struct {
 	// alias is true when run may return one of its inputs (Reshape, Identity): such values are not
 	// owned by the node.
 	alias bool
-	param int // index of a Parameter, else -1
-	multi bool
+	// runInPlace, when set, computes the same value as run but may overwrite its first input and
+	// return it; Execute uses it when that input's storage is dead after this op.
+	runInPlace func(b *Backend, in []any) any
+	param      int // index of a Parameter, else -1
+	multi      bool
 }
 
 // Builder implements backends.Builder. Ops this backend does not implement return an error naming them.

@@ -220,8 +220,14 @@ func (b *Builder) DotGeneral(lhsOp backends.Op, lhsContract, lhsBatch []int, rhs
 			y = transpose(y, rs, rl.perm)
 		}
 		if xf, ok := x.([]float32); ok {
-			res := make([]float32, batch*m*n)
+			res := getF32Zero(batch * m * n)
 			batchedGemm(be.workers, batch, m, n, k, xf, ll, y.([]float32), rl, res)
+			if ll.perm != nil {
+				putFlat(x)
+			}
+			if rl.perm != nil {
+				putFlat(y)
+			}
 			return res
 		}
 		return dotNaive(batch, m, n, k, x.([]float64), ll, y.([]float64), rl)

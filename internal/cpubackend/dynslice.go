@@ -30,13 +30,15 @@ func (b *Builder) DynamicUpdateSlice(operandOp, updateOp backends.Op, startIndic
 			return nil, fmt.Errorf("cpubackend: %s: start index #%d is %s, want an integer scalar", desc, i, s.shape)
 		}
 	}
-	return b.newNode(backends.OpTypeDynamicUpdateSlice, os.Clone(), func(_ *Backend, v []any) any {
-		return dynamicUpdateSlice(v[0], v[1], os, us, v[2:])
-	}, in...), nil
+	n := b.newNode(backends.OpTypeDynamicUpdateSlice, os.Clone(), func(_ *Backend, v []any) any {
+		return dynamicUpdateSlice(cloneFlat(v[0]), v[1], os, us, v[2:])
+	}, in...)
+	n.runInPlace = func(_ *Backend, v []any) any { return dynamicUpdateSlice(v[0], v[1], os, us, v[2:]) }
+	return n, nil
 }
 
-func dynamicUpdateSlice(operand, update any, os, us shapes.Shape, starts []any) any {
-	res := cloneFlat(operand)
+// dynamicUpdateSlice writes update into res (the operand's values) and returns res.
+func dynamicUpdateSlice(res, update any, os, us shapes.Shape, starts []any) any {
 	if us.Size() == 0 {
 		return res
 	}

@@ -147,7 +147,7 @@ func unaryFloat[T float](op backends.OpType, x []T) any {
 		}
 		return out
 	}
-	out := make([]T, len(x))
+	out := makeSlice[T](len(x))
 	if x32, ok := any(x).([]float32); ok && (op == backends.OpTypeExp || op == backends.OpTypeLogistic) {
 		kind := kindExp
 		if op == backends.OpTypeLogistic {
@@ -299,6 +299,11 @@ func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op,
 		return nil, fmt.Errorf("cpubackend: %s of %s is not implemented", op, in[0].shape)
 	}
 	sa, sb := in[0].shape, in[1].shape
+	if dt == dtypes.Float32 && !shapeinference.ComparisonOperations.Has(op) {
+		if run := blockBroadcast(op, sa, sb, out); run != nil {
+			return b.newNode(op, out, func(_ *Backend, v []any) any { return run(v[0].([]float32), v[1].([]float32)) }, in...), nil
+		}
+	}
 	return b.newNode(op, out, func(_ *Backend, v []any) any {
 		x, y := v[0], v[1]
 		full := out.Clone()
@@ -310,8 +315,117 @@ func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op,
 		if !sb.IsScalar() && sb.Size() != full.Size() {
 			y = broadcastInDim(y, sb, full, allAxes(sb.Rank()))
 		}
-		return binaryOp(op, x, y, full.Size())
+		res := binaryOp(op, x, y, full.Size())
+		if !sa.IsScalar() && sa.Size() != full.Size() {
+			putFlat(x)
+		}
+		if !sb.IsScalar() && sb.Size() != full.Size() {
+			putFlat(y)
+		}
+		return res
 	}, in...), nil
+}
+
+// broadcastKind classifies how an operand of shape s broadcasts to full: bcastNone (same size or
+// a scalar: the plain loops handle it), bcastRows (s is full with its trailing axes from some point
+// set to 1: one value per block of inner elements, as a softmax's row max), bcastCols (s is full
+// with its leading axes up to some point set to 1: the same inner values for every block, as a
+// norm's weight) or bcastOther.
+type broadcastKind int
+
+const (
+	bcastNone  broadcastKind = 0
+	bcastRows  broadcastKind = 1
+	bcastCols  broadcastKind = 2
+	bcastOther broadcastKind = 3
+)
+
+// minBlock is the smallest block a blocked broadcast loops over; smaller ones are expanded.
+const minBlock = 8
+
+func broadcastOf(s, full shapes.Shape) (kind broadcastKind, outer, inner int) {
+	if s.IsScalar() || s.Size() == full.Size() {
+		return bcastNone, 0, 0
+	}
+	r := full.Rank()
+	// Rows: s[:p] == full[:p] and s[p:] all 1.
+	p := r
+	for p > 0 && s.Dimensions[p-1] == 1 && full.Dimensions[p-1] != 1 {
+		p--
+	}
+	for p > 0 && s.Dimensions[p-1] == 1 { // size-1 axes of full too
+		p--
+	}
+	if slicesEqual(s.Dimensions[:p], full.Dimensions[:p]) {
+		inner = full.Size() / max(s.Size(), 1)
+		if inner >= minBlock {
+			return bcastRows, s.Size(), inner
+		}
+	}
+	// Cols: s[:p] all 1 and s[p:] == full[p:].
+	p = 0
+	for p < r && s.Dimensions[p] == 1 {
+		p++
+	}
+	if slicesEqual(s.Dimensions[p:], full.Dimensions[p:]) && s.Size() >= minBlock {
+		return bcastCols, full.Size() / s.Size(), s.Size()
+	}
+	return bcastOther, 0, 0
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// blockBroadcast returns a float32 loop for op when one operand is full-sized and the other
+// broadcasts by rows or columns, so that the broadcast operand is never expanded; nil otherwise.
+func blockBroadcast(op backends.OpType, sa, sb, out shapes.Shape) func(x, y []float32) []float32 {
+	ka, oa, ia := broadcastOf(sa, out)
+	kb, ob, ib := broadcastOf(sb, out)
+	n := out.Size()
+	switch {
+	case ka == bcastNone && !sa.IsScalar() && kb == bcastRows:
+		return func(x, y []float32) []float32 {
+			res := getF32(n)
+			for o := range ob {
+				binaryScalarR(op, res[o*ib:(o+1)*ib], x[o*ib:(o+1)*ib], y[o])
+			}
+			return res
+		}
+	case ka == bcastNone && !sa.IsScalar() && kb == bcastCols:
+		return func(x, y []float32) []float32 {
+			res := getF32(n)
+			for o := range ob {
+				binaryLoop(op, res[o*ib:(o+1)*ib], x[o*ib:(o+1)*ib], y)
+			}
+			return res
+		}
+	case kb == bcastNone && !sb.IsScalar() && ka == bcastRows:
+		return func(x, y []float32) []float32 {
+			res := getF32(n)
+			for o := range oa {
+				binaryScalarL(op, res[o*ia:(o+1)*ia], x[o], y[o*ia:(o+1)*ia])
+			}
+			return res
+		}
+	case kb == bcastNone && !sb.IsScalar() && ka == bcastCols:
+		return func(x, y []float32) []float32 {
+			res := getF32(n)
+			for o := range oa {
+				binaryLoop(op, res[o*ia:(o+1)*ia], x, y[o*ia:(o+1)*ia])
+			}
+			return res
+		}
+	}
+	return nil
 }
 
 func allAxes(rank int) []int {
@@ -381,7 +495,7 @@ func binaryNum[T number](op backends.OpType, x, y []T, n int) any {
 	if shapeinference.ComparisonOperations.Has(op) {
 		return compare(op, x, y, n)
 	}
-	out := make([]T, n)
+	out := makeSlice[T](n)
 	switch {
 	case len(x) == n && len(y) == n:
 		binaryLoop(op, out, x, y)
@@ -829,7 +943,7 @@ func convertFrom[F number](x []F, to dtypes.DType) any {
 }
 
 func convertTo[F, T number](x []F) []T {
-	out := make([]T, len(x))
+	out := makeSlice[T](len(x))
 	for i, v := range x {
 		out[i] = T(v)
 	}

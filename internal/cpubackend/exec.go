@@ -22,6 +22,13 @@ type Executable struct {
 	order   []*node
 	pos     map[*node]int
 	lastUse []int
+	// root[i] is the position of the node whose storage order[i]'s value is (itself unless order[i]
+	// is an alias such as Reshape); release[i] lists the storage roots that die at step i — the last
+	// use of the root and all its aliases — and that the executable owns (not parameters, constants
+	// or outputs): Execute hands those buffers back to the pool for later ops to reuse.
+	root    []int
+	rootEnd []int
+	release [][]int
 }
 
 var _ backends.Executable = (*Executable)(nil)
@@ -55,6 +62,23 @@ func newExecutable(b *Builder, outputs []*node) *Executable {
 	for _, o := range outputs {
 		e.lastUse[e.pos[o]] = len(e.order)
 	}
+	e.root = make([]int, len(e.order))
+	e.rootEnd = make([]int, len(e.order))
+	for i, n := range e.order {
+		e.root[i] = i
+		if n.alias {
+			e.root[i] = e.root[e.pos[n.inputs[0]]]
+		}
+		r := e.root[i]
+		e.rootEnd[r] = max(e.rootEnd[r], e.lastUse[i])
+	}
+	e.release = make([][]int, len(e.order))
+	for r, n := range e.order {
+		if e.root[r] != r || n.param >= 0 || n.op == backends.OpTypeConstant || n.multi || e.rootEnd[r] >= len(e.order) {
+			continue
+		}
+		e.release[e.rootEnd[r]] = append(e.release[e.rootEnd[r]], r)
+	}
 	return e
 }
 
@@ -76,13 +100,19 @@ func (e *Executable) Outputs() []shapes.Shape {
 	return s
 }
 
-// Execute runs the computation. Donated inputs are not reused: outputs never alias inputs.
+// Execute runs the computation. Intermediate buffers go back to the pool once their last use has
+// run. A donated input may become an output's storage: DynamicUpdateSlice writes into a donated
+// operand in place when nothing else reads it afterwards (the KV cache of a decode step).
 func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device backends.DeviceNum) (outs []backends.Buffer, err error) {
 	if len(inputs) != len(e.params) {
 		return nil, fmt.Errorf("cpubackend: %q takes %d inputs, got %d", e.name, len(e.params), len(inputs))
 	}
 	vals := make([]any, len(e.order))
 	owned := make([]bool, len(e.order))
+	// storage[r] is the value of storage root r while any alias of it may still be read.
+	storage := make([]any, len(e.order))
+	// kept[r]: root r's buffer was taken over by an in-place op, so it is not released.
+	kept := make([]bool, len(e.order))
 	for i, p := range e.params {
 		buf, err := toBuffer(inputs[i])
 		if err != nil {
@@ -92,6 +122,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 			return nil, fmt.Errorf("cpubackend: %q input #%d (%s) has shape %s, want %s", e.name, i, e.names[i], buf.shape, p.shape)
 		}
 		vals[e.pos[p]] = buf.flat
+		owned[e.pos[p]] = i < len(donate) && donate[i]
 	}
 	var current *node
 	defer func() {
@@ -110,15 +141,34 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 		for _, in := range n.inputs {
 			args = append(args, vals[e.pos[in]])
 		}
-		vals[i] = n.run(e.backend, args)
+		inPlace := false
+		if n.runInPlace != nil {
+			// When the operand's storage dies here and nothing else can see it, overwrite it.
+			r := e.root[e.pos[n.inputs[0]]]
+			inPlace = e.rootEnd[r] == i && owned[r] && !kept[r]
+			kept[r] = kept[r] || inPlace
+		}
+		if inPlace {
+			vals[i] = n.runInPlace(e.backend, args)
+		} else {
+			vals[i] = n.run(e.backend, args)
+		}
 		owned[i] = !n.alias && n.op != backends.OpTypeConstant
 		if n.alias {
 			owned[i] = owned[e.pos[n.inputs[0]]]
+		} else {
+			storage[i] = vals[i]
 		}
 		for _, in := range n.inputs {
 			if j := e.pos[in]; e.lastUse[j] == i {
 				vals[j] = nil
 			}
+		}
+		for _, r := range e.release[i] {
+			if !kept[r] {
+				putFlat(storage[r])
+			}
+			storage[r] = nil
 		}
 	}
 	outs = make([]backends.Buffer, len(e.outputs))

@@ -263,7 +263,7 @@ func reduceNum[T number](op backends.OpType, x []T, src shapes.Shape, axes []int
 	for _, d := range outDims {
 		n *= d
 	}
-	out := make([]T, n)
+	out := makeSlice[T](n)
 	var init T
 	switch op {
 	case backends.OpTypeReduceProduct:

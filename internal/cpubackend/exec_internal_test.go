@@ -1,0 +1,112 @@
+package cpubackend
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/stretchr/testify/require"
+)
+
+// buildExec compiles f over the backend's builder with float32 parameters of the given shapes.
+func buildExec(t *testing.T, b *Backend, f func(bd *Builder, params []backends.Op) []backends.Op, shps ...shapes.Shape) backends.Executable {
+	t.Helper()
+	bd := b.Builder("test").(*Builder)
+	params := make([]backends.Op, len(shps))
+	for i, s := range shps {
+		p, err := bd.Parameter("p", s, nil)
+		require.NoError(t, err)
+		params[i] = p
+	}
+	e, err := bd.Compile(f(bd, params), nil)
+	require.NoError(t, err)
+	return e
+}
+
+func must(t *testing.T) func(backends.Op, error) backends.Op {
+	return func(op backends.Op, err error) backends.Op {
+		t.Helper()
+		require.NoError(t, err)
+		return op
+	}
+}
+
+// TestPooledBuffersDoNotLeakIntoLiveValues runs a graph whose intermediates die at different
+// points, some read through aliases (Reshape) and one returned both directly and through an
+// alias, many times with different inputs: every run must give the values computed directly, so
+// a buffer handed back to the pool while still reachable would show up as a wrong value.
+func TestPooledBuffersDoNotLeakIntoLiveValues(t *testing.T) {
+	b := &Backend{workers: 2}
+	const n = 4096 // above minPooled, so the pool is used
+	s := shapes.Make(dtypes.Float32, n)
+	m := must(t)
+	e := buildExec(t, b, func(bd *Builder, p []backends.Op) []backends.Op {
+		x := p[0]
+		two := m(bd.Add(x, x))                                                // 2x, dies after r and y
+		r := m(bd.Reshape(two, 64, 64))                                       // alias of two
+		y := m(bd.Exp(m(bd.Neg(two))))                                        // e^-2x
+		z := m(bd.Mul(m(bd.Reshape(r, n)), y))                                // 2x·e^-2x, read through a second alias
+		w := m(bd.Add(z, x))                                                  // 2x·e^-2x + x
+		return []backends.Op{w, m(bd.Reshape(z, 64, 64)), z, m(bd.Sub(w, z))} // z twice, once aliased
+	}, s)
+	for run := range 5 {
+		in := make([]float32, n)
+		for i := range in {
+			in[i] = float32(i%97)/97 + float32(run)
+		}
+		buf, err := b.BufferFromFlatData(0, in, s)
+		require.NoError(t, err)
+		outs, err := e.Execute([]backends.Buffer{buf}, nil, 0)
+		require.NoError(t, err)
+		w, z2, z, wz := outs[0].(*Buffer).flat.([]float32), outs[1].(*Buffer).flat.([]float32),
+			outs[2].(*Buffer).flat.([]float32), outs[3].(*Buffer).flat.([]float32)
+		require.NotSame(t, &z[0], &z2[0], "two outputs share storage")
+		for i, v := range in {
+			wantZ := 2 * v * float32(math.Exp(-2*float64(v)))
+			require.InDelta(t, wantZ, z[i], 1e-5, "run %d z[%d]", run, i)
+			require.InDelta(t, wantZ, z2[i], 1e-5, "run %d z (aliased)[%d]", run, i)
+			require.InDelta(t, wantZ+v, w[i], 1e-5, "run %d w[%d]", run, i)
+			require.InDelta(t, v, wz[i], 1e-5, "run %d w-z[%d]", run, i)
+		}
+		// The input is never recycled: it still holds what the caller gave.
+		require.Equal(t, in, buf.(*Buffer).flat.([]float32))
+	}
+}
+
+// TestDynamicUpdateSliceInPlaceOnlyWhenDonated checks that DynamicUpdateSlice writes into its
+// operand's buffer when the caller donates it, and copies it otherwise (the caller's buffer is
+// unchanged and may be used again).
+func TestDynamicUpdateSliceInPlaceOnlyWhenDonated(t *testing.T) {
+	b := &Backend{workers: 2}
+	os, us := shapes.Make(dtypes.Float32, 4, 8), shapes.Make(dtypes.Float32, 1, 8)
+	m := must(t)
+	bd := b.Builder("dus").(*Builder)
+	op := m(bd.Parameter("cache", os, nil))
+	up := m(bd.Parameter("row", us, nil))
+	at := m(bd.Parameter("at", shapes.Make(dtypes.Int32), nil))
+	zero := m(bd.Constant([]int32{0}))
+	zero = m(bd.Reshape(zero))
+	e, err := bd.Compile([]backends.Op{m(bd.DynamicUpdateSlice(op, up, []backends.Op{at, zero}))}, nil)
+	require.NoError(t, err)
+	cache := make([]float32, 32)
+	row := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	for _, donate := range []bool{false, true} {
+		cb, _ := b.BufferFromFlatData(0, cache, os)
+		rb, _ := b.BufferFromFlatData(0, row, us)
+		ab, _ := b.BufferFromFlatData(0, []int32{2}, shapes.Make(dtypes.Int32))
+		outs, err := e.Execute([]backends.Buffer{cb, rb, ab}, []bool{donate, false, false}, 0)
+		require.NoError(t, err)
+		got := outs[0].(*Buffer).flat.([]float32)
+		require.Equal(t, row, got[16:24])
+		require.Equal(t, make([]float32, 16), got[:16])
+		in := cb.(*Buffer).flat.([]float32)
+		if donate {
+			require.Same(t, &in[0], &got[0], "a donated operand is updated in place")
+		} else {
+			require.NotSame(t, &in[0], &got[0])
+			require.Equal(t, make([]float32, 32), in, "an operand that is not donated is unchanged")
+		}
+	}
+}
