@@ -25,11 +25,15 @@ type node struct {
 	// alias is true when run may return one of its inputs (Reshape, Identity): such values are not
 	// owned by the node.
 	alias bool
-	// runInPlace, when set, computes the same value as run but may overwrite its first input and
-	// return it; Execute uses it when that input's storage is dead after this op.
-	runInPlace func(b *Backend, in []any) any
-	param      int // index of a Parameter, else -1
-	multi      bool
+	// runInto, when set, computes the same value as run into dst, the value of one of the inputs
+	// listed in inPlace (which have the node's shape and dtype), and returns dst. Execute uses it when
+	// that input's storage dies at this op and nothing else can see it, so the op allocates nothing.
+	runInto func(b *Backend, in []any, dst any) any
+	inPlace []int
+	// bcastAxes are a BroadcastInDim's axes (element-wise consumers may read its operand instead).
+	bcastAxes []int
+	param     int // index of a Parameter, else -1
+	multi     bool
 }
 
 // Builder implements backends.Builder. Ops this backend does not implement return an error naming them.
@@ -183,9 +187,11 @@ func (b *Builder) BroadcastInDim(x backends.Op, outputShape shapes.Shape, axes [
 		return nil, err
 	}
 	src, out, axes := in[0].shape, outputShape.Clone(), slices.Clone(axes)
-	return b.newNode(backends.OpTypeBroadcastInDim, out, func(_ *Backend, v []any) any {
+	n := b.newNode(backends.OpTypeBroadcastInDim, out, func(_ *Backend, v []any) any {
 		return broadcastInDim(v[0], src, out, axes)
-	}, in...), nil
+	}, in...)
+	n.bcastAxes = axes
+	return n, nil
 }
 
 func (b *Builder) Slice(x backends.Op, starts, limits, strides []int) (backends.Op, error) {

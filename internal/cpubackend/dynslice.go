@@ -33,7 +33,8 @@ func (b *Builder) DynamicUpdateSlice(operandOp, updateOp backends.Op, startIndic
 	n := b.newNode(backends.OpTypeDynamicUpdateSlice, os.Clone(), func(_ *Backend, v []any) any {
 		return dynamicUpdateSlice(cloneFlat(v[0]), v[1], os, us, v[2:])
 	}, in...)
-	n.runInPlace = func(_ *Backend, v []any) any { return dynamicUpdateSlice(v[0], v[1], os, us, v[2:]) }
+	n.runInto = func(_ *Backend, v []any, dst any) any { return dynamicUpdateSlice(dst, v[1], os, us, v[2:]) }
+	n.inPlace = []int{0}
 	return n, nil
 }
 

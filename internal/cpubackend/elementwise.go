@@ -65,15 +65,20 @@ func (b *Builder) unary(op backends.OpType, x backends.Op) (backends.Op, error) 
 	default:
 		return nil, fmt.Errorf("cpubackend: %s of %s is not implemented", op, in[0].shape)
 	}
-	return b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...), nil
+	n := b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...)
+	if dt == dtypes.Float32 && out.DType == dtypes.Float32 {
+		n.runInto = func(_ *Backend, v []any, dst any) any { return unaryFloat(op, v[0].([]float32), dst.([]float32)) }
+		n.inPlace = []int{0}
+	}
+	return n, nil
 }
 
 func unaryOp(op backends.OpType, x any) any {
 	switch x := x.(type) {
 	case []float32:
-		return unaryFloat(op, x)
+		return unaryFloat(op, x, nil)
 	case []float64:
-		return unaryFloat(op, x)
+		return unaryFloat(op, x, nil)
 	case []bool:
 		out := make([]bool, len(x))
 		for i, v := range x {
@@ -134,7 +139,7 @@ func unaryInt[T integer](op backends.OpType, x []T) []T {
 	return out
 }
 
-func unaryFloat[T float](op backends.OpType, x []T) any {
+func unaryFloat[T float](op backends.OpType, x []T, out []T) any {
 	if op == backends.OpTypeIsFinite || op == backends.OpTypeIsNaN {
 		out := make([]bool, len(x))
 		for i, v := range x {
@@ -147,7 +152,9 @@ func unaryFloat[T float](op backends.OpType, x []T) any {
 		}
 		return out
 	}
-	out := makeSlice[T](len(x))
+	if out == nil {
+		out = makeSlice[T](len(x))
+	}
 	if x32, ok := any(x).([]float32); ok && (op == backends.OpTypeExp || op == backends.OpTypeLogistic) {
 		kind := kindExp
 		if op == backends.OpTypeLogistic {
@@ -275,7 +282,12 @@ func (b *Builder) unaryBool(op backends.OpType, x backends.Op) (backends.Op, err
 	}
 	out := in[0].shape.Clone()
 	out.DType = dtypes.Bool
-	return b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...), nil
+	n := b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...)
+	if dt == dtypes.Float32 && out.DType == dtypes.Float32 {
+		n.runInto = func(_ *Backend, v []any, dst any) any { return unaryFloat(op, v[0].([]float32), dst.([]float32)) }
+		n.inPlace = []int{0}
+	}
+	return n, nil
 }
 
 // ---- binary ----
@@ -299,31 +311,86 @@ func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op,
 		return nil, fmt.Errorf("cpubackend: %s of %s is not implemented", op, in[0].shape)
 	}
 	sa, sb := in[0].shape, in[1].shape
-	if dt == dtypes.Float32 && !shapeinference.ComparisonOperations.Has(op) {
-		if run := blockBroadcast(op, sa, sb, out); run != nil {
-			return b.newNode(op, out, func(_ *Backend, v []any) any { return run(v[0].([]float32), v[1].([]float32)) }, in...), nil
+	f32 := dt == dtypes.Float32 && !shapeinference.ComparisonOperations.Has(op)
+	if f32 {
+		// A broadcast feeding this op is read by rows or columns instead of being expanded (the
+		// BroadcastInDim then never runs if nothing else needs it).
+		ea, eb := in[0], in[1]
+		if x, s, ok := lazyBroadcast(in[0]); ok && sb.Size() == out.Size() {
+			ea, sa = x, s
+		} else if y, s, ok := lazyBroadcast(in[1]); ok && sa.Size() == out.Size() {
+			eb, sb = y, s
 		}
+		if run, full := blockBroadcast(op, sa, sb, out); run != nil {
+			n := b.newNode(op, out, func(_ *Backend, v []any) any {
+				return run(v[0].([]float32), v[1].([]float32), nil)
+			}, ea, eb)
+			n.runInto = func(_ *Backend, v []any, dst any) any {
+				return run(v[0].([]float32), v[1].([]float32), dst.([]float32))
+			}
+			n.inPlace = []int{full}
+			return n, nil
+		}
+		sa, sb = in[0].shape, in[1].shape
 	}
-	return b.newNode(op, out, func(_ *Backend, v []any) any {
-		x, y := v[0], v[1]
-		full := out.Clone()
-		full.DType = sa.DType
-		// Operands broadcast only from scalars or size-1 axes: expand those that are neither.
-		if !sa.IsScalar() && sa.Size() != full.Size() {
+	full := out.Clone()
+	full.DType = sa.DType
+	// run computes op into dst (allocated when nil). Operands broadcast only from scalars or size-1
+	// axes: those that are neither are expanded first.
+	run := func(x, y, dst any) any {
+		xe := !sa.IsScalar() && sa.Size() != full.Size()
+		ye := !sb.IsScalar() && sb.Size() != full.Size()
+		if xe {
 			x = broadcastInDim(x, sa, full, allAxes(sa.Rank()))
 		}
-		if !sb.IsScalar() && sb.Size() != full.Size() {
+		if ye {
 			y = broadcastInDim(y, sb, full, allAxes(sb.Rank()))
 		}
-		res := binaryOp(op, x, y, full.Size())
-		if !sa.IsScalar() && sa.Size() != full.Size() {
+		var res any
+		if dst != nil {
+			res = binaryNum(op, x.([]float32), y.([]float32), full.Size(), dst.([]float32))
+		} else {
+			res = binaryOp(op, x, y, full.Size())
+		}
+		if xe {
 			putFlat(x)
 		}
-		if !sb.IsScalar() && sb.Size() != full.Size() {
+		if ye {
 			putFlat(y)
 		}
 		return res
-	}, in...), nil
+	}
+	n := b.newNode(op, out, func(_ *Backend, v []any) any { return run(v[0], v[1], nil) }, in...)
+	if f32 {
+		for k, s := range []shapes.Shape{sa, sb} {
+			if !s.IsScalar() && s.Size() == full.Size() {
+				n.inPlace = append(n.inPlace, k)
+			}
+		}
+		n.runInto = func(_ *Backend, v []any, dst any) any { return run(v[0], v[1], dst) }
+	}
+	return n, nil
+}
+
+// lazyBroadcast returns the operand of a BroadcastInDim node that keeps the operand's axis order,
+// and the operand's shape with size-1 axes inserted where the broadcast adds axes: element-wise ops
+// can read that directly by rows or columns.
+func lazyBroadcast(n *node) (*node, shapes.Shape, bool) {
+	if n.op != backends.OpTypeBroadcastInDim || n.shape.DType != dtypes.Float32 {
+		return nil, shapes.Shape{}, false
+	}
+	src := n.inputs[0]
+	dims := make([]int, n.shape.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	for i, a := range n.bcastAxes {
+		if i > 0 && a <= n.bcastAxes[i-1] {
+			return nil, shapes.Shape{}, false
+		}
+		dims[a] = src.shape.Dimensions[i]
+	}
+	return src, shapes.Make(dtypes.Float32, dims...), true
 }
 
 // broadcastKind classifies how an operand of shape s broadcasts to full: bcastNone (same size or
@@ -386,46 +453,54 @@ func slicesEqual(a, b []int) bool {
 }
 
 // blockBroadcast returns a float32 loop for op when one operand is full-sized and the other
-// broadcasts by rows or columns, so that the broadcast operand is never expanded; nil otherwise.
-func blockBroadcast(op backends.OpType, sa, sb, out shapes.Shape) func(x, y []float32) []float32 {
+// broadcasts by rows or columns, so that the broadcast operand is never expanded, and which operand
+// is the full one (the loop may write into it); nil otherwise. The loop writes into res, or into a
+// new buffer when res is nil.
+func blockBroadcast(op backends.OpType, sa, sb, out shapes.Shape) (loop func(x, y, res []float32) []float32, full int) {
 	ka, oa, ia := broadcastOf(sa, out)
 	kb, ob, ib := broadcastOf(sb, out)
 	n := out.Size()
+	alloc := func(res []float32) []float32 {
+		if res == nil {
+			return getF32(n)
+		}
+		return res
+	}
 	switch {
 	case ka == bcastNone && !sa.IsScalar() && kb == bcastRows:
-		return func(x, y []float32) []float32 {
-			res := getF32(n)
+		return func(x, y, res []float32) []float32 {
+			res = alloc(res)
 			for o := range ob {
 				binaryScalarR(op, res[o*ib:(o+1)*ib], x[o*ib:(o+1)*ib], y[o])
 			}
 			return res
-		}
+		}, 0
 	case ka == bcastNone && !sa.IsScalar() && kb == bcastCols:
-		return func(x, y []float32) []float32 {
-			res := getF32(n)
+		return func(x, y, res []float32) []float32 {
+			res = alloc(res)
 			for o := range ob {
 				binaryLoop(op, res[o*ib:(o+1)*ib], x[o*ib:(o+1)*ib], y)
 			}
 			return res
-		}
+		}, 0
 	case kb == bcastNone && !sb.IsScalar() && ka == bcastRows:
-		return func(x, y []float32) []float32 {
-			res := getF32(n)
+		return func(x, y, res []float32) []float32 {
+			res = alloc(res)
 			for o := range oa {
 				binaryScalarL(op, res[o*ia:(o+1)*ia], x[o], y[o*ia:(o+1)*ia])
 			}
 			return res
-		}
+		}, 1
 	case kb == bcastNone && !sb.IsScalar() && ka == bcastCols:
-		return func(x, y []float32) []float32 {
-			res := getF32(n)
+		return func(x, y, res []float32) []float32 {
+			res = alloc(res)
 			for o := range oa {
 				binaryLoop(op, res[o*ia:(o+1)*ia], x, y[o*ia:(o+1)*ia])
 			}
 			return res
-		}
+		}, 1
 	}
-	return nil
+	return nil, -1
 }
 
 func allAxes(rank int) []int {
@@ -439,25 +514,25 @@ func allAxes(rank int) []int {
 func binaryOp(op backends.OpType, x, y any, n int) any {
 	switch x := x.(type) {
 	case []float32:
-		return binaryNum(op, x, y.([]float32), n)
+		return binaryNum(op, x, y.([]float32), n, nil)
 	case []float64:
-		return binaryNum(op, x, y.([]float64), n)
+		return binaryNum(op, x, y.([]float64), n, nil)
 	case []int32:
-		return binaryNum(op, x, y.([]int32), n)
+		return binaryNum(op, x, y.([]int32), n, nil)
 	case []int64:
-		return binaryNum(op, x, y.([]int64), n)
+		return binaryNum(op, x, y.([]int64), n, nil)
 	case []uint64:
-		return binaryNum(op, x, y.([]uint64), n)
+		return binaryNum(op, x, y.([]uint64), n, nil)
 	case []uint32:
-		return binaryNum(op, x, y.([]uint32), n)
+		return binaryNum(op, x, y.([]uint32), n, nil)
 	case []int8:
-		return binaryNum(op, x, y.([]int8), n)
+		return binaryNum(op, x, y.([]int8), n, nil)
 	case []int16:
-		return binaryNum(op, x, y.([]int16), n)
+		return binaryNum(op, x, y.([]int16), n, nil)
 	case []uint8:
-		return binaryNum(op, x, y.([]uint8), n)
+		return binaryNum(op, x, y.([]uint8), n, nil)
 	case []uint16:
-		return binaryNum(op, x, y.([]uint16), n)
+		return binaryNum(op, x, y.([]uint16), n, nil)
 	case []bool:
 		return binaryBool(op, x, y.([]bool), n)
 	}
@@ -491,11 +566,13 @@ func binaryBool(op backends.OpType, x, y []bool, n int) []bool {
 }
 
 // binaryNum applies op element-wise; x and y have n elements or one (a scalar).
-func binaryNum[T number](op backends.OpType, x, y []T, n int) any {
+func binaryNum[T number](op backends.OpType, x, y []T, n int, out []T) any {
 	if shapeinference.ComparisonOperations.Has(op) {
 		return compare(op, x, y, n)
 	}
-	out := makeSlice[T](n)
+	if out == nil {
+		out = makeSlice[T](n)
+	}
 	switch {
 	case len(x) == n && len(y) == n:
 		binaryLoop(op, out, x, y)

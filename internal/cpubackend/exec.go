@@ -82,6 +82,29 @@ func newExecutable(b *Builder, outputs []*node) *Executable {
 	return e
 }
 
+// inPlaceInput returns which of node n's (at position i) inputs it may overwrite, or -1: one listed
+// in n.inPlace whose storage dies at this op, is owned by this execution (an intermediate or a donated
+// input) and is not also read through another input.
+func (e *Executable) inPlaceInput(n *node, i int, owned, kept []bool) int {
+	if n.runInto == nil {
+		return -1
+	}
+	for _, k := range n.inPlace {
+		r := e.root[e.pos[n.inputs[k]]]
+		if e.rootEnd[r] != i || !owned[r] || kept[r] {
+			continue
+		}
+		shared := false
+		for j, in := range n.inputs {
+			shared = shared || j != k && e.root[e.pos[in]] == r
+		}
+		if !shared {
+			return k
+		}
+	}
+	return -1
+}
+
 func (e *Executable) Finalize() {}
 
 func (e *Executable) Inputs() ([]string, []shapes.Shape) {
@@ -141,15 +164,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 		for _, in := range n.inputs {
 			args = append(args, vals[e.pos[in]])
 		}
-		inPlace := false
-		if n.runInPlace != nil {
-			// When the operand's storage dies here and nothing else can see it, overwrite it.
-			r := e.root[e.pos[n.inputs[0]]]
-			inPlace = e.rootEnd[r] == i && owned[r] && !kept[r]
-			kept[r] = kept[r] || inPlace
-		}
-		if inPlace {
-			vals[i] = n.runInPlace(e.backend, args)
+		if k := e.inPlaceInput(n, i, owned, kept); k >= 0 {
+			kept[e.root[e.pos[n.inputs[k]]]] = true
+			vals[i] = n.runInto(e.backend, args, args[k])
 		} else {
 			vals[i] = n.run(e.backend, args)
 		}

@@ -110,3 +110,45 @@ func TestDynamicUpdateSliceInPlaceOnlyWhenDonated(t *testing.T) {
 		}
 	}
 }
+
+// TestElementwiseInPlaceAndLazyBroadcast checks that unary and binary ops write into a donated or
+// dead operand instead of allocating, never into an input the caller still owns, and that a
+// BroadcastInDim read by rows by an element-wise op is never expanded.
+func TestElementwiseInPlaceAndLazyBroadcast(t *testing.T) {
+	b := &Backend{workers: 2}
+	const rows, cols = 3, 700 // 2100 elements: pooled
+	full, row := shapes.Make(dtypes.Float32, rows, cols), shapes.Make(dtypes.Float32, rows)
+	m := must(t)
+	bd := b.Builder("inplace").(*Builder)
+	x := m(bd.Parameter("x", full, nil))
+	r := m(bd.Parameter("r", row, nil))
+	e1 := m(bd.Exp(x))                                           // x may be donated
+	sh := m(bd.Sub(e1, m(bd.BroadcastInDim(r, full, []int{0})))) // e^x - r[row], into e1
+	out := m(bd.Neg(sh))                                         // into sh
+	ex, err := bd.Compile([]backends.Op{out}, nil)
+	require.NoError(t, err)
+	for _, n := range ex.(*Executable).order {
+		require.NotEqual(t, backends.OpTypeBroadcastInDim, n.op, "the broadcast is read in place, not expanded")
+	}
+	xs := make([]float32, rows*cols)
+	for i := range xs {
+		xs[i] = float32(i%13) / 7
+	}
+	rs := []float32{0.5, -1, 2}
+	for _, donate := range []bool{false, true} {
+		xb, _ := b.BufferFromFlatData(0, xs, full)
+		rb, _ := b.BufferFromFlatData(0, rs, row)
+		outs, err := ex.Execute([]backends.Buffer{xb, rb}, []bool{donate, false}, 0)
+		require.NoError(t, err)
+		got := outs[0].(*Buffer).flat.([]float32)
+		for i, v := range xs {
+			require.InDelta(t, -(math.Exp(float64(v)) - float64(rs[i/cols])), got[i], 1e-5, "[%d]", i)
+		}
+		in := xb.(*Buffer).flat.([]float32)
+		if donate {
+			require.Same(t, &in[0], &got[0], "a donated input is overwritten by the chain")
+		} else {
+			require.Equal(t, xs, in, "an input that is not donated is never written")
+		}
+	}
+}

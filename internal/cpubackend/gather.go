@@ -164,11 +164,17 @@ func (b *Builder) scatter(op backends.OpType, operand, indices, updates backends
 	}
 	os, is, us := in[0].shape, in[1].shape, in[2].shape
 	windowAxes, insertedAxes, toOperand = slices.Clone(windowAxes), slices.Clone(insertedAxes), slices.Clone(toOperand)
-	return b.newNode(op, out, func(_ *Backend, v []any) any {
+	n := b.newNode(op, out, func(_ *Backend, v []any) any {
 		res := cloneFlat(v[0])
 		scatter(op, res, indexValues(v[1]), v[2], os, is, us, ivAxis, windowAxes, insertedAxes, toOperand)
 		return res
-	}, in...), nil
+	}, in...)
+	n.runInto = func(_ *Backend, v []any, dst any) any {
+		scatter(op, dst, indexValues(v[1]), v[2], os, is, us, ivAxis, windowAxes, insertedAxes, toOperand)
+		return dst
+	}
+	n.inPlace = []int{0}
+	return n, nil
 }
 
 func (b *Builder) ScatterSum(operand, indices, updates backends.Op, ivAxis int, windowAxes, insertedAxes,
