@@ -6,24 +6,60 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
+// hasFMA enables the AVX2/FMA dotKernel (smallgemm.go); tests clear it to exercise the Go fallback.
 var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// hasAVX512 reports AVX-512 Foundation with the OS saving the ZMM state (x/sys/cpu checks XCR0).
+var hasAVX512 = cpu.X86.HasAVX512F
 
 //go:noescape
 func kernel6x16(k int, a, b, c unsafe.Pointer, ldc int)
 
 //go:noescape
+func kernel14x32(k int, a, b, c unsafe.Pointer, ldc int)
+
+//go:noescape
 func dot4x2(k8 int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, out unsafe.Pointer)
 
-// microKernel computes C[MR×NR] += Apanel·Bpanel, with AVX2/FMA where the CPU has them.
-func microKernel(k int, a, b, c []float32, ldc int) {
-	if hasFMA && k > 0 {
-		_ = a[k*mr-1]
-		_ = b[k*nr-1]
-		_ = c[(mr-1)*ldc+nr-1]
-		kernel6x16(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc)
+// avx2Kernel is the 6×16 AVX2/FMA kernel: 12 YMM accumulators.
+var avx2Kernel = &gemmKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 2048, micro: microKernelAVX2}
+
+// avx512Kernel is the 14×32 AVX-512 kernel: 28 ZMM accumulators and two ZMM for a row of B, with
+// A broadcast from memory by the FMAs. kc=320 keeps the KC×32 B panel (40 KiB) in a 48 KiB L1 and
+// lets a 288-deep product (the LM head) go in one slice, so its large C is read and written once;
+// an MC×KC block of A (mc=168: 12 tiles, 210 KiB) sits well inside a 2 MiB L2.
+var avx512Kernel = &gemmKernel{name: "avx512", mr: 14, nr: 32, kc: 320, mc: 168, nc: 2048, micro: microKernelAVX512}
+
+func init() {
+	if hasFMA {
+		gemmKernels = append([]*gemmKernel{avx2Kernel}, gemmKernels...)
+	}
+	if hasAVX512 && hasFMA {
+		gemmKernels = append([]*gemmKernel{avx512Kernel}, gemmKernels...)
+	}
+	setGemmKernel(gemmKernels[0])
+}
+
+// microKernelAVX2 computes C[6×16] += Apanel·Bpanel.
+func microKernelAVX2(k int, a, b, c []float32, ldc int) {
+	if k <= 0 {
 		return
 	}
-	microKernelGo(k, a, b, c, ldc)
+	_ = a[k*6-1]
+	_ = b[k*16-1]
+	_ = c[5*ldc+15]
+	kernel6x16(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc)
+}
+
+// microKernelAVX512 computes C[14×32] += Apanel·Bpanel.
+func microKernelAVX512(k int, a, b, c []float32, ldc int) {
+	if k <= 0 {
+		return
+	}
+	_ = a[k*14-1]
+	_ = b[k*32-1]
+	_ = c[13*ldc+31]
+	kernel14x32(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc)
 }
 
 // dotKernel sets out[r] = Σ_{p<k} a[r·lda+p]·b[p] and out[4+r] = Σ_{p<k} a[r·lda+p]·b[ldb+p] for

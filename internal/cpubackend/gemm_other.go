@@ -4,8 +4,6 @@ package cpubackend
 
 var hasFMA = false // no assembly kernel on this architecture
 
-func microKernel(k int, a, b, c []float32, ldc int) { microKernelGo(k, a, b, c, ldc) }
-
 func dotKernel(k int, a []float32, lda int, b []float32, ldb int, out *[8]float32) {
 	dotKernelGo(k, a, lda, b, ldb, out)
 }
