@@ -32,8 +32,12 @@ type node struct {
 	inPlace []int
 	// bcastAxes are a BroadcastInDim's axes (element-wise consumers may read its operand instead).
 	bcastAxes []int
-	param     int // index of a Parameter, else -1
-	multi     bool
+	// constVal is a Constant's value.
+	constVal any
+	// scatterInto, on a ScatterSum node, scatters the updates (values of inputs 1 and 2) into dst.
+	scatterInto func(dst, indices, updates any)
+	param       int // index of a Parameter, else -1
+	multi       bool
 }
 
 // Builder implements backends.Builder. Ops this backend does not implement return an error naming them.
@@ -128,7 +132,9 @@ func (b *Builder) Constant(flat any, dims ...int) (backends.Op, error) {
 		return nil, fmt.Errorf("cpubackend: Constant: %d values for shape %s", n, shape)
 	}
 	val := cloneFlat(flat)
-	return b.newNode(backends.OpTypeConstant, shape, func(*Backend, []any) any { return val }), nil
+	n := b.newNode(backends.OpTypeConstant, shape, func(*Backend, []any) any { return val })
+	n.constVal = val
+	return n, nil
 }
 
 func (b *Builder) Identity(x backends.Op) (backends.Op, error) {

@@ -132,8 +132,12 @@ func TestTrainStepMatchesStock(t *testing.T) {
 			}
 			require.Equal(t, results[0].Steps, results[1].Steps)
 			require.InDelta(t, results[0].Loss, results[1].Loss, 1e-4*math.Max(1, results[0].Loss))
+			// AdamW divides each gradient by its running RMS, so an element whose gradient is near
+			// zero moves by up to the learning rate whatever its size: summation-order differences
+			// in such gradients (the backends' reductions associate differently) show up amplified.
+			// 1e-3 is 5% of the most two steps at lr 1e-2 can move a weight.
 			for n, w := range weights[0] {
-				requireClose(t, w, weights[1][n], 1e-4, n)
+				requireClose(t, w, weights[1][n], 1e-3, n)
 			}
 		})
 	}

@@ -312,14 +312,38 @@ func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op,
 	}
 	sa, sb := in[0].shape, in[1].shape
 	f32 := dt == dtypes.Float32 && !shapeinference.ComparisonOperations.Has(op)
+	if f32 && op == backends.OpTypeAdd {
+		if n := b.fusedScatterAdd(in[0], in[1], out); n != nil {
+			return n, nil
+		}
+	}
 	if f32 {
-		// A broadcast feeding this op is read by rows or columns instead of being expanded (the
+		// A broadcast feeding this op is read by blocks instead of being expanded (the
 		// BroadcastInDim then never runs if nothing else needs it).
 		ea, eb := in[0], in[1]
-		if x, s, ok := lazyBroadcast(in[0]); ok && sb.Size() == out.Size() {
+		if x, s, ok := lazyBroadcast(in[0]); ok {
 			ea, sa = x, s
-		} else if y, s, ok := lazyBroadcast(in[1]); ok && sa.Size() == out.Size() {
+		}
+		if y, s, ok := lazyBroadcast(in[1]); ok {
 			eb, sb = y, s
+		}
+		if sa.Size() != out.Size() && sa.Equal(sb) && !sa.IsScalar() {
+			// Both operands broadcast the same way: apply op to the small operands, then expand once.
+			small := sa
+			n := b.newNode(op, out, func(_ *Backend, v []any) any {
+				r := binaryNum(op, v[0].([]float32), v[1].([]float32), small.Size(), nil)
+				res := broadcastInDim(r, small, out, allAxes(small.Rank()))
+				putFlat(r)
+				return res
+			}, ea, eb)
+			return n, nil
+		}
+		if sa.Size() != out.Size() && sb.Size() != out.Size() {
+			ea, eb, sa, sb = in[0], in[1], in[0].shape, in[1].shape // expanded below
+		} else if ea == in[0] && eb == in[1] || blockable(sa, sb, out) {
+			// keep the substitution
+		} else {
+			ea, eb, sa, sb = in[0], in[1], in[0].shape, in[1].shape
 		}
 		if run, full := blockBroadcast(op, sa, sb, out); run != nil {
 			n := b.newNode(op, out, func(_ *Backend, v []any) any {
@@ -372,6 +396,36 @@ func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op,
 	return n, nil
 }
 
+// fusedScatterAdd returns, for x + ScatterSum(zeros, indices, updates) (either way round, as the
+// gradient of a Gather adds to another gradient), a node that scatters the updates straight into x
+// (in place when x dies here), so that the zeros are never materialised; nil if the pattern is absent.
+func (b *Builder) fusedScatterAdd(x, y *node, out shapes.Shape) *node {
+	for _, p := range [][2]*node{{x, y}, {y, x}} {
+		full, sc := p[0], p[1]
+		for sc.op == backends.OpTypeReshape { // the scatter's flat layout is the same
+			sc = sc.inputs[0]
+		}
+		zero, ok := sc.constVal.(float32)
+		if sc.op != backends.OpTypeScatterSum || sc.scatterInto == nil || !ok || zero != 0 ||
+			!full.shape.Equal(out) || sc.shape.Size() != out.Size() {
+			continue
+		}
+		into := sc.scatterInto
+		n := b.newNode(backends.OpTypeAdd, out, func(_ *Backend, v []any) any {
+			res := cloneFlat(v[0])
+			into(res, v[1], v[2])
+			return res
+		}, full, sc.inputs[0], sc.inputs[1])
+		n.runInto = func(_ *Backend, v []any, dst any) any {
+			into(dst, v[1], v[2])
+			return dst
+		}
+		n.inPlace = []int{0}
+		return n
+	}
+	return nil
+}
+
 // lazyBroadcast returns the operand of a BroadcastInDim node that keeps the operand's axis order,
 // and the operand's shape with size-1 axes inserted where the broadcast adds axes: element-wise ops
 // can read that directly by rows or columns.
@@ -405,39 +459,72 @@ const (
 	bcastRows  broadcastKind = 1
 	bcastCols  broadcastKind = 2
 	bcastOther broadcastKind = 3
+	bcastRun   broadcastKind = 4
 )
 
 // minBlock is the smallest block a blocked broadcast loops over; smaller ones are expanded.
 const minBlock = 8
 
+// More generally s may broadcast along one run of consecutive axes [p, q) (bcastRun): then
+// full = [outer, mid, inner] and s = [outer, 1, inner] in row-major blocks, with outer, mid and
+// inner the products of full's axes before, in and after the run.
 func broadcastOf(s, full shapes.Shape) (kind broadcastKind, outer, inner int) {
+	k, o, _, in := broadcastRun(s, full)
+	switch k {
+	case bcastRows:
+		return k, o, full.Size() / max(o, 1)
+	case bcastCols:
+		return k, full.Size() / max(in, 1), in
+	}
+	return k, 0, 0
+}
+
+// broadcastRun finds the single run of axes along which s broadcasts to full; see broadcastOf.
+func broadcastRun(s, full shapes.Shape) (kind broadcastKind, outer, mid, inner int) {
 	if s.IsScalar() || s.Size() == full.Size() {
-		return bcastNone, 0, 0
+		return bcastNone, 0, 0, 0
 	}
 	r := full.Rank()
-	// Rows: s[:p] == full[:p] and s[p:] all 1.
-	p := r
-	for p > 0 && s.Dimensions[p-1] == 1 && full.Dimensions[p-1] != 1 {
-		p--
-	}
-	for p > 0 && s.Dimensions[p-1] == 1 { // size-1 axes of full too
-		p--
-	}
-	if slicesEqual(s.Dimensions[:p], full.Dimensions[:p]) {
-		inner = full.Size() / max(s.Size(), 1)
-		if inner >= minBlock {
-			return bcastRows, s.Size(), inner
-		}
-	}
-	// Cols: s[:p] all 1 and s[p:] == full[p:].
-	p = 0
-	for p < r && s.Dimensions[p] == 1 {
+	p := 0
+	for p < r && s.Dimensions[p] == full.Dimensions[p] {
 		p++
 	}
-	if slicesEqual(s.Dimensions[p:], full.Dimensions[p:]) && s.Size() >= minBlock {
-		return bcastCols, full.Size() / s.Size(), s.Size()
+	q := p
+	for q < r && s.Dimensions[q] == 1 {
+		q++
 	}
-	return bcastOther, 0, 0
+	for q > p && full.Dimensions[q-1] == 1 { // size-1 axes of both belong to either side
+		q--
+	}
+	if !slicesEqual(s.Dimensions[q:], full.Dimensions[q:]) {
+		return bcastOther, 0, 0, 0
+	}
+	outer, mid, inner = 1, 1, 1
+	for i, d := range full.Dimensions {
+		switch {
+		case i < p:
+			outer *= d
+		case i < q:
+			mid *= d
+		default:
+			inner *= d
+		}
+	}
+	switch {
+	case inner == 1 && mid >= minBlock:
+		return bcastRows, outer, mid, 1
+	case outer == 1 && inner >= minBlock:
+		return bcastCols, 1, mid, inner
+	case inner >= minBlock:
+		return bcastRun, outer, mid, inner
+	}
+	return bcastOther, 0, 0, 0
+}
+
+// blockable reports whether blockBroadcast handles operands of shapes sa and sb.
+func blockable(sa, sb, out shapes.Shape) bool {
+	run, _ := blockBroadcast(backends.OpTypeAdd, sa, sb, out)
+	return run != nil
 }
 
 func slicesEqual(a, b []int) bool {
@@ -465,6 +552,26 @@ func blockBroadcast(op backends.OpType, sa, sb, out shapes.Shape) (loop func(x, 
 			return getF32(n)
 		}
 		return res
+	}
+	if k, o, m, in := broadcastRun(sb, out); k == bcastRun && ka == bcastNone && !sa.IsScalar() {
+		return func(x, y, res []float32) []float32 {
+			res = alloc(res)
+			for i := range o * m {
+				yo := (i / m) * in
+				binaryLoop(op, res[i*in:(i+1)*in], x[i*in:(i+1)*in], y[yo:yo+in])
+			}
+			return res
+		}, 0
+	}
+	if k, o, m, in := broadcastRun(sa, out); k == bcastRun && kb == bcastNone && !sb.IsScalar() {
+		return func(x, y, res []float32) []float32 {
+			res = alloc(res)
+			for i := range o * m {
+				xo := (i / m) * in
+				binaryLoop(op, res[i*in:(i+1)*in], x[xo:xo+in], y[i*in:(i+1)*in])
+			}
+			return res
+		}, 1
 	}
 	switch {
 	case ka == bcastNone && !sa.IsScalar() && kb == bcastRows:
@@ -588,6 +695,9 @@ func binaryNum[T number](op backends.OpType, x, y []T, n int, out []T) any {
 
 func binaryLoop[T number](op backends.OpType, out, x, y []T) {
 	x, y = x[:len(out)], y[:len(out)]
+	if o, ok := any(out).([]float32); ok && vecBinary(op, o, any(x).([]float32), any(y).([]float32)) {
+		return
+	}
 	switch op {
 	case backends.OpTypeAdd:
 		for i := range out {
@@ -627,6 +737,9 @@ func binaryLoop[T number](op backends.OpType, out, x, y []T) {
 }
 
 func binaryScalarR[T number](op backends.OpType, out, x []T, c T) {
+	if o, ok := any(out).([]float32); ok && vecScalar(op, o, any(x).([]float32), any(c).(float32), false) {
+		return
+	}
 	x = x[:len(out)]
 	switch op {
 	case backends.OpTypeAdd:
@@ -667,6 +780,9 @@ func binaryScalarR[T number](op backends.OpType, out, x []T, c T) {
 }
 
 func binaryScalarL[T number](op backends.OpType, out []T, c T, y []T) {
+	if o, ok := any(out).([]float32); ok && vecScalar(op, o, any(y).([]float32), any(c).(float32), true) {
+		return
+	}
 	y = y[:len(out)]
 	switch op {
 	case backends.OpTypeAdd:
@@ -1025,4 +1141,43 @@ func convertTo[F, T number](x []F) []T {
 		out[i] = T(v)
 	}
 	return out
+}
+
+// vecBinary runs out = x op y with the SIMD kernels for the ops they cover, reporting whether it did.
+func vecBinary(op backends.OpType, out, x, y []float32) bool {
+	switch op {
+	case backends.OpTypeAdd:
+		addF32(out, x, y)
+	case backends.OpTypeSub:
+		subF32(out, x, y)
+	case backends.OpTypeMul:
+		mulF32(out, x, y)
+	case backends.OpTypeDiv:
+		divF32(out, x, y)
+	default:
+		return false
+	}
+	return true
+}
+
+// vecScalar runs out = x op c (or c op x when left) with the SIMD kernels for the ops they cover,
+// reporting whether it did.
+func vecScalar(op backends.OpType, out, x []float32, c float32, left bool) bool {
+	switch {
+	case op == backends.OpTypeAdd:
+		addScalarF32(out, x, c)
+	case op == backends.OpTypeMul:
+		mulScalarF32(out, x, c)
+	case op == backends.OpTypeSub && !left:
+		subScalarF32(out, x, c)
+	case op == backends.OpTypeSub:
+		rsubScalarF32(out, x, c)
+	case op == backends.OpTypeDiv && !left:
+		divScalarF32(out, x, c)
+	case op == backends.OpTypeDiv:
+		rdivScalarF32(out, x, c)
+	default:
+		return false
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/shapeinference"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -164,17 +165,54 @@ func (b *Builder) scatter(op backends.OpType, operand, indices, updates backends
 	}
 	os, is, us := in[0].shape, in[1].shape, in[2].shape
 	windowAxes, insertedAxes, toOperand = slices.Clone(windowAxes), slices.Clone(insertedAxes), slices.Clone(toOperand)
+	into := func(dst, indices, updates any) {
+		scatter(op, dst, indexValues(indices), updates, os, is, us, ivAxis, windowAxes, insertedAxes, toOperand)
+	}
+	if c, ok := scalarBroadcast(in[0]); ok && out.DType == dtypes.Float32 {
+		// The operand is a constant filled in (a gradient's zeros): fill the result instead.
+		n := b.newNode(op, out, func(_ *Backend, v []any) any {
+			res := getF32(out.Size())
+			fillF32(res, c)
+			into(res, v[0], v[1])
+			return res
+		}, in[1], in[2])
+		n.scatterInto = into
+		n.constVal = c
+		return n, nil
+	}
 	n := b.newNode(op, out, func(_ *Backend, v []any) any {
 		res := cloneFlat(v[0])
-		scatter(op, res, indexValues(v[1]), v[2], os, is, us, ivAxis, windowAxes, insertedAxes, toOperand)
+		into(res, v[1], v[2])
 		return res
 	}, in...)
 	n.runInto = func(_ *Backend, v []any, dst any) any {
-		scatter(op, dst, indexValues(v[1]), v[2], os, is, us, ivAxis, windowAxes, insertedAxes, toOperand)
+		into(dst, v[1], v[2])
 		return dst
 	}
 	n.inPlace = []int{0}
 	return n, nil
+}
+
+// scalarBroadcast reports whether n is a float32 scalar Constant broadcast to a shape, and its value.
+func scalarBroadcast(n *node) (float32, bool) {
+	if n.op != backends.OpTypeBroadcastInDim || n.shape.DType != dtypes.Float32 {
+		return 0, false
+	}
+	c, ok := n.inputs[0].constVal.([]float32)
+	if n.inputs[0].op != backends.OpTypeConstant || !ok || len(c) != 1 {
+		return 0, false
+	}
+	return c[0], true
+}
+
+func fillF32(s []float32, c float32) {
+	if c == 0 {
+		clear(s)
+		return
+	}
+	for i := range s {
+		s[i] = c
+	}
 }
 
 func (b *Builder) ScatterSum(operand, indices, updates backends.Op, ivAxis int, windowAxes, insertedAxes,

@@ -76,6 +76,10 @@ func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 		smallGemmT(m, n, k, a, b, c, ldc)
 		return
 	}
+	if m <= maxAxpyM && b.cs == 1 {
+		smallGemmN(m, n, k, a, b, c, ldc)
+		return
+	}
 	g.gemm(m, n, k, a, b, c, ldc)
 }
 

@@ -284,7 +284,22 @@ func reduceNum[T number](op backends.OpType, x []T, src shapes.Shape, axes []int
 		out[0] = x[0]
 		return out
 	}
+	out32, _ := any(out).([]float32)
+	x32, _ := any(x).([]float32)
 	forRows(dims, ostr, stridesOf(dims), 0, 0, func(o, s, m, so, ss int) {
+		if out32 != nil && ss == 1 && (so == 0 || so == 1) { // contiguous float32: SIMD kernels
+			switch {
+			case so == 0 && op == backends.OpTypeReduceSum:
+				out32[o] += sumF32(x32[s : s+m])
+				return
+			case so == 0 && op == backends.OpTypeReduceMax:
+				out32[o] = maxOf(out32[o], maxF32(x32[s:s+m]))
+				return
+			case so == 1 && op == backends.OpTypeReduceSum:
+				addF32(out32[o:o+m], out32[o:o+m], x32[s:s+m])
+				return
+			}
+		}
 		if so == 0 { // the row is reduced into one output element
 			acc := out[o]
 			switch op {

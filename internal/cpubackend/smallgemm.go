@@ -53,6 +53,31 @@ func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int) {
 	}
 }
 
+// maxAxpyM is the most rows of A for which sgemm skips packing when B's rows are contiguous (a
+// decode step's attention probabilities times the cached values, one query row per head): packing
+// B and running a 14-row micro-kernel on one row would do fourteen times the work.
+const maxAxpyM = 4
+
+// smallGemmN accumulates C[m×n] += A[m×k]·B[k×n] for a B whose rows are contiguous (b.cs == 1):
+// each row of C gathers a[i,p]·(row p of B) over p, reading B once per row of A.
+func smallGemmN(m, n, k int, a, b matrix, c []float32, ldc int) {
+	for i := range m {
+		crow := c[i*ldc : i*ldc+n]
+		for p := range k {
+			bo := b.off + p*b.rs
+			axpyF32(crow, a.data[a.off+i*a.rs+p*a.cs], b.data[bo:bo+n])
+		}
+	}
+}
+
+// axpyF32 sets y[j] += alpha·x[j].
+func axpyF32(y []float32, alpha float32, x []float32) {
+	x = x[:len(y)]
+	for j := range y {
+		y[j] += alpha * x[j]
+	}
+}
+
 // dotKernelGo is the portable dotKernel.
 func dotKernelGo(k int, a []float32, lda int, b []float32, ldb int, out *[8]float32) {
 	*out = [8]float32{}
