@@ -61,10 +61,12 @@ func (b *Backend) Capabilities() backends.Capabilities { return capabilities.Clo
 
 func (b *Backend) Builder(name string) backends.Builder { return newBuilder(b, name) }
 
+// Finalize marks the backend finalized and releases the buffers kept for reuse.
 func (b *Backend) Finalize() {
 	b.mu.Lock()
 	b.finalized = true
 	b.mu.Unlock()
+	releaseFree()
 }
 
 func (b *Backend) IsFinalized() bool {
@@ -129,9 +131,7 @@ func (b *Backend) BufferFromFlatData(deviceNum backends.DeviceNum, flat any, sha
 	if src.Kind() != reflect.Slice || src.Type().Elem() != shape.DType.GoType() || src.Len() != shape.Size() {
 		return nil, fmt.Errorf("cpubackend: BufferFromFlatData of %T (length %d) for shape %s", flat, src.Len(), shape)
 	}
-	out := newFlat(shape.DType, shape.Size())
-	reflect.Copy(reflect.ValueOf(out), src)
-	return &Buffer{shape: shape.Clone(), flat: out}, nil
+	return &Buffer{shape: shape.Clone(), flat: cloneHeap(flat)}, nil
 }
 
 func (b *Backend) HasSharedBuffers() bool { return true }
@@ -140,7 +140,7 @@ func (b *Backend) NewSharedBuffer(deviceNum backends.DeviceNum, shape shapes.Sha
 	if deviceNum != 0 {
 		return nil, nil, fmt.Errorf("cpubackend: device %d does not exist (only 0)", deviceNum)
 	}
-	flat := newFlat(shape.DType, shape.Size())
+	flat := reflect.MakeSlice(reflect.SliceOf(shape.DType.GoType()), shape.Size(), shape.Size()).Interface()
 	return &Buffer{shape: shape.Clone(), flat: flat}, flat, nil
 }
 
@@ -196,7 +196,15 @@ func words[W any](flat any) []W {
 	return unsafe.Slice((*W)(v.UnsafePointer()), n)
 }
 
-// cloneFlat returns a copy of a flat slice.
+// cloneHeap returns a copy of a flat slice in Go memory (for values that leave Execute or outlive it).
+func cloneHeap(flat any) any {
+	v := reflect.ValueOf(flat)
+	out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+	reflect.Copy(out, v)
+	return out.Interface()
+}
+
+// cloneFlat returns a copy of a flat slice, for ops inside Execute (float32 copies come from the pool).
 func cloneFlat(flat any) any {
 	if f, ok := flat.([]float32); ok {
 		out := getF32(len(f))

@@ -131,7 +131,7 @@ func (b *Builder) Constant(flat any, dims ...int) (backends.Op, error) {
 	if n := lenOf(flat); n != shape.Size() {
 		return nil, fmt.Errorf("cpubackend: Constant: %d values for shape %s", n, shape)
 	}
-	val := cloneFlat(flat)
+	val := cloneHeap(flat)
 	n := b.newNode(backends.OpTypeConstant, shape, func(*Backend, []any) any { return val })
 	n.constVal = val
 	return n, nil

@@ -190,15 +190,22 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 	}
 	outs = make([]backends.Buffer, len(e.outputs))
 	seen := map[uintptr]bool{}
+	var recycle [][]float32
 	for k, o := range e.outputs {
 		j := e.pos[o]
 		v := vals[j]
 		p := reflect.ValueOf(v).Pointer()
-		if !owned[j] || seen[p] {
-			v = cloneFlat(v)
+		if s, ok := v.([]float32); !owned[j] || seen[p] {
+			v = cloneHeap(v)
+		} else if ok && isMapped(s) { // outputs leave in Go memory; the buffer is reused
+			v = cloneHeap(v)
+			recycle = append(recycle, s)
 		}
 		seen[p] = true
 		outs[k] = &Buffer{shape: o.shape.Clone(), flat: v}
+	}
+	for _, s := range recycle {
+		putFlat(s)
 	}
 	return outs, nil
 }

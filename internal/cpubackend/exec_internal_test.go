@@ -39,17 +39,17 @@ func must(t *testing.T) func(backends.Op, error) backends.Op {
 // a buffer handed back to the pool while still reachable would show up as a wrong value.
 func TestPooledBuffersDoNotLeakIntoLiveValues(t *testing.T) {
 	b := &Backend{workers: 2}
-	const n = 4096 // above minPooled, so the pool is used
+	const n = 2 * minMapped // pooled and mapped outside the Go heap
 	s := shapes.Make(dtypes.Float32, n)
 	m := must(t)
 	e := buildExec(t, b, func(bd *Builder, p []backends.Op) []backends.Op {
 		x := p[0]
-		two := m(bd.Add(x, x))                                                // 2x, dies after r and y
-		r := m(bd.Reshape(two, 64, 64))                                       // alias of two
-		y := m(bd.Exp(m(bd.Neg(two))))                                        // e^-2x
-		z := m(bd.Mul(m(bd.Reshape(r, n)), y))                                // 2x·e^-2x, read through a second alias
-		w := m(bd.Add(z, x))                                                  // 2x·e^-2x + x
-		return []backends.Op{w, m(bd.Reshape(z, 64, 64)), z, m(bd.Sub(w, z))} // z twice, once aliased
+		two := m(bd.Add(x, x))                                                    // 2x, dies after r and y
+		r := m(bd.Reshape(two, 128, n/128))                                       // alias of two
+		y := m(bd.Exp(m(bd.Neg(two))))                                            // e^-2x
+		z := m(bd.Mul(m(bd.Reshape(r, n)), y))                                    // 2x·e^-2x, read through a second alias
+		w := m(bd.Add(z, x))                                                      // 2x·e^-2x + x
+		return []backends.Op{w, m(bd.Reshape(z, 128, n/128)), z, m(bd.Sub(w, z))} // z twice, once aliased
 	}, s)
 	for run := range 5 {
 		in := make([]float32, n)
@@ -63,12 +63,16 @@ func TestPooledBuffersDoNotLeakIntoLiveValues(t *testing.T) {
 		w, z2, z, wz := outs[0].(*Buffer).flat.([]float32), outs[1].(*Buffer).flat.([]float32),
 			outs[2].(*Buffer).flat.([]float32), outs[3].(*Buffer).flat.([]float32)
 		require.NotSame(t, &z[0], &z2[0], "two outputs share storage")
+		for _, o := range [][]float32{w, z2, z, wz} {
+			require.False(t, isMapped(o), "an output is left outside Go memory")
+		}
 		for i, v := range in {
 			wantZ := 2 * v * float32(math.Exp(-2*float64(v)))
-			require.InDelta(t, wantZ, z[i], 1e-5, "run %d z[%d]", run, i)
-			require.InDelta(t, wantZ, z2[i], 1e-5, "run %d z (aliased)[%d]", run, i)
-			require.InDelta(t, wantZ+v, w[i], 1e-5, "run %d w[%d]", run, i)
-			require.InDelta(t, v, wz[i], 1e-5, "run %d w-z[%d]", run, i)
+			for k, d := range []float64{float64(z[i] - wantZ), float64(z2[i] - wantZ), float64(w[i] - wantZ - v), float64(wz[i] - v)} {
+				if math.Abs(d) > 1e-5 {
+					t.Fatalf("run %d, output %d [%d]: off by %g", run, k, i, d)
+				}
+			}
 		}
 		// The input is never recycled: it still holds what the caller gave.
 		require.Equal(t, in, buf.(*Buffer).flat.([]float32))

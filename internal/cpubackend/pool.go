@@ -3,49 +3,64 @@ package cpubackend
 import "sync"
 
 // Buffer reuse. A training step at the stories15M shape allocates gigabytes of float32
-// intermediates that each live for a few ops; left to the garbage collector they cost a memclr per
-// allocation plus a collection every few ops, and the heap grows to a multiple of what is live.
-// Execute knows when each value dies (its last use), so it hands dead buffers back here and the ops
-// take their outputs from here: after the first step every buffer is reused. The free lists are
-// sync.Pools keyed by length, so buffers nobody asks for again are dropped by the garbage collector
-// after two collections and an idle process does not keep them.
+// intermediates that each live for a few ops. Execute knows when each value dies (its last use), so
+// it hands dead buffers back here and the ops take their outputs from here: after the first run of a
+// computation every intermediate buffer is reused, and a step allocates next to nothing.
+//
+// Large buffers live outside the Go heap (anonymous memory maps on Unix): left in the heap, the
+// reused buffers would count as live data for the garbage collector's pacing, which lets the heap
+// grow to twice the live data before collecting the host-side garbage of a step, and a process's
+// peak memory would be about twice what the computation needs. Such buffers never leave the backend:
+// Execute copies an output that lives there into Go memory, and parameters, constants and buffers
+// made for the caller are ordinary Go slices.
+//
+// The free lists are keyed by length and hold at most maxFreeBytes; Backend.Finalize empties them.
 
-// minPooled is the length below which buffers are left to the garbage collector.
-const minPooled = 1024
+const (
+	// minPooled is the length below which buffers are left to the garbage collector.
+	minPooled = 1024
+	// minMapped is the length from which buffers are mapped outside the Go heap.
+	minMapped = 16 << 10
+	// maxFreeBytes bounds the memory the free lists keep for reuse.
+	maxFreeBytes = 4 << 30
+)
 
-var f32Pools sync.Map // int (length) -> *sync.Pool of *[]float32
-
-func f32PoolFor(n int) *sync.Pool {
-	if p, ok := f32Pools.Load(n); ok {
-		return p.(*sync.Pool)
-	}
-	p, _ := f32Pools.LoadOrStore(n, &sync.Pool{})
-	return p.(*sync.Pool)
-}
+var pool = struct {
+	mu    sync.Mutex
+	free  map[int][][]float32
+	bytes int
+}{free: map[int][][]float32{}}
 
 // getF32 returns a float32 slice of length n whose contents are undefined: callers must write
-// every element.
+// every element. Only ops running inside Execute may call it (the buffer may be outside the Go heap).
 func getF32(n int) []float32 {
-	if n >= minPooled {
-		if sp, ok := f32PoolFor(n).Get().(*[]float32); ok {
-			s := *sp
-			*sp = nil
-			boxes.Put(sp)
+	if n < minPooled {
+		return make([]float32, n)
+	}
+	pool.mu.Lock()
+	if l := pool.free[n]; len(l) > 0 {
+		s := l[len(l)-1]
+		l[len(l)-1] = nil
+		pool.free[n] = l[:len(l)-1]
+		pool.bytes -= 4 * n
+		pool.mu.Unlock()
+		return s
+	}
+	pool.mu.Unlock()
+	if n >= minMapped {
+		if s := mapF32(n); s != nil {
 			return s
 		}
 	}
 	return make([]float32, n)
 }
 
-// getF32Zero returns a zeroed float32 slice of length n.
+// getF32Zero returns a zeroed float32 slice of length n (see getF32).
 func getF32Zero(n int) []float32 {
 	s := getF32(n)
 	clear(s)
 	return s
 }
-
-// boxes recycles the *[]float32 boxes the pools hold, so that putting a buffer back allocates nothing.
-var boxes = sync.Pool{New: func() any { return new([]float32) }}
 
 // putFlat hands a dead value back for reuse. Only float32 slices of at least minPooled elements are
 // kept; anything else is left to the garbage collector. The caller must hold the only reference.
@@ -54,9 +69,28 @@ func putFlat(v any) {
 	if !ok || len(s) < minPooled || cap(s) != len(s) {
 		return
 	}
-	sp := boxes.Get().(*[]float32)
-	*sp = s
-	f32PoolFor(len(s)).Put(sp)
+	pool.mu.Lock()
+	if pool.bytes+4*len(s) > maxFreeBytes {
+		pool.mu.Unlock()
+		unmapF32(s)
+		return
+	}
+	pool.free[len(s)] = append(pool.free[len(s)], s)
+	pool.bytes += 4 * len(s)
+	pool.mu.Unlock()
+}
+
+// releaseFree empties the free lists, unmapping what lies outside the Go heap.
+func releaseFree() {
+	pool.mu.Lock()
+	free := pool.free
+	pool.free, pool.bytes = map[int][][]float32{}, 0
+	pool.mu.Unlock()
+	for _, l := range free {
+		for _, s := range l {
+			unmapF32(s)
+		}
+	}
 }
 
 // makeSlice returns a slice of n Ts for an op to fill completely (float32 ones come from the pool
