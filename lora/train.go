@@ -7,7 +7,10 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -390,14 +393,20 @@ func (o *adamW) lr(step, total int) float64 {
 func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	c := o.cfg
 	gs := make([][]float32, len(grads))
-	var norm2 float64
 	for i, g := range grads {
-		tensors.ConstFlatData(g, func(f []float32) {
-			gs[i] = f
-			for _, v := range f {
-				norm2 += float64(v) * float64(v)
-			}
-		})
+		tensors.ConstFlatData(g, func(f []float32) { gs[i] = f })
+	}
+	// Each tensor's sum of squares runs in order on one goroutine and the sums are added in tensor
+	// order, so the result does not depend on the number of cores.
+	sq := make([]float64, len(gs))
+	parallelChunks(len(gs), func(i int) {
+		for _, v := range gs[i] {
+			sq[i] += float64(v) * float64(v)
+		}
+	})
+	var norm2 float64
+	for _, s := range sq {
+		norm2 += s
 	}
 	clip := 1.0
 	if c.ClipNorm > 0 {
@@ -410,19 +419,54 @@ func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := 1 - math.Pow(c.Beta2, t)
 	b1, b2 := float32(c.Beta1), float32(c.Beta2)
+	decay := float32(1 - lr*c.WeightDecay)
+	stepSize := float32(lr / bc1)
+	sqrtBc2 := float32(math.Sqrt(bc2))
+	eps := float32(c.Epsilon)
+	cl := float32(clip)
+	// The update is element-wise: split every tensor into chunks and spread them over the cores.
+	type chunk struct{ i, lo, hi int }
+	var chunks []chunk
 	for i, p := range o.params {
-		g, m1, m2 := gs[i], o.m1[i], o.m2[i]
-		decay := float32(1 - lr*c.WeightDecay)
-		stepSize := float32(lr / bc1)
-		sqrtBc2 := float32(math.Sqrt(bc2))
-		eps := float32(c.Epsilon)
-		cl := float32(clip)
-		for j := range p.Data {
+		for lo := 0; lo < len(p.Data); lo += adamChunk {
+			chunks = append(chunks, chunk{i, lo, min(len(p.Data), lo+adamChunk)})
+		}
+	}
+	parallelChunks(len(chunks), func(k int) {
+		ch := chunks[k]
+		data, g, m1, m2 := o.params[ch.i].Data[ch.lo:ch.hi], gs[ch.i][ch.lo:ch.hi], o.m1[ch.i][ch.lo:ch.hi], o.m2[ch.i][ch.lo:ch.hi]
+		for j := range data {
 			gj := g[j] * cl
 			m1[j] = b1*m1[j] + (1-b1)*gj
 			m2[j] = b2*m2[j] + (1-b2)*gj*gj
 			den := float32(math.Sqrt(float64(m2[j])))/sqrtBc2 + eps
-			p.Data[j] = p.Data[j]*decay - stepSize*m1[j]/den
+			data[j] = data[j]*decay - stepSize*m1[j]/den
 		}
+	})
+}
+
+// adamChunk is the number of elements of a tensor one goroutine updates at a time.
+const adamChunk = 1 << 16
+
+// parallelChunks runs f(0..n-1) on up to runtime.NumCPU() goroutines.
+func parallelChunks(n int, f func(k int)) {
+	workers := min(n, runtime.NumCPU())
+	if workers <= 1 {
+		for k := range n {
+			f(k)
+		}
+		return
 	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
+				f(k)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -252,8 +252,10 @@ func batchedGemm(workers, batch, m, n, k int, a []float32, la operandLayout, b [
 	if batch < parts {
 		chunks = (parts + batch - 1) / batch
 	}
+	// Every job packs the whole of the other operand, so split the larger one: rows when A is the
+	// larger, columns when B is (or when A has too few rows to split).
 	rowsPer, colsPer := ((m+chunks-1)/chunks+mr-1)/mr*mr, n
-	if chunks > 1 && m <= maxSmallM {
+	if chunks > 1 && (m <= maxSmallM || n > m && n >= 2*nr) {
 		rowsPer, colsPer = m, ((n+chunks-1)/chunks+nr-1)/nr*nr
 	}
 	var jobs []job

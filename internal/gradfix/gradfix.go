@@ -76,6 +76,23 @@ func DotGeneralVJP(node, v *Node) []*Node {
 	for k, a := range p.lhsContracting {
 		perm[a] = nb + nlf + slices.Index(sortedRC, p.rhsContracting[k])
 	}
+	if !isIdentity(perm) {
+		// Operands laid out [batch, contracting, free] get their gradient in that order directly by
+		// putting rhs first: [batch, rhs contracting (in increasing rhs order), lhs free].
+		alt := make([]int, lhs.Rank())
+		for i, a := range p.lhsBatch {
+			alt[a] = i
+		}
+		for k, a := range p.lhsContracting {
+			alt[a] = nb + slices.Index(sortedRC, p.rhsContracting[k])
+		}
+		for j, a := range p.lhsFree {
+			alt[a] = nb + len(p.rhsContracting) + j
+		}
+		if isIdentity(alt) {
+			gl, perm = DotGeneral(rhs, p.rhsFree, p.rhsBatch, v, vRhsFree, vBatch), alt
+		}
+	}
 	gl = transposeIfNeeded(gl, perm)
 
 	// d rhs = lhs ·(lhs free) v: result is [batch, lhs contracting (in increasing lhs order), rhs free].
@@ -92,6 +109,25 @@ func DotGeneralVJP(node, v *Node) []*Node {
 	nc := len(p.lhsContracting)
 	for j, a := range p.rhsFree {
 		perm[a] = nb + nc + j
+	}
+	if !isIdentity(perm) {
+		// Operands laid out [batch, free, contracting] — a Hugging Face weight [out, in] — get their
+		// gradient in that order directly with v first: [batch, rhs free, lhs contracting]. Besides
+		// the transpose this saves, the big operand (v: the logits' gradient for an LM head) is then
+		// the matmul's left side, which the backend packs in row blocks instead of whole per worker.
+		alt := make([]int, rhs.Rank())
+		for i, a := range p.rhsBatch {
+			alt[a] = i
+		}
+		for j, a := range p.rhsFree {
+			alt[a] = nb + j
+		}
+		for k, a := range p.rhsContracting {
+			alt[a] = nb + nrf + slices.Index(sortedLC, p.lhsContracting[k])
+		}
+		if isIdentity(alt) {
+			gr, perm = DotGeneral(v, vLhsFree, vBatch, lhs, p.lhsFree, p.lhsBatch), alt
+		}
 	}
 	gr = transposeIfNeeded(gr, perm)
 	return []*Node{gl, gr}
@@ -188,6 +224,15 @@ func IdentityVJP(_, v *Node) []*Node {
 }
 
 // transposeIfNeeded returns TransposeAllAxes(x, perm...), or x when perm is the identity.
+func isIdentity(perm []int) bool {
+	for i, a := range perm {
+		if i != a {
+			return false
+		}
+	}
+	return true
+}
+
 func transposeIfNeeded(x *Node, perm []int) *Node {
 	for i, a := range perm {
 		if i != a {
