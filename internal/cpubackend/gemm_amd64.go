@@ -77,3 +77,68 @@ func dotKernel(k int, a []float32, lda int, b []float32, ldb int, out *[8]float3
 		dotTail(k8, k, a, lda, b, ldb, out)
 	}
 }
+
+// Small-m kernels (smallgemm_amd64.s).
+
+//go:noescape
+func dotT4x16(k int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int, pfd int)
+
+//go:noescape
+func dotT2x16(k int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int, pfd int)
+
+//go:noescape
+func dotT1x16(k int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc int, pfd int)
+
+//go:noescape
+func axpyRows512(y unsafe.Pointer, n int, x unsafe.Pointer, ldx int, a unsafe.Pointer, lda int, k int)
+
+//go:noescape
+func axpyRows256(y unsafe.Pointer, n8 int, x unsafe.Pointer, ldx int, a unsafe.Pointer, lda int, k int)
+
+// hasDotT16 reports whether dotT16 has its AVX-512 kernels at the current vecLevel.
+func hasDotT16() bool { return hasFMA && vecLevel >= vecAVX512 }
+
+// dotT16 sets C[rows×16] += A[rows×k]·B[k×16] for rows ∈ {1, 2, 4} (k ≥ 1), with row r of A at
+// a[r·lda:], column j of B at b[j·ldb:] and row r of C at c[r·ldc:]. Only when hasDotT16(). If pfd
+// is not 0, the kernel prefetches (without reading them) about 16·ldb floats from b[pfd/4:] on.
+func dotT16(rows, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pfd int) {
+	_ = a[(rows-1)*lda+k-1]
+	_ = b[15*ldb+k-1]
+	_ = c[(rows-1)*ldc+15]
+	pa, pb, pc := unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0])
+	switch rows {
+	case 4:
+		dotT4x16(k, pa, lda, pb, ldb, pc, ldc, pfd)
+	case 2:
+		dotT2x16(k, pa, lda, pb, ldb, pc, ldc, pfd)
+	case 1:
+		dotT1x16(k, pa, lda, pb, ldb, pc, ldc, pfd)
+	default:
+		panic("dotT16: rows must be 1, 2 or 4")
+	}
+}
+
+// axpyRows sets y[j] += Σ_{p<k} a[p·lda]·x[p·ldx+j] for j < len(y): a weighted sum of k rows of
+// x (ldx apart) into y, with y held in registers across the rows.
+func axpyRows(y []float32, x []float32, ldx int, a []float32, lda, k int) {
+	n := len(y)
+	if n == 0 || k <= 0 {
+		return
+	}
+	_ = a[(k-1)*lda]
+	_ = x[(k-1)*ldx+n-1]
+	switch {
+	case hasFMA && vecLevel >= vecAVX512:
+		axpyRows512(unsafe.Pointer(&y[0]), n, unsafe.Pointer(&x[0]), ldx, unsafe.Pointer(&a[0]), lda, k)
+		return
+	case hasFMA && vecLevel >= vecAVX2 && n >= 8:
+		n8 := n / 8
+		axpyRows256(unsafe.Pointer(&y[0]), n8, unsafe.Pointer(&x[0]), ldx, unsafe.Pointer(&a[0]), lda, k)
+		if n8*8 == n {
+			return
+		}
+		axpyRowsGo(y[n8*8:], x[n8*8:], ldx, a, lda, k)
+		return
+	}
+	axpyRowsGo(y, x, ldx, a, lda, k)
+}

@@ -7,3 +7,13 @@ var hasFMA = false // no assembly kernel on this architecture
 func dotKernel(k int, a []float32, lda int, b []float32, ldb int, out *[8]float32) {
 	dotKernelGo(k, a, lda, b, ldb, out)
 }
+
+func hasDotT16() bool { return false }
+
+func dotT16(rows, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pfd int) {
+	panic("dotT16: no kernel on this architecture")
+}
+
+func axpyRows(y []float32, x []float32, ldx int, a []float32, lda, k int) {
+	axpyRowsGo(y, x, ldx, a, lda, k)
+}

@@ -174,3 +174,119 @@ func BenchmarkSGEMM(b *testing.B) {
 		}
 	}
 }
+
+// TestSmallGemm checks the few-row paths of sgemm (smallGemmT for a B with contiguous columns,
+// smallGemmN for contiguous rows) at every SIMD level against the float64 reference: every m in
+// 1..16, n around the 16-column blocks, k a multiple of 16 (288, the stories15M width) or not, and
+// strided (transposed) operands and C wider than n.
+func TestSmallGemm(t *testing.T) {
+	forEachVecLevel(t, func(level string) {
+		withKernel(curKernel, func() {
+			if level == "go" {
+				hasFMA = false
+			}
+			r := rand.New(rand.NewPCG(3, 5))
+			savedPF := smallTPrefetch
+			defer func() { smallTPrefetch = savedPF }()
+			for m := 1; m <= maxSmallM; m++ {
+				smallTPrefetch = m % 3 // the kernels' prefetching loops too
+				for _, nk := range [][2]int{{1000, 288}, {16, 288}, {47, 17}, {33, 7}, {257, 301}, {17, 16}, {64, 1}} {
+					n, k := nk[0], nk[1]
+					if m*n*k < 4096 {
+						continue // naiveGemm
+					}
+					for _, trans := range [][2]bool{{false, true}, {true, true}, {false, false}} {
+						ldc := n
+						if m%3 == 0 {
+							ldc = n + 5
+						}
+						checkGemm(t, r, m, n, k, trans, ldc)
+					}
+				}
+			}
+			if t.Failed() {
+				t.Fatalf("vecLevel %s", level)
+			}
+		})
+	})
+}
+
+// TestAxpyRows checks axpyRows and axpyF32 at every SIMD level for lengths around the vector widths.
+func TestAxpyRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	forEachVecLevel(t, func(level string) {
+		for _, n := range []int{1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 127, 128, 129, 300} {
+			for _, k := range []int{1, 2, 3, 5, 8, 33} {
+				ldx, lda := n+r.IntN(4), 1+r.IntN(3)
+				x, a := make([]float32, (k-1)*ldx+n), make([]float32, (k-1)*lda+1)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				for i := range a {
+					a[i] = float32(r.NormFloat64())
+				}
+				y := make([]float32, n+3)
+				for i := range y {
+					y[i] = float32(i)
+				}
+				axpyRows(y[:n], x, ldx, a, lda, k)
+				for j := range y {
+					want, mag := float64(j), float64(j)
+					if j < n {
+						for p := range k {
+							v := float64(a[p*lda]) * float64(x[p*ldx+j])
+							want += v
+							mag += math.Abs(v)
+						}
+					}
+					if d := math.Abs(want - float64(y[j])); d > 1e-5*max(1, mag) {
+						t.Fatalf("%s n=%d k=%d: y[%d] = %g, want %g", level, n, k, j, y[j], want)
+					}
+				}
+				y2 := append([]float32(nil), x[:n]...)
+				axpyF32(y2, 0.5, x[:n])
+				for j := range y2 {
+					if y2[j] != 1.5*x[j] {
+						t.Fatalf("%s axpyF32 n=%d: y[%d] = %g, want %g", level, n, j, y2[j], 1.5*x[j])
+					}
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkSmallGemmT times the few-row x·Wᵀ of a decode step's LM head (stories15M: k=288,
+// n=32000, W row-major so B's columns are contiguous) on one goroutine, per SIMD level; GB/s
+// counts one pass over W.
+func BenchmarkSmallGemmT(b *testing.B) {
+	const n, k = 32000, 288
+	r := rand.New(rand.NewPCG(1, 2))
+	w := make([]float32, n*k)
+	for i := range w {
+		w[i] = r.Float32()
+	}
+	for _, m := range []int{1, 4, 16} {
+		a := make([]float32, m*k)
+		for i := range a {
+			a[i] = r.Float32()
+		}
+		c := make([]float32, m*n)
+		am, bm := matrix{data: a, rs: k, cs: 1}, matrix{data: w, rs: 1, cs: k}
+		for _, l := range vecLevels() {
+			if l == vecGo {
+				continue
+			}
+			b.Run(fmt.Sprintf("m%d/%s", m, vecLevelNames[l]), func(b *testing.B) {
+				saved := vecLevel
+				defer func() { vecLevel = saved }()
+				vecLevel = l
+				for b.Loop() {
+					sgemm(m, n, k, am, bm, c, n)
+				}
+				s := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(2*float64(m*n*k)/s/1e9, "GFLOP/s")
+				b.ReportMetric(4*float64(n*k)/s/1e9, "GB/s")
+			})
+		}
+	}
+}
