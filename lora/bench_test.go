@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accrete/accrete/internal/peakmem"
 	"github.com/accrete/accrete/model"
 )
 
@@ -99,11 +100,11 @@ func benchTrainStep(b *testing.B, sh benchShape, mode string) time.Duration {
 	b.StopTimer()
 	one := run(1)
 	b.ReportAllocs()
-	mem := startPeakMemory()
+	mem := peakmem.Start()
 	b.StartTimer()
 	all := run(b.N + 1)
 	b.StopTimer()
-	heapMB, rssMB := mem.done()
+	heapMB, rssMB := mem.Done()
 	b.ReportMetric(heapMB, "peak-heap-MB")
 	if rssMB > 0 {
 		b.ReportMetric(rssMB, "peak-RSS-MB")

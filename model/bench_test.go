@@ -9,9 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accrete/accrete/internal/peakmem"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 )
+
+// reportPeak reports a peakmem.Tracker's figures (peak-RSS-MB is the one to compare with other
+// programs: the accrete backend's reused buffers are outside the Go heap).
+func reportPeak(b *testing.B, mem *peakmem.Tracker) {
+	heapMB, rssMB := mem.Done()
+	b.ReportMetric(heapMB, "peak-heap-MB")
+	if rssMB > 0 {
+		b.ReportMetric(rssMB, "peak-RSS-MB")
+	}
+}
 
 // The benchmark shapes are those of shared/torchref's bench and of llm.c's CPU runs, so the figures
 // compare directly: d128 is bound by per-op overhead, s15m (the stories15M shape) by the matmuls and
@@ -127,10 +138,12 @@ func BenchmarkTrainStep(b *testing.B) {
 			})
 			stamps := &stampWriter{}
 			b.ReportAllocs()
+			mem := peakmem.Start()
 			b.ResetTimer()
 			res, err := lora.Train(context.Background(), m, trainable, data, lora.TrainConfig{
 				LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: sh.B, MaxSteps: b.N + 1, Progress: stamps})
 			b.StopTimer()
+			reportPeak(b, mem)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -172,6 +185,7 @@ func BenchmarkDecode(b *testing.B) {
 				}
 				slices.Sort(prefill)
 				b.ReportAllocs()
+				mem := peakmem.Start()
 				b.ResetTimer()
 				for range b.N {
 					out, err := m.Generate(ctx, prompts, opt)
@@ -183,6 +197,7 @@ func BenchmarkDecode(b *testing.B) {
 					}
 				}
 				b.StopTimer()
+				reportPeak(b, mem)
 				perOp := b.Elapsed() / time.Duration(b.N)
 				reportRates(b, perOp, float64(B*newTokens), 2*float64(sh.cfg.MatmulParams()))
 				b.ReportMetric(float64(B*(newTokens-1))/(perOp-prefill[1]).Seconds(), "decode-tok/s")

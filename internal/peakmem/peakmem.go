@@ -1,4 +1,12 @@
-package lora
+// Package peakmem measures the peak memory of a stretch of work for benchmarks: the process's peak
+// resident set and the peak of the Go heap. It is test plumbing shared by accrete's benchmarks.
+//
+// # Overview
+//
+// Call [Start] before the work and [Tracker.Done] after it. The resident set is the figure to
+// compare across programs: the accrete backend keeps its reused float32 buffers outside the Go
+// heap, so the heap peak leaves them out.
+package peakmem
 
 import (
 	"bytes"
@@ -10,19 +18,20 @@ import (
 	"time"
 )
 
-// peakMemory tracks the peak memory of a stretch of work: the process's peak resident set (VmHWM,
+// Tracker tracks the peak memory of a stretch of work: the process's peak resident set (VmHWM,
 // reset through /proc/self/clear_refs where Linux allows it) and the peak of the Go heap's live and
 // unswept objects, sampled every millisecond through runtime/metrics (no stop-the-world).
-type peakMemory struct {
+type Tracker struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	heapPeak uint64
 	rssReset bool
 }
 
-func startPeakMemory() *peakMemory {
+// Start returns a Tracker sampling from now on.
+func Start() *Tracker {
 	debug.FreeOSMemory() // return earlier benchmarks' heap so that VmHWM starts near the live set
-	p := &peakMemory{stop: make(chan struct{})}
+	p := &Tracker{stop: make(chan struct{})}
 	p.rssReset = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	p.wg.Add(1)
@@ -43,9 +52,9 @@ func startPeakMemory() *peakMemory {
 	return p
 }
 
-// done stops sampling and returns the peak heap and, when it could be reset, the peak RSS, in MB
+// Done stops sampling and returns the peak heap and, when it could be reset, the peak RSS, in MB
 // (rssMB is 0 otherwise).
-func (p *peakMemory) done() (heapMB, rssMB float64) {
+func (p *Tracker) Done() (heapMB, rssMB float64) {
 	close(p.stop)
 	p.wg.Wait()
 	heapMB = float64(p.heapPeak) / 1e6
