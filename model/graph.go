@@ -19,7 +19,9 @@ type Params map[string]*Node
 // module is one of Modules.
 type Hook func(layer int, module string, x *Node) *Node
 
-// KVCache is one layer's key/value cache inside a graph: K and V are [B, L, numKVHeads, headDim].
+// KVCache is one layer's key/value cache inside a graph: K and V are [B, numKVHeads, L, headDim],
+// head-major so that each head's cached keys and values are one contiguous block that a decode
+// step's attention streams through.
 type KVCache struct{ K, V *Node }
 
 // ForwardInput describes one forward pass.
@@ -87,12 +89,12 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 		caches = make([]KVCache, cfg.NumHiddenLayers)
 		if g.Backend().Capabilities().Operations[backends.OpTypeDynamicUpdateSlice] {
 			zero := ScalarZero(g, dtypes.Int32)
-			updateAt = []*Node{zero, start, zero, zero}
+			updateAt = []*Node{zero, zero, start, zero}
 		} else { // onehot[t, s] = 1 where slot s = Start + t
 			slot := Add(Iota(g, shapes.Make(dtypes.Int32, T, S), 0), BroadcastToDims(start, T, S))
 			sIdx := Iota(g, shapes.Make(dtypes.Int32, T, S), 1)
 			onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32) // [T, S]
-			writeMask = Reshape(ReduceSum(onehot, 0), 1, S, 1, 1)    // [1, S, 1, 1]
+			writeMask = Reshape(ReduceSum(onehot, 0), 1, 1, S, 1)    // [1, 1, S, 1]
 		}
 	}
 
@@ -107,26 +109,28 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 		v := Reshape(linear(p, l, "v_proj", h, in.Hook), B, T, KV, hd)
 		q = applyRope(q, cos, sin, rot)
 		k = applyRope(k, cos, sin, rot)
-		if updateAt != nil { // write slots [Start, Start+T) in place of the one-hot rewrite below
+		// keys and values [B, T, KV, hd] without a cache, the updated cache [B, KV, L, hd] with one.
+		kvAxes := "bskd"
+		if in.Cache != nil {
 			c := in.Cache[l]
-			k = DynamicUpdateSlice(c.K, k, updateAt)
-			v = DynamicUpdateSlice(c.V, v, updateAt)
+			kh, vh := TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B, KV, T, hd]
+			if updateAt != nil { // write slots [Start, Start+T) in place of the one-hot rewrite below
+				k = DynamicUpdateSlice(c.K, kh, updateAt)
+				v = DynamicUpdateSlice(c.V, vh, updateAt)
+			} else {
+				keep := OneMinus(writeMask)
+				// new[b, k, s, d] = Σ_t onehot[t, s] · kh[b, k, t, d]
+				k = Add(Mul(c.K, keep), Einsum("ts,bktd->bksd", onehot, kh))
+				v = Add(Mul(c.V, keep), Einsum("ts,bktd->bksd", onehot, vh))
+			}
 			caches[l] = KVCache{K: k, V: v}
-		} else if in.Cache != nil {
-			c := in.Cache[l]
-			keep := OneMinus(writeMask)
-			// new[b, s, k, d] = Σ_t onehot[t, s] · k[b, t, k, d]
-			kNew := Einsum("ts,btkd->bskd", onehot, k)
-			vNew := Einsum("ts,btkd->bskd", onehot, v)
-			k = Add(Mul(c.K, keep), kNew)
-			v = Add(Mul(c.V, keep), vNew)
-			caches[l] = KVCache{K: k, V: v}
+			kvAxes = "bksd"
 		}
 		qg := Reshape(q, B, T, KV, G, hd)
-		scores := Einsum("btkgd,bskd->bkgts", qg, k) // [B, KV, G, T, S]
+		scores := Einsum("btkgd,"+kvAxes+"->bkgts", qg, k) // [B, KV, G, T, S]
 		scores = Add(MulScalar(scores, scale), bias)
 		probs := Softmax(scores, -1)
-		att := Einsum("bkgts,bskd->btkgd", probs, v) // [B, T, KV, G, hd]
+		att := Einsum("bkgts,"+kvAxes+"->btkgd", probs, v) // [B, T, KV, G, hd]
 		att = Reshape(att, B, T, H*hd)
 		x = Add(x, linear(p, l, "o_proj", att, in.Hook))
 

@@ -221,7 +221,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 	}
 	caches := make([]any, 2*cfg.NumHiddenLayers)
 	for i := range caches {
-		caches[i] = tensors.FromShape(shapesOf(B, L, cfg.NumKeyValueHeads, cfg.HeadDim))
+		caches[i] = tensors.FromShape(shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim))
 	}
 	out := make([][]int, n)
 	done := make([]bool, n)
