@@ -32,6 +32,14 @@ trap 'rm -f "$raw" "$doc"' EXIT
 	echo
 	echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
 	echo "- load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+	# PyTorch's matmuls go through the system BLAS: Debian's default libblas3 is the slow reference
+	# implementation; install libopenblas0-pthread for a fair comparison.
+	blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+	echo "- BLAS behind PyTorch (libblas.so.3): ${blas:-unknown}"
+	case "$blas" in
+	*openblas*|*mkl*|*blis*) ;;
+	*) echo "  (WARNING: not an optimised BLAS; install libopenblas0-pthread before comparing with PyTorch)" ;;
+	esac
 	echo
 	for backend in go:ops_sequential accrete; do
 		p=$pattern s=$short
