@@ -220,7 +220,7 @@ func (b *Builder) DotGeneral(lhsOp backends.Op, lhsContract, lhsBatch []int, rhs
 			y = transpose(y, rs, rl.perm)
 		}
 		if xf, ok := x.([]float32); ok {
-			res := getF32Zero(batch * m * n)
+			res := getF32(batch * m * n) // sgemm overwrites every element
 			batchedGemm(be.workers, batch, m, n, k, xf, ll, y.([]float32), rl, res)
 			if ll.perm != nil {
 				putFlat(x)

@@ -20,8 +20,9 @@ type gemmKernel struct {
 	// kc is the deepest packed slice (an MR×KC panel of A and a KC×NR panel of B stay in L1), mc the
 	// rows of A packed at once (MC×KC within L2), nc the columns of B packed at once.
 	kc, mc, nc int
-	// micro computes C[mr×nr] += Apanel·Bpanel: a holds k columns of mr values, b k rows of nr.
-	micro func(k int, a, b, c []float32, ldc int)
+	// micro computes C[mr×nr] += Apanel·Bpanel when acc is set and C[mr×nr] = Apanel·Bpanel (C not
+	// read) when not: a holds k columns of mr values, b k rows of nr.
+	micro func(k int, a, b, c []float32, ldc int, acc bool)
 	pool  sync.Pool // *packBufs sized for this kernel
 }
 
@@ -62,29 +63,51 @@ func (g *gemmKernel) getBufs() *packBufs {
 	return &packBufs{a: make([]float32, g.mc*g.kc), b: make([]float32, g.kc*g.nc)}
 }
 
-// sgemm accumulates C[m×n] += A[m×k]·B[k×n]; C is row-major with leading dimension ldc, starting at c[0].
+// sgemm sets C[m×n] = A[m×k]·B[k×n]; C is row-major with leading dimension ldc, starting at c[0].
+// C's previous contents are never read (they may be garbage, NaN included); elements past n in a row
+// are left alone.
 func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) {
-	if m == 0 || n == 0 || k == 0 {
+	sgemmMode(m, n, k, a, b, c, ldc, false)
+}
+
+// sgemmAcc accumulates C[m×n] += A[m×k]·B[k×n] (see sgemm).
+func sgemmAcc(m, n, k int, a, b matrix, c []float32, ldc int) {
+	sgemmMode(m, n, k, a, b, c, ldc, true)
+}
+
+// sgemmMode is sgemm (acc false: C = A·B) or sgemmAcc (acc true: C += A·B). Every path writes each
+// element of C exactly as the mode asks, so in overwrite mode no caller needs to zero C first.
+func sgemmMode(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			for i := range m {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
 		return
 	}
 	g := curKernel
 	if m*n*k < 4096 || (m < g.mr && n < g.nr) {
-		naiveGemm(m, n, k, a, b, c, ldc)
+		naiveGemm(m, n, k, a, b, c, ldc, acc)
 		return
 	}
 	if m <= maxSmallM && b.rs == 1 {
-		smallGemmT(m, n, k, a, b, c, ldc)
+		smallGemmT(m, n, k, a, b, c, ldc, acc)
 		return
 	}
 	if m <= maxAxpyM && b.cs == 1 {
-		smallGemmN(m, n, k, a, b, c, ldc)
+		smallGemmN(m, n, k, a, b, c, ldc, acc)
 		return
 	}
-	g.gemm(m, n, k, a, b, c, ldc)
+	g.gemm(m, n, k, a, b, c, ldc, acc)
 }
 
-// gemm is sgemm's packed path with g's kernel and blocking.
-func (g *gemmKernel) gemm(m, n, k int, a, b matrix, c []float32, ldc int) {
+// gemm is sgemmMode's packed path with g's kernel and blocking. In overwrite mode the first k-slice
+// stores its products into C and the later ones add to them.
+func (g *gemmKernel) gemm(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	gmr, gnr := g.mr, g.nr
 	bufs := g.getBufs()
 	defer g.pool.Put(bufs)
@@ -97,6 +120,7 @@ func (g *gemmKernel) gemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 		ncb := min(g.nc, n-jc)
 		for pc := 0; pc < k; pc += kstep {
 			kcb := min(kstep, k-pc)
+			sacc := acc || pc > 0
 			packB(bufs.b, b, pc, jc, kcb, ncb, gnr)
 			for ic := 0; ic < m; ic += g.mc {
 				mcb := min(g.mc, m-ic)
@@ -107,17 +131,21 @@ func (g *gemmKernel) gemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 						ap := bufs.a[ir*kcb : ir*kcb+gmr*kcb]
 						ci := (ic+ir)*ldc + jc + jr
 						if ir+gmr <= mcb && jr+gnr <= ncb {
-							g.micro(kcb, ap, bp, c[ci:], ldc)
+							g.micro(kcb, ap, bp, c[ci:], ldc, sacc)
 							continue
 						}
 						t := tile[:gmr*gnr]
-						clear(t)
-						g.micro(kcb, ap, bp, t, gnr)
+						g.micro(kcb, ap, bp, t, gnr, false)
 						rows, cols := min(gmr, mcb-ir), min(gnr, ncb-jr)
 						for i := range rows {
 							crow := c[ci+i*ldc : ci+i*ldc+cols]
-							for j := range crow {
-								crow[j] += t[i*gnr+j]
+							trow := t[i*gnr : i*gnr+cols]
+							if sacc {
+								for j := range crow {
+									crow[j] += trow[j]
+								}
+							} else {
+								copy(crow, trow)
 							}
 						}
 					}
@@ -133,12 +161,17 @@ func packA(dst []float32, a matrix, i0, p0, m, k, mr int) {
 	for r := 0; r < m; r += mr {
 		panel := dst[r*k : r*k+mr*k]
 		rows := min(mr, m-r)
-		if a.rs == 1 && rows == mr { // columns of A are contiguous: copy mr values at a time
+		if a.rs == 1 { // columns of A are contiguous: copy mr values at a time
 			src := a.off + (i0 + r) + p0*a.cs
-			for p := range k {
-				copy(panel[p*mr:p*mr+mr], a.data[src+p*a.cs:src+p*a.cs+mr])
+			if packStrided(panel, a.data, src, a.cs, mr, k, rows) {
+				continue
 			}
-			continue
+			if rows == mr {
+				for p := range k {
+					copy(panel[p*mr:p*mr+mr], a.data[src+p*a.cs:src+p*a.cs+mr])
+				}
+				continue
+			}
 		}
 		if a.cs == 1 && rows == 14 && mr == 14 {
 			packA14(panel, a.data, a.off+(i0+r)*a.rs+p0, a.rs, k)
@@ -166,7 +199,8 @@ func packA(dst []float32, a matrix, i0, p0, m, k, mr int) {
 }
 
 // packA14 fills a 14-row panel from 14 contiguous rows of A, the first at data[src:src+k], the next
-// ones ld further on: written out so that every element costs one load and one store.
+// ones ld further on: packA14Asm does what it can, then the rest is written out so that every
+// element costs one load and one store.
 func packA14(panel, data []float32, src, ld, k int) {
 	panel = panel[:14*k]
 	r0 := data[src : src+k]
@@ -175,7 +209,7 @@ func packA14(panel, data []float32, src, ld, k int) {
 	r7, r8, r9 := data[src+7*ld:][:len(r0)], data[src+8*ld:][:len(r0)], data[src+9*ld:][:len(r0)]
 	r10, r11, r12 := data[src+10*ld:][:len(r0)], data[src+11*ld:][:len(r0)], data[src+12*ld:][:len(r0)]
 	r13 := data[src+13*ld:][:len(r0)]
-	for p := range r0 {
+	for p := packA14Asm(panel, data, src, ld, k); p < k; p++ {
 		d := (*[14]float32)(panel[p*14:])
 		d[0], d[1], d[2], d[3], d[4], d[5], d[6] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], r6[p]
 		d[7], d[8], d[9], d[10], d[11], d[12], d[13] = r7[p], r8[p], r9[p], r10[p], r11[p], r12[p], r13[p]
@@ -188,6 +222,9 @@ func packB(dst []float32, b matrix, p0, j0, k, n, nr int) {
 	for q := 0; q < n; q += nr {
 		panel := dst[q*k : q*k+nr*k]
 		cols := min(nr, n-q)
+		if b.cs == 1 && packRows(panel, b.data, b.off+p0*b.rs+j0+q, b.rs, nr, k, cols) {
+			continue
+		}
 		if b.cs == 1 && cols == nr {
 			for p := range k {
 				src := b.off + (p0+p)*b.rs + j0 + q
@@ -228,8 +265,8 @@ func packCols8(panel []float32, j, nr int, data []float32, src, ld, k int) {
 	}
 }
 
-// microKernelGo is the portable 6×16 micro-kernel: C[6×16] += Apanel·Bpanel.
-func microKernelGo(k int, a, b, c []float32, ldc int) {
+// microKernelGo is the portable 6×16 micro-kernel: C[6×16] += Apanel·Bpanel, or = when !acc.
+func microKernelGo(k int, a, b, c []float32, ldc int, accum bool) {
 	const mr, nr = 6, 16
 	var acc [mr][nr]float32
 	a, b = a[:k*mr], b[:k*nr]
@@ -246,16 +283,23 @@ func microKernelGo(k int, a, b, c []float32, ldc int) {
 	}
 	for i := range mr {
 		crow := (*[nr]float32)(c[i*ldc:])
+		if !accum {
+			*crow = acc[i]
+			continue
+		}
 		for j := range nr {
 			crow[j] += acc[i][j]
 		}
 	}
 }
 
-// naiveGemm handles problems too small to pay for packing.
-func naiveGemm(m, n, k int, a, b matrix, c []float32, ldc int) {
+// naiveGemm handles problems too small to pay for packing (acc as for sgemmMode).
+func naiveGemm(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	for i := range m {
 		crow := c[i*ldc : i*ldc+n]
+		if !acc {
+			clear(crow)
+		}
 		for p := range k {
 			av := a.data[a.off+i*a.rs+p*a.cs]
 			if av == 0 {

@@ -1,17 +1,21 @@
 #include "textflag.h"
 
-// func kernel14x32(k int, a, b, c unsafe.Pointer, ldc int)
-// C[14×32] += A[14×k panel]·B[k×32 panel] with AVX-512F: Z0..Z27 hold the tile (row i in Z(2i) and
+// func kernel14x32(k int, a, b, c unsafe.Pointer, ldc int, acc int)
+// C[14×32] += A[14×k panel]·B[k×32 panel] (acc ≠ 0), or C[14×32] = A·B without reading C (acc = 0),
+// with AVX-512F: Z0..Z27 hold the tile (row i in Z(2i) and
 // Z(2i+1)), Z28/Z29 a row of the B panel; each A value is broadcast from memory by the FMA itself
 // (embedded broadcast, {1to16}), so one k step is 2 loads and 28 FMAs. The k loop is unrolled 4
 // times; the 14 rows of the C tile are prefetched before it, as they are read only at the end.
-TEXT ·kernel14x32(SB), NOSPLIT, $0-40
+TEXT ·kernel14x32(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ acc+40(FP), AX
+	TESTQ AX, AX
+	JZ zero
 	MOVQ DX, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -54,6 +58,7 @@ TEXT ·kernel14x32(SB), NOSPLIT, $0-40
 	ADDQ R8, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
+zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -249,6 +254,8 @@ loop1:
 	DECQ CX
 	JNZ loop1
 done:
+	TESTQ AX, AX
+	JZ store
 	VADDPS (DX), Z0, Z0
 	VMOVUPS Z0, (DX)
 	VADDPS 64(DX), Z1, Z1
@@ -317,6 +324,50 @@ done:
 	VADDPS (DX), Z26, Z26
 	VMOVUPS Z26, (DX)
 	VADDPS 64(DX), Z27, Z27
+	VMOVUPS Z27, 64(DX)
+	VZEROUPPER
+	RET
+store:
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z20, (DX)
+	VMOVUPS Z21, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z22, (DX)
+	VMOVUPS Z23, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z24, (DX)
+	VMOVUPS Z25, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z26, (DX)
 	VMOVUPS Z27, 64(DX)
 	VZEROUPPER
 	RET

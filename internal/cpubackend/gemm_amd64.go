@@ -13,10 +13,10 @@ var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 var hasAVX512 = cpu.X86.HasAVX512F
 
 //go:noescape
-func kernel6x16(k int, a, b, c unsafe.Pointer, ldc int)
+func kernel6x16(k int, a, b, c unsafe.Pointer, ldc int, acc int)
 
 //go:noescape
-func kernel14x32(k int, a, b, c unsafe.Pointer, ldc int)
+func kernel14x32(k int, a, b, c unsafe.Pointer, ldc int, acc int)
 
 //go:noescape
 func dot4x2(k8 int, a unsafe.Pointer, lda int, b unsafe.Pointer, ldb int, out unsafe.Pointer)
@@ -40,26 +40,27 @@ func init() {
 	setGemmKernel(gemmKernels[0])
 }
 
-// microKernelAVX2 computes C[6×16] += Apanel·Bpanel.
-func microKernelAVX2(k int, a, b, c []float32, ldc int) {
-	if k <= 0 {
-		return
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
+}
+
+// microKernelAVX2 computes C[6×16] += Apanel·Bpanel (acc) or C[6×16] = Apanel·Bpanel (!acc); k ≥ 1.
+func microKernelAVX2(k int, a, b, c []float32, ldc int, acc bool) {
 	_ = a[k*6-1]
 	_ = b[k*16-1]
 	_ = c[5*ldc+15]
-	kernel6x16(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc)
+	kernel6x16(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc, b2i(acc))
 }
 
-// microKernelAVX512 computes C[14×32] += Apanel·Bpanel.
-func microKernelAVX512(k int, a, b, c []float32, ldc int) {
-	if k <= 0 {
-		return
-	}
+// microKernelAVX512 computes C[14×32] += Apanel·Bpanel (acc) or C[14×32] = Apanel·Bpanel (!acc); k ≥ 1.
+func microKernelAVX512(k int, a, b, c []float32, ldc int, acc bool) {
 	_ = a[k*14-1]
 	_ = b[k*32-1]
 	_ = c[13*ldc+31]
-	kernel14x32(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc)
+	kernel14x32(k, unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0]), ldc, b2i(acc))
 }
 
 // dotKernel sets out[r] = Σ_{p<k} a[r·lda+p]·b[p] and out[4+r] = Σ_{p<k} a[r·lda+p]·b[ldb+p] for
@@ -141,4 +142,58 @@ func axpyRows(y []float32, x []float32, ldx int, a []float32, lda, k int) {
 		return
 	}
 	axpyRowsGo(y, x, ldx, a, lda, k)
+}
+
+// Packing kernels (pack_amd64.s).
+
+//go:noescape
+func packStridedAVX512(dst, src unsafe.Pointer, lds, ldd, k int, lmask, smask int)
+
+//go:noescape
+func packRows32AVX512(dst, src unsafe.Pointer, lds, k int, m0, m1 int)
+
+// usePackAsm enables the AVX-512 packing kernels; tests clear it to exercise the Go packing.
+var usePackAsm = hasAVX512 && hasFMA
+
+// packStrided sets dst[p·ld+i] = data[src+p·lds+i] for p < k, i < rows, and dst[p·ld+i] = 0 for
+// rows ≤ i < ld (ld ≤ 16): mr-row panels of A from a column-major A, one masked vector load and
+// store per column. It reports false, doing nothing, when no kernel applies.
+func packStrided(dst, data []float32, src, lds, ld, k, rows int) bool {
+	if !usePackAsm || ld > 16 || k <= 0 || rows <= 0 {
+		return false
+	}
+	_ = data[src+(k-1)*lds+rows-1]
+	_ = dst[(k-1)*ld+ld-1]
+	packStridedAVX512(unsafe.Pointer(&dst[0]), unsafe.Pointer(&data[src]), lds, ld, k, 1<<rows-1, 1<<ld-1)
+	return true
+}
+
+// packRows sets dst[p·nr+j] = data[src+p·lds+j] for p < k, j < cols, zero-padding each row to nr
+// (a KC×NR panel of a B with contiguous rows). It reports false, doing nothing, when no kernel
+// applies (nr other than 32).
+func packRows(dst, data []float32, src, lds, nr, k, cols int) bool {
+	if !usePackAsm || nr != 32 || k <= 0 || cols <= 0 {
+		return false
+	}
+	_ = data[src+(k-1)*lds+cols-1]
+	_ = dst[k*32-1]
+	m0, m1 := 1<<min(cols, 16)-1, 1<<max(cols-16, 0)-1
+	packRows32AVX512(unsafe.Pointer(&dst[0]), unsafe.Pointer(&data[src]), lds, k, m0, m1)
+	return true
+}
+
+//go:noescape
+func packA14AVX512(dst, src unsafe.Pointer, ld, nb int)
+
+// packA14Asm packs the first 16·nb columns of packA14's panel with the AVX-512 kernel, nb the most
+// blocks of 16 that leave at least one column after them, and returns 16·nb (0 without the kernel).
+func packA14Asm(panel, data []float32, src, ld, k int) int {
+	nb := (k - 1) / 16
+	if !usePackAsm || nb <= 0 {
+		return 0
+	}
+	_ = data[src+13*ld+16*nb-1]
+	_ = panel[14*16*nb+1]
+	packA14AVX512(unsafe.Pointer(&panel[0]), unsafe.Pointer(&data[src]), ld, nb)
+	return 16 * nb
 }

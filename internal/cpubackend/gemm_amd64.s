@@ -1,8 +1,8 @@
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b, c unsafe.Pointer, ldc int)
-// C[6×16] += A[6×k panel]·B[k×16 panel]; Y0..Y11 hold the tile, Y12/Y13 a row of B, Y14/Y15 broadcasts of A.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-40
+// func kernel6x16(k int, a, b, c unsafe.Pointer, ldc int, acc int)
+// C[6×16] += A[6×k panel]·B[k×16 panel] (acc ≠ 0), or C = A·B without reading C (acc = 0); Y0..Y11 hold the tile, Y12/Y13 a row of B, Y14/Y15 broadcasts of A.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -49,6 +49,9 @@ loop:
 	DECQ CX
 	JNZ loop
 done:
+	MOVQ acc+40(FP), AX
+	TESTQ AX, AX
+	JZ store
 	VADDPS (DX), Y0, Y0
 	VMOVUPS Y0, (DX)
 	VADDPS 32(DX), Y1, Y1
@@ -77,6 +80,26 @@ done:
 	VADDPS (DX), Y10, Y10
 	VMOVUPS Y10, (DX)
 	VADDPS 32(DX), Y11, Y11
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+store:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET

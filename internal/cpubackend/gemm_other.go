@@ -17,3 +17,11 @@ func dotT16(rows, k int, a []float32, lda int, b []float32, ldb int, c []float32
 func axpyRows(y []float32, x []float32, ldx int, a []float32, lda, k int) {
 	axpyRowsGo(y, x, ldx, a, lda, k)
 }
+
+var usePackAsm = false
+
+func packStrided(dst, data []float32, src, lds, ld, k, rows int) bool { return false }
+
+func packRows(dst, data []float32, src, lds, nr, k, cols int) bool { return false }
+
+func packA14Asm(panel, data []float32, src, ld, k int) int { return 0 }

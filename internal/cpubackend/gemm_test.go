@@ -7,20 +7,31 @@ import (
 	"testing"
 )
 
-// withKernel runs f with g as sgemm's kernel (and, for the Go kernel, without the AVX2 dotKernel).
+// withKernel runs f with g as sgemm's kernel (and, for the Go kernel, without the AVX2 dotKernel
+// and the assembly packing).
 func withKernel(g *gemmKernel, f func()) {
-	savedK, savedFMA := curKernel, hasFMA
-	defer func() { setGemmKernel(savedK); hasFMA = savedFMA }()
+	savedK, savedFMA, savedPack := curKernel, hasFMA, usePackAsm
+	defer func() { setGemmKernel(savedK); hasFMA = savedFMA; usePackAsm = savedPack }()
 	setGemmKernel(g)
 	if g == goKernel {
-		hasFMA = false
+		hasFMA, usePackAsm = false, false
 	}
 	f()
 }
 
-// checkGemm compares C0 + A·B computed by sgemm against a float64 reference; A, B are random m×k,
-// k×n views (transposed per trans), C has leading dimension ldc ≥ n and starts random.
-func checkGemm(t *testing.T, r *rand.Rand, m, n, k int, trans [2]bool, ldc int) {
+// garbage fills c with values an overwriting sgemm must not read: NaNs, infinities, huge numbers.
+func garbage(r *rand.Rand, c []float32) {
+	vals := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, -1e30}
+	for i := range c {
+		c[i] = vals[r.IntN(len(vals))]
+	}
+}
+
+// checkGemm checks sgemm (acc false: C = A·B, C filled with garbage first) or sgemmAcc (acc true:
+// C = C0 + A·B, C0 random) against a float64 reference; A, B are random m×k, k×n views (transposed
+// per trans), C has leading dimension ldc ≥ n. Elements of C's buffer outside the m×n view, and a
+// guard past its end, must be left alone.
+func checkGemm(t *testing.T, r *rand.Rand, m, n, k int, trans [2]bool, ldc int, acc bool) {
 	t.Helper()
 	a, b := make([]float32, m*k+3), make([]float32, k*n+5)
 	for i := range a {
@@ -37,29 +48,48 @@ func checkGemm(t *testing.T, r *rand.Rand, m, n, k int, trans [2]bool, ldc int) 
 	if trans[1] {
 		bm = matrix{data: b, off: 5, rs: 1, cs: k}
 	}
-	c := make([]float32, (m-1)*ldc+n)
-	for i := range c {
-		c[i] = float32(r.NormFloat64())
+	const guard = 37
+	cfull := make([]float32, (m-1)*ldc+n+guard)
+	if acc {
+		for i := range cfull {
+			cfull[i] = float32(r.NormFloat64())
+		}
+	} else {
+		garbage(r, cfull)
 	}
-	c0 := append([]float32(nil), c...)
-	sgemm(m, n, k, am, bm, c, ldc)
+	c0 := append([]float32(nil), cfull...)
+	c := cfull[:(m-1)*ldc+n]
+	if acc {
+		sgemmAcc(m, n, k, am, bm, c, ldc)
+	} else {
+		sgemm(m, n, k, am, bm, c, ldc)
+	}
+	same := func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }
+	for j := len(c); j < len(cfull); j++ {
+		if !same(cfull[j], c0[j]) {
+			t.Fatalf("%s %dx%dx%d trans=%v ldc=%d acc=%v: guard past C's end was written", curKernel.name, m, n, k, trans, ldc, acc)
+		}
+	}
 	for i := range m {
 		for j := range n {
-			want, mag := float64(c0[i*ldc+j]), math.Abs(float64(c0[i*ldc+j]))
+			want, mag := 0.0, 0.0
+			if acc {
+				want, mag = float64(c0[i*ldc+j]), math.Abs(float64(c0[i*ldc+j]))
+			}
 			for p := range k {
 				x := float64(am.data[am.off+i*am.rs+p*am.cs]) * float64(bm.data[bm.off+p*bm.rs+j*bm.cs])
 				want += x
 				mag += math.Abs(x)
 			}
-			if d := math.Abs(want - float64(c[i*ldc+j])); d > 1e-5*max(1, mag) {
-				t.Fatalf("%s %dx%dx%d trans=%v ldc=%d: c[%d,%d] = %g, want %g", curKernel.name, m, n, k, trans, ldc, i, j, c[i*ldc+j], want)
+			if d := math.Abs(want - float64(c[i*ldc+j])); !(d <= 1e-5*max(1, mag)) {
+				t.Fatalf("%s %dx%dx%d trans=%v ldc=%d acc=%v: c[%d,%d] = %g, want %g", curKernel.name, m, n, k, trans, ldc, acc, i, j, c[i*ldc+j], want)
 			}
 		}
 		// Columns past n (up to ldc) must be untouched.
 		if i < m-1 {
 			for j := n; j < ldc; j++ {
-				if c[i*ldc+j] != c0[i*ldc+j] {
-					t.Fatalf("%s %dx%dx%d trans=%v ldc=%d: c[%d,%d] past n was written", curKernel.name, m, n, k, trans, ldc, i, j)
+				if !same(c[i*ldc+j], c0[i*ldc+j]) {
+					t.Fatalf("%s %dx%dx%d trans=%v ldc=%d acc=%v: c[%d,%d] past n was written", curKernel.name, m, n, k, trans, ldc, acc, i, j)
 				}
 			}
 		}
@@ -67,64 +97,84 @@ func checkGemm(t *testing.T, r *rand.Rand, m, n, k int, trans [2]bool, ldc int) 
 }
 
 // TestSGEMM checks the blocked SGEMM with every kernel this CPU runs (AVX-512, AVX2, pure Go)
-// against a float64 reference, for shapes around the tile and block sizes and for strided
-// (transposed) operands.
+// against a float64 reference, in overwrite mode (C garbage beforehand) and accumulate mode, for
+// shapes around the tile and block sizes (k=1; ragged edges; m ≤ 16, which takes the few-row paths;
+// k deep enough to be split into two, three or four slices) and for strided (transposed) operands.
 func TestSGEMM(t *testing.T) {
 	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 33, 257}, {97, 31, 300}, {5, 200, 9}, {150, 40, 70},
 		{1, 512, 128}, {3, 7, 9}, {4, 33, 17}, {16, 50, 300}, {13, 2, 64}, {9, 301, 31},
-		{14, 32, 1}, {15, 33, 1}, {28, 64, 40}, {29, 65, 513}, {17, 97, 3}, {170, 70, 20}, {200, 33, 600}}
+		{14, 32, 1}, {15, 33, 1}, {28, 64, 40}, {29, 65, 513}, {17, 97, 3}, {170, 70, 20}, {200, 33, 600},
+		{100, 64, 1}, {43, 130, 1}, {16, 300, 1}, {3, 2000, 1}, {2, 5000, 1}, {29, 63, 1000}, {15, 47, 700},
+		{180, 70, 1100}, {14, 32, 641}, {4, 100, 1000}}
 	for _, g := range gemmKernels {
-		t.Run(g.name, func(t *testing.T) {
-			withKernel(g, func() {
-				r := rand.New(rand.NewPCG(7, 7))
-				for _, s := range sizes {
-					for _, trans := range [][2]bool{{false, false}, {true, true}, {false, true}, {true, false}} {
-						checkGemm(t, r, s[0], s[1], s[2], trans, s[1])
+		for _, packAsm := range []bool{true, false} {
+			if packAsm && !usePackAsm {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/packAsm=%v", g.name, packAsm), func(t *testing.T) {
+				withKernel(g, func() {
+					usePackAsm = packAsm
+					r := rand.New(rand.NewPCG(7, 7))
+					for _, s := range sizes {
+						for _, trans := range [][2]bool{{false, false}, {true, true}, {false, true}, {true, false}} {
+							checkGemm(t, r, s[0], s[1], s[2], trans, s[1], false)
+							checkGemm(t, r, s[0], s[1], s[2], trans, s[1], true)
+							checkGemm(t, r, s[0], s[1], s[2], trans, s[1]+5, false)
+						}
 					}
-				}
-				// Random shapes, some with C wider than n.
-				n := 60
-				if testing.Short() {
-					n = 20
-				}
-				for range n {
-					m, nn, k := 1+r.IntN(80), 1+r.IntN(150), 1+r.IntN(300)
-					trans := [2]bool{r.IntN(2) == 1, r.IntN(2) == 1}
-					checkGemm(t, r, m, nn, k, trans, nn+r.IntN(3)*7)
-				}
+					// Random shapes, some with C wider than n.
+					n := 60
+					if testing.Short() {
+						n = 20
+					}
+					for range n {
+						m, nn, k := 1+r.IntN(80), 1+r.IntN(150), 1+r.IntN(300)
+						trans := [2]bool{r.IntN(2) == 1, r.IntN(2) == 1}
+						checkGemm(t, r, m, nn, k, trans, nn+r.IntN(3)*7, r.IntN(2) == 1)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
-// TestGemmKernels checks each micro-kernel alone on full tiles against the Go kernel's formula.
+// TestGemmKernels checks each micro-kernel alone on full tiles against the Go kernel's formula, in
+// both modes: accumulating into C, and storing over a C full of NaNs.
 func TestGemmKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 9))
 	for _, g := range gemmKernels {
-		for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 31, 256} {
-			a, b := make([]float32, g.mr*k), make([]float32, k*g.nr)
-			for i := range a {
-				a[i] = float32(r.NormFloat64())
-			}
-			for i := range b {
-				b[i] = float32(r.NormFloat64())
-			}
-			ldc := g.nr + 3
-			c := make([]float32, g.mr*ldc)
-			for i := range c {
-				c[i] = float32(i)
-			}
-			g.micro(k, a, b, c, ldc)
-			for i := range g.mr {
-				for j := range ldc {
-					want := float64(i*ldc + j)
-					if j < g.nr {
-						for p := range k {
-							want += float64(a[p*g.mr+i]) * float64(b[p*g.nr+j])
-						}
+		for _, acc := range []bool{true, false} {
+			for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 31, 256} {
+				a, b := make([]float32, g.mr*k), make([]float32, k*g.nr)
+				for i := range a {
+					a[i] = float32(r.NormFloat64())
+				}
+				for i := range b {
+					b[i] = float32(r.NormFloat64())
+				}
+				ldc := g.nr + 3
+				c := make([]float32, g.mr*ldc)
+				for i := range c {
+					c[i] = float32(i)
+					if !acc && i%ldc < g.nr {
+						c[i] = float32(math.NaN())
 					}
-					if d := math.Abs(want - float64(c[i*ldc+j])); d > 1e-4*max(1, math.Abs(want)) {
-						t.Fatalf("%s k=%d: c[%d,%d] = %g, want %g", g.name, k, i, j, c[i*ldc+j], want)
+				}
+				g.micro(k, a, b, c, ldc, acc)
+				for i := range g.mr {
+					for j := range ldc {
+						want := float64(i*ldc + j)
+						if !acc && j < g.nr {
+							want = 0
+						}
+						if j < g.nr {
+							for p := range k {
+								want += float64(a[p*g.mr+i]) * float64(b[p*g.nr+j])
+							}
+						}
+						if d := math.Abs(want - float64(c[i*ldc+j])); !(d <= 1e-4*max(1, math.Abs(want))) {
+							t.Fatalf("%s k=%d acc=%v: c[%d,%d] = %g, want %g", g.name, k, acc, i, j, c[i*ldc+j], want)
+						}
 					}
 				}
 			}
@@ -176,7 +226,8 @@ func BenchmarkSGEMM(b *testing.B) {
 }
 
 // TestSmallGemm checks the few-row paths of sgemm (smallGemmT for a B with contiguous columns,
-// smallGemmN for contiguous rows) at every SIMD level against the float64 reference: every m in
+// smallGemmN for contiguous rows) at every SIMD level against the float64 reference, overwriting a
+// C full of garbage and accumulating into a random one: every m in
 // 1..16, n around the 16-column blocks, k a multiple of 16 (288, the stories15M width) or not, and
 // strided (transposed) operands and C wider than n.
 func TestSmallGemm(t *testing.T) {
@@ -200,7 +251,8 @@ func TestSmallGemm(t *testing.T) {
 						if m%3 == 0 {
 							ldc = n + 5
 						}
-						checkGemm(t, r, m, n, k, trans, ldc)
+						checkGemm(t, r, m, n, k, trans, ldc, false)
+						checkGemm(t, r, m, n, k, trans, ldc, true)
 					}
 				}
 			}
@@ -287,6 +339,69 @@ func BenchmarkSmallGemmT(b *testing.B) {
 				b.ReportMetric(2*float64(m*n*k)/s/1e9, "GFLOP/s")
 				b.ReportMetric(4*float64(n*k)/s/1e9, "GB/s")
 			})
+		}
+	}
+}
+
+// TestPack checks packA and packB with the assembly packing against the Go packing, bit for bit,
+// for row- and column-major operands, ragged last panels and depths around the 16-column blocks of
+// packA14Asm; the panels start full of NaNs so that a missed element shows.
+func TestPack(t *testing.T) {
+	if !usePackAsm {
+		t.Skip("no assembly packing on this CPU")
+	}
+	defer func(saved bool) { usePackAsm = saved }(usePackAsm)
+	r := rand.New(rand.NewPCG(5, 8))
+	nan := float32(math.NaN())
+	for _, mr := range []int{14, 6, 16} {
+		for _, k := range []int{1, 2, 15, 16, 17, 31, 32, 33, 48, 50, 320} {
+			for _, m := range []int{1, mr - 1, mr, 2*mr + 3, 3 * mr} {
+				for _, colMajor := range []bool{false, true} {
+					ld := 7 + r.IntN(40)
+					i0, p0 := r.IntN(5), r.IntN(5)
+					rows, cols := i0+m, p0+k
+					data := make([]float32, rows*cols+(ld+8)*(rows+cols))
+					for i := range data {
+						data[i] = float32(r.NormFloat64())
+					}
+					a := matrix{data: data, off: 3, rs: cols + ld%5, cs: 1}
+					if colMajor {
+						a = matrix{data: data, off: 3, rs: 1, cs: rows + ld%5}
+					}
+					panels := (m + mr - 1) / mr * mr * k
+					want, got := make([]float32, panels+8), make([]float32, panels+8)
+					for i := range want {
+						want[i], got[i] = nan, nan
+					}
+					usePackAsm = false
+					packA(want, a, i0, p0, m, k, mr)
+					usePackAsm = true
+					packA(got, a, i0, p0, m, k, mr)
+					for i := range want {
+						if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+							t.Fatalf("packA mr=%d k=%d m=%d colMajor=%v: [%d] = %g, want %g", mr, k, m, colMajor, i, got[i], want[i])
+						}
+					}
+					// The same block read as B (k×m), packed into nr=mr·2 panels, rows contiguous
+					// when A's are.
+					nr := 2 * mr
+					b := matrix{data: data, off: a.off, rs: a.cs, cs: a.rs}
+					panels = (m + nr - 1) / nr * nr * k
+					want, got = make([]float32, panels+8), make([]float32, panels+8)
+					for i := range want {
+						want[i], got[i] = nan, nan
+					}
+					usePackAsm = false
+					packB(want, b, p0, i0, k, m, nr)
+					usePackAsm = true
+					packB(got, b, p0, i0, k, m, nr)
+					for i := range want {
+						if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+							t.Fatalf("packB nr=%d k=%d n=%d rowMajor=%v: [%d] = %g, want %g", nr, k, m, !colMajor, i, got[i], want[i])
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -9,12 +9,13 @@ const maxSmallM = 16
 
 var smallAPool = sync.Pool{New: func() any { s := make([]float32, 0, 4096); return &s }}
 
-// smallGemmT accumulates C[m×n] += A[m×k]·B[k×n] for a B whose columns are contiguous (b.rs == 1).
+// smallGemmT computes C[m×n] += A[m×k]·B[k×n] (acc) or C = A·B (!acc) for a B whose columns are
+// contiguous (b.rs == 1).
 // With the AVX-512 kernels it runs smallGemmT16; otherwise A is copied into contiguous rows padded to
 // a multiple of 4 with zeros, then each pair of columns of B is dotted with each group of 4 rows.
-func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int) {
+func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	if hasDotT16() {
-		smallGemmT16(m, n, k, a, b, c, ldc)
+		smallGemmT16(m, n, k, a, b, c, ldc, acc)
 		return
 	}
 	mp := (m + 3) / 4 * 4
@@ -48,9 +49,16 @@ func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int) {
 			dotKernel(k, ap[i0*k:], k, bcol, ldb, &out)
 			for r := range min(4, m-i0) {
 				ci := (i0+r)*ldc + j
-				c[ci] += out[r]
+				if acc {
+					c[ci] += out[r]
+					if ldb != 0 {
+						c[ci+1] += out[4+r]
+					}
+					continue
+				}
+				c[ci] = out[r]
 				if ldb != 0 {
-					c[ci+1] += out[4+r]
+					c[ci+1] = out[4+r]
 				}
 			}
 		}
@@ -62,11 +70,15 @@ func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int) {
 // B and running a 14-row micro-kernel on one row would do fourteen times the work.
 const maxAxpyM = 4
 
-// smallGemmN accumulates C[m×n] += A[m×k]·B[k×n] for a B whose rows are contiguous (b.cs == 1):
+// smallGemmN computes C[m×n] += A[m×k]·B[k×n] (acc) or C = A·B (!acc, C's rows zeroed first) for a
+// B whose rows are contiguous (b.cs == 1):
 // each row of C gathers a[i,p]·(row p of B) over p (axpyRows, the row of C kept in registers),
 // reading B once per row of A.
-func smallGemmN(m, n, k int, a, b matrix, c []float32, ldc int) {
+func smallGemmN(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	for i := range m {
+		if !acc {
+			clear(c[i*ldc : i*ldc+n])
+		}
 		axpyRows(c[i*ldc:i*ldc+n], b.data[b.off:], b.rs, a.data[a.off+i*a.rs:], a.cs, k)
 	}
 }
@@ -96,8 +108,14 @@ var smallTPrefetch = 0
 // smallGemmT16 is smallGemmT with the AVX-512 dotT16 kernels: for each block of 16 columns of B
 // (one streaming pass over B, the block then hot in L1), the rows of A go 4 at a time, then 2, then
 // 1, so that no padded row is computed. A is read in place when its rows are contiguous. The last
-// n%16 columns go through a zero-padded copy of B and a scratch tile of C.
-func smallGemmT16(m, n, k int, a, b matrix, c []float32, ldc int) {
+// n%16 columns go through a zero-padded copy of B and a scratch tile of C. In overwrite mode (!acc)
+// the kernels accumulate into C's rows zeroed first: m ≤ 16 rows cost little next to reading B.
+func smallGemmT16(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
+	if !acc {
+		for i := range m {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
 	ad, aoff, lda := a.data, a.off, a.rs
 	if a.cs != 1 {
 		sp := smallAPool.Get().(*[]float32)

@@ -1,0 +1,228 @@
+#include "textflag.h"
+
+// func packStridedAVX512(dst, src unsafe.Pointer, lds, ldd, k int, lmask, smask int)
+// For p < k: loads the floats of src[p·lds : p·lds+16] selected by lmask (the others read as zero,
+// and are not touched in memory), and stores the floats of that vector selected by smask to
+// dst[p·ldd:]. lds and ldd are in floats. Unrolled by 4.
+TEXT ·packStridedAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	MOVQ ldd+24(FP), R10
+	MOVQ k+32(FP), CX
+	MOVQ lmask+40(FP), AX
+	KMOVW AX, K1
+	MOVQ smask+48(FP), AX
+	KMOVW AX, K2
+	SHLQ $2, R8
+	SHLQ $2, R10
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R10)(R10*2), R11
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ tail
+loop4:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (SI)(R8*1), K1, Z1
+	VMOVUPS.Z (SI)(R8*2), K1, Z2
+	VMOVUPS.Z (SI)(R9*1), K1, Z3
+	VMOVUPS Z0, K2, (DI)
+	VMOVUPS Z1, K2, (DI)(R10*1)
+	VMOVUPS Z2, K2, (DI)(R10*2)
+	VMOVUPS Z3, K2, (DI)(R11*1)
+	LEAQ (SI)(R8*4), SI
+	LEAQ (DI)(R10*4), DI
+	DECQ BX
+	JNZ loop4
+tail:
+	ANDQ $3, CX
+	JZ done
+loop1:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS Z0, K2, (DI)
+	ADDQ R8, SI
+	ADDQ R10, DI
+	DECQ CX
+	JNZ loop1
+done:
+	VZEROUPPER
+	RET
+
+// func packRows32AVX512(dst, src unsafe.Pointer, lds, k int, m0, m1 int)
+// For p < k: copies the floats of src[p·lds : p·lds+32] selected by the masks (m0 for the first 16,
+// m1 for the next 16; the others read as zero and are not touched) into dst[32·p : 32·p+32]. lds is
+// in floats. Unrolled by 2.
+TEXT ·packRows32AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	MOVQ k+24(FP), CX
+	MOVQ m0+32(FP), AX
+	KMOVW AX, K1
+	MOVQ m1+40(FP), AX
+	KMOVW AX, K2
+	SHLQ $2, R8
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ tail
+loop2:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS.Z (SI)(R8*1), K1, Z2
+	VMOVUPS.Z 64(SI)(R8*1), K2, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	LEAQ (SI)(R8*2), SI
+	ADDQ $256, DI
+	DECQ BX
+	JNZ loop2
+tail:
+	ANDQ $1, CX
+	JZ done
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+done:
+	VZEROUPPER
+	RET
+
+// func packA14AVX512(dst, src unsafe.Pointer, ld, nb int)
+// Packs 16·nb columns of 14 rows of A (row r at src + r·ld floats, contiguous) into a 14-row panel:
+// dst[14·p + r] = row r[p]. Per block of 16 columns, the 14 rows are loaded and half transposed in
+// registers (VUNPCKLPS/HPS, then VUNPCKLPD/HPD: each 128-bit lane then holds 4 rows of one column),
+// and the lanes are stored straight to their place. The 4-float store of rows 12..15 writes two
+// zeros over rows 0 and 1 of the next column, which are stored after it: the caller leaves at
+// least one column after the last block (16·nb < k) and packs it afterwards.
+TEXT ·packA14AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	MOVQ nb+24(FP), CX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R8)(R8*4), R10
+	LEAQ (R9)(R8*4), R11
+	LEAQ (SI)(R11*1), R12
+	VPXORD Z31, Z31, Z31
+	TESTQ CX, CX
+	JZ done
+loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(R8*1), Z1
+	VMOVUPS (SI)(R8*2), Z2
+	VMOVUPS (SI)(R9*1), Z3
+	VMOVUPS (SI)(R8*4), Z4
+	VMOVUPS (SI)(R10*1), Z5
+	VMOVUPS (SI)(R9*2), Z6
+	VMOVUPS (SI)(R11*1), Z7
+	VMOVUPS (SI)(R8*8), Z8
+	VMOVUPS (R12)(R8*2), Z9
+	VMOVUPS (R12)(R9*1), Z10
+	VMOVUPS (R12)(R8*4), Z11
+	VMOVUPS (R12)(R10*1), Z12
+	VMOVUPS (R12)(R9*2), Z13
+	VUNPCKLPS Z1, Z0, Z14
+	VUNPCKHPS Z1, Z0, Z15
+	VUNPCKLPS Z3, Z2, Z16
+	VUNPCKHPS Z3, Z2, Z17
+	VUNPCKLPS Z5, Z4, Z18
+	VUNPCKHPS Z5, Z4, Z19
+	VUNPCKLPS Z7, Z6, Z20
+	VUNPCKHPS Z7, Z6, Z21
+	VUNPCKLPS Z9, Z8, Z22
+	VUNPCKHPS Z9, Z8, Z23
+	VUNPCKLPS Z11, Z10, Z24
+	VUNPCKHPS Z11, Z10, Z25
+	VUNPCKLPS Z13, Z12, Z26
+	VUNPCKHPS Z13, Z12, Z27
+	VUNPCKLPD Z16, Z14, Z0
+	VUNPCKHPD Z16, Z14, Z1
+	VUNPCKLPD Z17, Z15, Z2
+	VUNPCKHPD Z17, Z15, Z3
+	VUNPCKLPD Z20, Z18, Z4
+	VUNPCKHPD Z20, Z18, Z5
+	VUNPCKLPD Z21, Z19, Z6
+	VUNPCKHPD Z21, Z19, Z7
+	VUNPCKLPD Z24, Z22, Z8
+	VUNPCKHPD Z24, Z22, Z9
+	VUNPCKLPD Z25, Z23, Z10
+	VUNPCKHPD Z25, Z23, Z11
+	VUNPCKLPD Z31, Z26, Z12
+	VUNPCKHPD Z31, Z26, Z13
+	VUNPCKLPD Z31, Z27, Z28
+	VUNPCKHPD Z31, Z27, Z29
+	VEXTRACTF32X4 $0, Z0, 0(DI)
+	VEXTRACTF32X4 $0, Z4, 16(DI)
+	VEXTRACTF32X4 $0, Z8, 32(DI)
+	VEXTRACTF32X4 $0, Z12, 48(DI)
+	VEXTRACTF32X4 $0, Z1, 56(DI)
+	VEXTRACTF32X4 $0, Z5, 72(DI)
+	VEXTRACTF32X4 $0, Z9, 88(DI)
+	VEXTRACTF32X4 $0, Z13, 104(DI)
+	VEXTRACTF32X4 $0, Z2, 112(DI)
+	VEXTRACTF32X4 $0, Z6, 128(DI)
+	VEXTRACTF32X4 $0, Z10, 144(DI)
+	VEXTRACTF32X4 $0, Z28, 160(DI)
+	VEXTRACTF32X4 $0, Z3, 168(DI)
+	VEXTRACTF32X4 $0, Z7, 184(DI)
+	VEXTRACTF32X4 $0, Z11, 200(DI)
+	VEXTRACTF32X4 $0, Z29, 216(DI)
+	VEXTRACTF32X4 $1, Z0, 224(DI)
+	VEXTRACTF32X4 $1, Z4, 240(DI)
+	VEXTRACTF32X4 $1, Z8, 256(DI)
+	VEXTRACTF32X4 $1, Z12, 272(DI)
+	VEXTRACTF32X4 $1, Z1, 280(DI)
+	VEXTRACTF32X4 $1, Z5, 296(DI)
+	VEXTRACTF32X4 $1, Z9, 312(DI)
+	VEXTRACTF32X4 $1, Z13, 328(DI)
+	VEXTRACTF32X4 $1, Z2, 336(DI)
+	VEXTRACTF32X4 $1, Z6, 352(DI)
+	VEXTRACTF32X4 $1, Z10, 368(DI)
+	VEXTRACTF32X4 $1, Z28, 384(DI)
+	VEXTRACTF32X4 $1, Z3, 392(DI)
+	VEXTRACTF32X4 $1, Z7, 408(DI)
+	VEXTRACTF32X4 $1, Z11, 424(DI)
+	VEXTRACTF32X4 $1, Z29, 440(DI)
+	VEXTRACTF32X4 $2, Z0, 448(DI)
+	VEXTRACTF32X4 $2, Z4, 464(DI)
+	VEXTRACTF32X4 $2, Z8, 480(DI)
+	VEXTRACTF32X4 $2, Z12, 496(DI)
+	VEXTRACTF32X4 $2, Z1, 504(DI)
+	VEXTRACTF32X4 $2, Z5, 520(DI)
+	VEXTRACTF32X4 $2, Z9, 536(DI)
+	VEXTRACTF32X4 $2, Z13, 552(DI)
+	VEXTRACTF32X4 $2, Z2, 560(DI)
+	VEXTRACTF32X4 $2, Z6, 576(DI)
+	VEXTRACTF32X4 $2, Z10, 592(DI)
+	VEXTRACTF32X4 $2, Z28, 608(DI)
+	VEXTRACTF32X4 $2, Z3, 616(DI)
+	VEXTRACTF32X4 $2, Z7, 632(DI)
+	VEXTRACTF32X4 $2, Z11, 648(DI)
+	VEXTRACTF32X4 $2, Z29, 664(DI)
+	VEXTRACTF32X4 $3, Z0, 672(DI)
+	VEXTRACTF32X4 $3, Z4, 688(DI)
+	VEXTRACTF32X4 $3, Z8, 704(DI)
+	VEXTRACTF32X4 $3, Z12, 720(DI)
+	VEXTRACTF32X4 $3, Z1, 728(DI)
+	VEXTRACTF32X4 $3, Z5, 744(DI)
+	VEXTRACTF32X4 $3, Z9, 760(DI)
+	VEXTRACTF32X4 $3, Z13, 776(DI)
+	VEXTRACTF32X4 $3, Z2, 784(DI)
+	VEXTRACTF32X4 $3, Z6, 800(DI)
+	VEXTRACTF32X4 $3, Z10, 816(DI)
+	VEXTRACTF32X4 $3, Z28, 832(DI)
+	VEXTRACTF32X4 $3, Z3, 840(DI)
+	VEXTRACTF32X4 $3, Z7, 856(DI)
+	VEXTRACTF32X4 $3, Z11, 872(DI)
+	VEXTRACTF32X4 $3, Z29, 888(DI)
+	ADDQ $64, SI
+	ADDQ $64, R12
+	ADDQ $896, DI
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
