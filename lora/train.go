@@ -320,28 +320,20 @@ func finalize(ts []*tensors.Tensor) {
 // batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T a length bucket): tokens,
 // positions (−1 on padding), targets (the next token) and the loss mask (1 on answer tokens).
 func batchArgs(batch []Example, batchSize int) (args []any, B, T, ntok int) {
-	maxLen := 1
-	for _, ex := range batch {
-		maxLen = max(maxLen, len(ex.Tokens))
+	seqs := make([][]int, len(batch))
+	for i, ex := range batch {
+		seqs[i] = ex.Tokens
 	}
-	B, T = batchSize, model.Bucket(maxLen)
-	tok := make([]int32, B*T)
-	pos := make([]int32, B*T)
+	B = batchSize
+	tok, pos, T := model.PadBatchTo(seqs, B)
 	tgt := make([]int32, B*T)
 	mask := make([]float32, B*T)
-	for i := range pos {
-		pos[i] = -1
-	}
 	for b, ex := range batch {
-		for t, id := range ex.Tokens {
-			tok[b*T+t] = int32(id)
-			pos[b*T+t] = int32(t)
-			if t+1 < len(ex.Tokens) {
-				tgt[b*T+t] = int32(ex.Tokens[t+1])
-				if t+1 >= ex.PromptLen {
-					mask[b*T+t] = 1
-					ntok++
-				}
+		for t := range len(ex.Tokens) - 1 {
+			tgt[b*T+t] = int32(ex.Tokens[t+1])
+			if t+1 >= ex.PromptLen {
+				mask[b*T+t] = 1
+				ntok++
 			}
 		}
 	}

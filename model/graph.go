@@ -114,7 +114,7 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 		if in.Cache != nil {
 			c := in.Cache[l]
 			kh, vh := TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B, KV, T, hd]
-			if updateAt != nil { // write slots [Start, Start+T) in place of the one-hot rewrite below
+			if updateAt != nil {                                                       // write slots [Start, Start+T) in place of the one-hot rewrite below
 				k = DynamicUpdateSlice(c.K, kh, updateAt)
 				v = DynamicUpdateSlice(c.V, vh, updateAt)
 			} else {

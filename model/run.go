@@ -36,11 +36,19 @@ func batchBucket(n int) int {
 // PadBatch lays out token sequences right-padded into [B, T] int32 tokens and positions (−1 on padding),
 // with B and T rounded up to their buckets.
 func PadBatch(seqs [][]int) (tokens, positions []int32, B, T int) {
+	B = batchBucket(len(seqs))
+	tokens, positions, T = PadBatchTo(seqs, B)
+	return tokens, positions, B, T
+}
+
+// PadBatchTo is PadBatch with the batch size given: B ≥ len(seqs) rows, the rows past the sequences
+// all padding. T is the length bucket of the longest sequence.
+func PadBatchTo(seqs [][]int, B int) (tokens, positions []int32, T int) {
 	maxLen := 1
 	for _, s := range seqs {
 		maxLen = max(maxLen, len(s))
 	}
-	B, T = batchBucket(len(seqs)), Bucket(maxLen)
+	T = Bucket(maxLen)
 	tokens = make([]int32, B*T)
 	positions = make([]int32, B*T)
 	for i := range positions {
@@ -52,7 +60,7 @@ func PadBatch(seqs [][]int) (tokens, positions []int32, B, T int) {
 			positions[b*T+t] = int32(t)
 		}
 	}
-	return tokens, positions, B, T
+	return tokens, positions, T
 }
 
 func (m *Model) checkTokens(seqs [][]int) error {
