@@ -80,6 +80,11 @@ func putFlat(v any) {
 	pool.mu.Unlock()
 }
 
+// ReleaseMemory empties the free lists of buffers kept for reuse (the memory maps outside the Go
+// heap are returned to the system at once). Later computations allocate afresh. Benchmarks call it
+// so that one benchmark's peak memory does not include buffers another one left for reuse.
+func ReleaseMemory() { releaseFree() }
+
 // releaseFree empties the free lists, unmapping what lies outside the Go heap.
 func releaseFree() {
 	pool.mu.Lock()

@@ -3,7 +3,8 @@
 //
 // # Overview
 //
-// Call [Start] before the work and [Tracker.Done] after it. The resident set is the figure to
+// Call [Start] before the work (it first releases the buffers the accrete backend keeps for reuse,
+// so that an earlier benchmark's do not count) and [Tracker.Done] after it. The resident set is the figure to
 // compare across programs: the accrete backend keeps its reused float32 buffers outside the Go
 // heap, so the heap peak leaves them out.
 package peakmem
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/accrete/accrete/internal/cpubackend"
 )
 
 // Tracker tracks the peak memory of a stretch of work: the process's peak resident set (VmHWM,
@@ -30,7 +33,8 @@ type Tracker struct {
 
 // Start returns a Tracker sampling from now on.
 func Start() *Tracker {
-	debug.FreeOSMemory() // return earlier benchmarks' heap so that VmHWM starts near the live set
+	cpubackend.ReleaseMemory() // and the buffers the accrete backend keeps for reuse
+	debug.FreeOSMemory()       // return earlier benchmarks' heap so that VmHWM starts near the live set
 	p := &Tracker{stop: make(chan struct{})}
 	p.rssReset = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
