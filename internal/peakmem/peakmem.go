@@ -4,9 +4,9 @@
 // # Overview
 //
 // Call [Start] before the work (it first releases the buffers the accrete backend keeps for reuse,
-// so that an earlier benchmark's do not count) and [Tracker.Done] after it. The resident set is the figure to
-// compare across programs: the accrete backend keeps its reused float32 buffers outside the Go
-// heap, so the heap peak leaves them out.
+// so that an earlier benchmark's do not count) and [Tracker.Done] after it. The resident set is the
+// figure to compare across programs: the accrete backend keeps its reused float32 buffers outside
+// the Go heap, so the heap peak leaves them out.
 package peakmem
 
 import (
