@@ -102,41 +102,31 @@ func exp256(out, x *float32, n int)
 //go:noescape
 func logistic256(out, x *float32, n int)
 
+// The kernels by op: vector⊙vector for vopAdd..vopDiv, vector⊙scalar for all six ops (vopRsub and
+// vopRdiv put the scalar first), at each width.
+var (
+	vv512 = [...]func(out, x, y *float32, n int){vopAdd: addVV512, vopSub: subVV512, vopMul: mulVV512, vopDiv: divVV512}
+	vv256 = [...]func(out, x, y *float32, n int){vopAdd: addVV256, vopSub: subVV256, vopMul: mulVV256, vopDiv: divVV256}
+	xs512 = [...]func(out, x *float32, n int, c float32){vopAdd: addXS512, vopSub: subXS512, vopMul: mulXS512,
+		vopDiv: divXS512, vopRsub: subSX512, vopRdiv: divSX512}
+	xs256 = [...]func(out, x *float32, n int, c float32){vopAdd: addXS256, vopSub: subXS256, vopMul: mulXS256,
+		vopDiv: divXS256, vopRsub: subSX256, vopRdiv: divSX256}
+)
+
 // binaryVec computes out[i] = x[i] op y[i] for a prefix of out with SIMD and returns its length;
 // len(x), len(y) == len(out) > 0.
 func binaryVec(op vecOp, out, x, y []float32) int {
+	if int(op) >= len(vv512) {
+		return 0
+	}
 	n := len(out)
-	o, a, b := &out[0], &x[0], &y[0]
 	if vecLevel >= vecAVX512 {
-		switch op {
-		case vopAdd:
-			addVV512(o, a, b, n)
-		case vopSub:
-			subVV512(o, a, b, n)
-		case vopMul:
-			mulVV512(o, a, b, n)
-		case vopDiv:
-			divVV512(o, a, b, n)
-		default:
-			return 0
-		}
+		vv512[op](&out[0], &x[0], &y[0], n)
 		return n
 	}
 	n8 := n &^ 7
-	if n8 == 0 {
-		return 0
-	}
-	switch op {
-	case vopAdd:
-		addVV256(o, a, b, n8)
-	case vopSub:
-		subVV256(o, a, b, n8)
-	case vopMul:
-		mulVV256(o, a, b, n8)
-	case vopDiv:
-		divVV256(o, a, b, n8)
-	default:
-		return 0
+	if n8 > 0 {
+		vv256[op](&out[0], &x[0], &y[0], n8)
 	}
 	return n8
 }
@@ -144,46 +134,17 @@ func binaryVec(op vecOp, out, x, y []float32) int {
 // scalarVec is binaryVec with a scalar operand: x op c for the plain ops, c op x for vopRsub and
 // vopRdiv.
 func scalarVec(op vecOp, out, x []float32, c float32) int {
+	if int(op) >= len(xs512) {
+		return 0
+	}
 	n := len(out)
-	o, a := &out[0], &x[0]
 	if vecLevel >= vecAVX512 {
-		switch op {
-		case vopAdd:
-			addXS512(o, a, n, c)
-		case vopSub:
-			subXS512(o, a, n, c)
-		case vopMul:
-			mulXS512(o, a, n, c)
-		case vopDiv:
-			divXS512(o, a, n, c)
-		case vopRsub:
-			subSX512(o, a, n, c)
-		case vopRdiv:
-			divSX512(o, a, n, c)
-		default:
-			return 0
-		}
+		xs512[op](&out[0], &x[0], n, c)
 		return n
 	}
 	n8 := n &^ 7
-	if n8 == 0 {
-		return 0
-	}
-	switch op {
-	case vopAdd:
-		addXS256(o, a, n8, c)
-	case vopSub:
-		subXS256(o, a, n8, c)
-	case vopMul:
-		mulXS256(o, a, n8, c)
-	case vopDiv:
-		divXS256(o, a, n8, c)
-	case vopRsub:
-		subSX256(o, a, n8, c)
-	case vopRdiv:
-		divSX256(o, a, n8, c)
-	default:
-		return 0
+	if n8 > 0 {
+		xs256[op](&out[0], &x[0], n8, c)
 	}
 	return n8
 }
