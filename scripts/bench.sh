@@ -66,6 +66,20 @@ trap 'rm -f "$raw" "$doc"' EXIT
 		echo
 		echo '```'
 		/usr/bin/python3 "$ref" bench --configs 2 --only "$torch_only" 2>&1 | tail -n 40 || true
+		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 -c '
+import time, torch
+torch.set_num_threads(2)
+a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+for _ in range(3):
+    a @ b
+best = 1e9
+for _ in range(5):
+    t = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    best = min(best, (time.perf_counter() - t) / 10)
+print("matmul 1024^3 torch.mm (2 threads): %.1f GFLOP/s" % (2 * 1024**3 / best / 1e9))
+' 2>&1 || true
 		echo '```'
 		if [ -n "$torch_s15m" ]; then
 			echo

@@ -313,3 +313,13 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestPyTorchMatmul checks that bench.sh's torch.mm line fills the matmul row's PyTorch cells.
+func TestPyTorchMatmul(t *testing.T) {
+	raw := "## accrete backend kernels\n\n```\n" +
+		"BenchmarkMatMul1024/stock-2 3 396833702 ns/op 5.412 GFLOP/s\n" +
+		"BenchmarkMatMul1024/accrete-2 3 12393050 ns/op 173.3 GFLOP/s\n```\n\n" +
+		"## PyTorch reference (x)\n\n```\nmatmul 1024^3 torch.mm (2 threads): 151.2 GFLOP/s\n```\n"
+	rows, _ := table(t, raw)
+	checkRows(t, rows, map[string][]string{"matmul 1024³ (GFLOP/s)": {"5.41", "173", "151", "1.1×", "206 (OpenBLAS)"}})
+}
