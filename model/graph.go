@@ -170,7 +170,7 @@ func TokenLogProbs(logits, targets *Node) *Node {
 	rows := Reshape(logits, N, V)
 	// (row, target) pairs: a flat row·V+target index would overflow int32 past 2³¹ logits.
 	at := Concatenate([]*Node{Iota(g, shapes.Make(dtypes.Int32, N, 1), 0), Reshape(t, N, 1)}, 1)
-	picked := Gather(rows, at) // [N]
+	picked := Gather(rows, at)                             // [N]
 	mx := StopGradient(ReduceAndKeep(rows, ReduceMax, -1)) // [N, 1]
 	lse := Add(Log(ReduceSum(Exp(Sub(rows, mx)), -1)), Reshape(mx, N))
 	lp := Where(valid, Sub(picked, lse), ZerosLike(lse))
