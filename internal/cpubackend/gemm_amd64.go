@@ -119,6 +119,37 @@ func dotT16(rows, k int, a []float32, lda int, b []float32, ldb int, c []float32
 	}
 }
 
+//go:noescape
+func gemmAT16(k int, at, b unsafe.Pointer, ldb int, c unsafe.Pointer, ldc, nblk, rows, mask, acc, pfd int)
+
+//go:noescape
+func packAT16(dst, a unsafe.Pointer, lda, k, rows int)
+
+// hasSmallTAT reports whether smallGemmTAT has its AVX-512 kernels at the current vecLevel.
+func hasSmallTAT() bool { return hasDotT16() }
+
+// atKernel runs gemmAT16 (smallgemm_at_amd64.s) on nblk blocks of 16 columns: for r < rows and the
+// columns j < 16 set in mask, C[r, 16q+j] = (acc ? C[r, 16q+j] : 0) + Σ_{p<k} at[16p+r]·b[(16q+j)·ldb+p],
+// row r of C at c[r·ldc:]. Only when hasSmallTAT(); k, nblk, rows ≥ 1, mask ≠ 0.
+func atKernel(k int, at, b []float32, ldb int, c []float32, ldc, nblk, rows, mask int, acc bool, pfd int) {
+	hi := 15
+	for mask>>hi&1 == 0 {
+		hi--
+	}
+	_ = at[16*k-1]
+	_ = b[((nblk-1)*16+15)*ldb+k-1]
+	_ = c[(rows-1)*ldc+(nblk-1)*16+hi]
+	gemmAT16(k, unsafe.Pointer(&at[0]), unsafe.Pointer(&b[0]), ldb, unsafe.Pointer(&c[0]), ldc, nblk, rows, mask, b2i(acc), pfd)
+}
+
+// atPack sets dst[16p+r] = a[r·lda+p] for p < k, r < rows and zero for rows ≤ r < 16, and zeroes
+// the rest of dst's 16·⌈k/16⌉ rows (packAT16). Only when hasSmallTAT(); 1 ≤ rows ≤ 16, k ≥ 1.
+func atPack(dst, a []float32, lda, k, rows int) {
+	_ = dst[(k+15)/16*256-1]
+	_ = a[(rows-1)*lda+k-1]
+	packAT16(unsafe.Pointer(&dst[0]), unsafe.Pointer(&a[0]), lda, k, rows)
+}
+
 // axpyRows sets y[j] += Σ_{p<k} a[p·lda]·x[p·ldx+j] for j < len(y): a weighted sum of k rows of
 // x (ldx apart) into y, with y held in registers across the rows.
 func axpyRows(y []float32, x []float32, ldx int, a []float32, lda, k int) {

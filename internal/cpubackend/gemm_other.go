@@ -14,6 +14,14 @@ func dotT16(rows, k int, a []float32, lda int, b []float32, ldb int, c []float32
 	panic("dotT16: no kernel on this architecture")
 }
 
+func hasSmallTAT() bool { return false }
+
+func atKernel(k int, at, b []float32, ldb int, c []float32, ldc, nblk, rows, mask int, acc bool, pfd int) {
+	panic("atKernel: no kernel on this architecture")
+}
+
+func atPack(dst, a []float32, lda, k, rows int) { panic("atPack: no kernel on this architecture") }
+
 func axpyRows(y []float32, x []float32, ldx int, a []float32, lda, k int) {
 	axpyRowsGo(y, x, ldx, a, lda, k)
 }

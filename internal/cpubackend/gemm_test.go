@@ -263,6 +263,99 @@ func TestSmallGemm(t *testing.T) {
 	})
 }
 
+// TestSmallGemmTAT checks smallGemmT (the transposed-A kernel smallGemmTAT at the AVX-512 level,
+// taken for every m ≥ 1 by lowering smallTATMinM, and the other kernels at the other levels) called
+// directly, below sgemm's naive-gemm cutoff too, against a float64 reference: every m in 1..16, n
+// ragged around the 16-column blocks (n < 16 included), k = 1, 7, 16, 17, 288, 301, A row-major,
+// column-major or strided both ways, C wider than n, overwriting a C full of garbage and
+// accumulating into a random one. Elements of C outside the m×n view must be left alone.
+func TestSmallGemmTAT(t *testing.T) {
+	defer func(s, sb, pf int) { smallTATMinM, smallTATMinMSmallB, smallTATPrefetch = s, sb, pf }(smallTATMinM, smallTATMinMSmallB, smallTATPrefetch)
+	smallTATMinM, smallTATMinMSmallB = 1, 1
+	ms := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	ns := []int{1, 5, 15, 16, 17, 31, 33, 100}
+	ks := []int{1, 7, 16, 17, 288, 301}
+	if testing.Short() {
+		ns, ks = []int{5, 17, 33}, []int{1, 7, 301}
+	}
+	forEachVecLevel(t, func(level string) {
+		withKernel(curKernel, func() {
+			if level == "go" {
+				hasFMA = false
+			}
+			for _, pf := range []int{0, 2} {
+				smallTATPrefetch = pf
+				r := rand.New(rand.NewPCG(uint64(pf), 11))
+				for _, m := range ms {
+					for _, n := range ns {
+						for _, k := range ks {
+							checkSmallT(t, level, r, m, n, k, r.IntN(4), n+r.IntN(2)*3, r.IntN(2) == 1)
+						}
+					}
+				}
+			}
+		})
+	})
+}
+
+// checkSmallT runs smallGemmT on an m×k A (layout 0: row-major, 1: column-major, 2: strided rows and
+// columns, 3: a row-major block of a wider matrix) and a k×n B with contiguous columns (ldb = k+2),
+// in overwrite mode (C garbage) or accumulate mode, and checks C against a float64 reference.
+func checkSmallT(t *testing.T, level string, r *rand.Rand, m, n, k, layout, ldc int, acc bool) {
+	t.Helper()
+	a := make([]float32, 3+2*m*(k+1)*2)
+	for i := range a {
+		a[i] = float32(r.NormFloat64())
+	}
+	am := matrix{data: a, off: 3, rs: k, cs: 1}
+	switch layout {
+	case 1:
+		am = matrix{data: a, off: 3, rs: 1, cs: m}
+	case 2:
+		am = matrix{data: a, off: 3, rs: 2 * k, cs: 2}
+	case 3:
+		am = matrix{data: a, off: 3, rs: k + 5, cs: 1}
+	}
+	ldb := k + 2
+	b := make([]float32, 5+(n-1)*ldb+k)
+	for i := range b {
+		b[i] = float32(r.NormFloat64())
+	}
+	bm := matrix{data: b, off: 5, rs: 1, cs: ldb}
+	const guard = 37
+	cfull := make([]float32, (m-1)*ldc+n+guard)
+	if acc {
+		for i := range cfull {
+			cfull[i] = float32(r.NormFloat64())
+		}
+	} else {
+		garbage(r, cfull)
+	}
+	c0 := append([]float32(nil), cfull...)
+	smallGemmT(m, n, k, am, bm, cfull[:(m-1)*ldc+n], ldc, acc)
+	for idx := range cfull {
+		i, j := idx/ldc, idx%ldc
+		if i >= m || j >= n {
+			if math.Float32bits(cfull[idx]) != math.Float32bits(c0[idx]) {
+				t.Fatalf("%s m=%d n=%d k=%d layout=%d ldc=%d acc=%v: c[%d] outside C was written", level, m, n, k, layout, ldc, acc, idx)
+			}
+			continue
+		}
+		want, mag := 0.0, 0.0
+		if acc {
+			want, mag = float64(c0[idx]), math.Abs(float64(c0[idx]))
+		}
+		for p := range k {
+			x := float64(a[am.off+i*am.rs+p*am.cs]) * float64(b[bm.off+p+j*ldb])
+			want += x
+			mag += math.Abs(x)
+		}
+		if d := math.Abs(want - float64(cfull[idx])); !(d <= 1e-5*max(1, mag)) {
+			t.Fatalf("%s m=%d n=%d k=%d layout=%d ldc=%d acc=%v: c[%d,%d] = %g, want %g", level, m, n, k, layout, ldc, acc, i, j, cfull[idx], want)
+		}
+	}
+}
+
 // TestAxpyRows checks axpyRows and axpyF32 at every SIMD level for lengths around the vector widths.
 func TestAxpyRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
@@ -307,31 +400,50 @@ func TestAxpyRows(t *testing.T) {
 	})
 }
 
-// BenchmarkSmallGemmT times the few-row x·Wᵀ of a decode step's LM head (stories15M: k=288,
-// n=32000, W row-major so B's columns are contiguous) on one goroutine, per SIMD level; GB/s
-// counts one pass over W.
+// BenchmarkSmallGemmT times the few-row x·Wᵀ of a decode step (W row-major, so B's columns are
+// contiguous) on one goroutine, per SIMD level: the stories15M LM head (k=288, n=32000) for a few m,
+// and for m=16 its 288→768 and 768→288 projections. At the AVX-512 level, "avx512-dotT" forces the
+// dotT16 kernels where smallGemmT16 would take the transposed-A kernel. GB/s counts one pass over W.
 func BenchmarkSmallGemmT(b *testing.B) {
-	const n, k = 32000, 288
+	type shape struct{ m, n, k int }
+	shapes := []shape{{1, 32000, 288}, {4, 32000, 288}, {8, 32000, 288}, {12, 32000, 288}, {16, 32000, 288},
+		{16, 768, 288}, {16, 288, 768}}
 	r := rand.New(rand.NewPCG(1, 2))
-	w := make([]float32, n*k)
-	for i := range w {
-		w[i] = r.Float32()
-	}
-	for _, m := range []int{1, 4, 16} {
+	for _, s := range shapes {
+		m, n, k := s.m, s.n, s.k
+		w := make([]float32, n*k)
+		for i := range w {
+			w[i] = r.Float32()
+		}
 		a := make([]float32, m*k)
 		for i := range a {
 			a[i] = r.Float32()
 		}
 		c := make([]float32, m*n)
 		am, bm := matrix{data: a, rs: k, cs: 1}, matrix{data: w, rs: 1, cs: k}
+		type variant struct {
+			name  string
+			level int
+			atMin int
+		}
+		var variants []variant
 		for _, l := range vecLevels() {
 			if l == vecGo {
 				continue
 			}
-			b.Run(fmt.Sprintf("m%d/%s", m, vecLevelNames[l]), func(b *testing.B) {
-				saved := vecLevel
-				defer func() { vecLevel = saved }()
-				vecLevel = l
+			variants = append(variants, variant{vecLevelNames[l], l, 0})
+			if l == vecAVX512 && useSmallTAT(m, n, k) {
+				variants = append(variants, variant{vecLevelNames[l] + "-dotT", l, maxSmallM + 1})
+			}
+		}
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("m%d_n%d_k%d/%s", m, n, k, v.name), func(b *testing.B) {
+				saved, savedMin, savedMinS := vecLevel, smallTATMinM, smallTATMinMSmallB
+				defer func() { vecLevel, smallTATMinM, smallTATMinMSmallB = saved, savedMin, savedMinS }()
+				vecLevel = v.level
+				if v.atMin > maxSmallM {
+					smallTATMinM, smallTATMinMSmallB = v.atMin, v.atMin
+				}
 				for b.Loop() {
 					sgemm(m, n, k, am, bm, c, n)
 				}

@@ -111,6 +111,10 @@ var smallTPrefetch = 0
 // n%16 columns go through a zero-padded copy of B and a scratch tile of C. In overwrite mode (!acc)
 // the kernels accumulate into C's rows zeroed first: m ≤ 16 rows cost little next to reading B.
 func smallGemmT16(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
+	if useSmallTAT(m, n, k) {
+		smallGemmTAT(m, n, k, a, b, c, ldc, acc)
+		return
+	}
 	if !acc {
 		for i := range m {
 			clear(c[i*ldc : i*ldc+n])
@@ -175,6 +179,86 @@ func smallGemmT16(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 				crow[j] += ct[i*16+j]
 			}
 		}
+	}
+}
+
+// smallTATMinM is the fewest rows of A for which smallGemmT16 runs smallGemmTAT when B is large
+// (maxSmallM+1: never; tests lower it to 1 to run the kernel on every m). gemmAT16 costs the same for
+// any m ≤ 16, the dotT16 kernels cost in proportion to m plus their reductions: on the target Xeon
+// (one goroutine) the m=16 LM head (n=32000, k=288: B 36.8 MB, streamed from memory) went from about
+// 5–7 ms to 2.5–3.5 ms, m=9..12 gained there too, and the cache-resident m=16 projections (768×288,
+// 288×768) ran about 20% faster, but for m ≤ 12 on those the row-proportional dotT16 was as fast or
+// faster.
+var smallTATMinM = 9
+
+// smallTATMinMSmallB is smallTATMinM for a B of fewer than smallTATBigB floats (1 MiB), which stays in
+// L2 from one call to the next.
+var smallTATMinMSmallB = 13
+
+const smallTATBigB = 1 << 18
+
+// useSmallTAT reports whether smallGemmT16 hands an m×n×k product to smallGemmTAT.
+func useSmallTAT(m, n, k int) bool {
+	if n*k < smallTATBigB {
+		return hasSmallTAT() && m >= smallTATMinMSmallB
+	}
+	return hasSmallTAT() && m >= smallTATMinM
+}
+
+// smallTATPrefetch is how many 16-column blocks of B ahead smallGemmTAT has gemmAT16 prefetch (0:
+// none). On the target Xeon 2 was 10–20% faster than none for m=16 on the LM head and on 288×768
+// (one block, 18 KiB at k=288, was no better than none).
+var smallTATPrefetch = 2
+
+// smallGemmTAT is smallGemmT16 for 9 ≤ m ≤ 16 with the transposed-A kernel gemmAT16: A is packed as
+// Aᵀ[k×16] (rows past m zero), and each block of 16 columns of C is accumulated over p as 16 ZMM
+// columns (B broadcast from memory by the FMAs), then transposed into C's rows; B is read once, in
+// one streaming pass. Ragged n: the last n%16 columns are the tail of a block that ends at column
+// n (its first columns, already done, masked off), or for n < 16 a zero-padded copy of B.
+func smallGemmTAT(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
+	k16 := (k + 15) / 16 * 16
+	sp := smallAPool.Get().(*[]float32)
+	defer smallAPool.Put(sp)
+	need := 16 * k16
+	if n < 16 {
+		need += 16 * k
+	}
+	if cap(*sp) < need {
+		*sp = make([]float32, need)
+	}
+	at := (*sp)[:16*k16]
+	if a.cs == 1 {
+		atPack(at, a.data[a.off:], a.rs, k, m)
+	} else {
+		clear(at[:16*k])
+		for i := range m {
+			src := a.off + i*a.rs
+			for p := range k {
+				at[16*p+i] = a.data[src+p*a.cs]
+			}
+		}
+	}
+	n16 := n &^ 15
+	if n16 > 0 {
+		pfd := 0
+		if smallTATPrefetch > 0 {
+			pfd = 4 * 16 * b.cs * smallTATPrefetch
+		}
+		atKernel(k, at, b.data[b.off:], b.cs, c, ldc, n16/16, m, 0xFFFF, acc, pfd)
+	}
+	nt := n - n16
+	switch {
+	case nt == 0:
+	case n >= 16: // the block of columns n-16..n-1, storing only the last nt
+		atKernel(k, at, b.data[b.off+(n-16)*b.cs:], b.cs, c[n-16:], ldc, 1, m, 0xFFFF&^(1<<(16-nt)-1), acc, 0)
+	default:
+		bt := (*sp)[16*k16 : 16*k16+16*k]
+		clear(bt[nt*k:])
+		for j := range nt {
+			src := b.off + j*b.cs
+			copy(bt[j*k:(j+1)*k], b.data[src:src+k])
+		}
+		atKernel(k, at, bt, k, c, ldc, 1, m, 1<<nt-1, acc, 0)
 	}
 }
 
