@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/accrete/accrete/internal/adamw"
 	"github.com/accrete/accrete/internal/progress"
 	"github.com/accrete/accrete/model"
 )
@@ -388,14 +389,10 @@ func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	for i, g := range grads {
 		tensors.ConstFlatData(g, func(f []float32) { gs[i] = f })
 	}
-	// Each tensor's sum of squares runs in order on one goroutine and the sums are added in tensor
-	// order, so the result does not depend on the number of cores.
+	// Each tensor's sum of squares runs on one goroutine (adamw.SumSquares depends only on the data)
+	// and the sums are added in tensor order, so the result does not depend on the number of cores.
 	sq := make([]float64, len(gs))
-	parallelChunks(len(gs), func(i int) {
-		for _, v := range gs[i] {
-			sq[i] += float64(v) * float64(v)
-		}
-	})
+	parallelChunks(len(gs), func(i int) { sq[i] = adamw.SumSquares(gs[i]) })
 	var norm2 float64
 	for _, s := range sq {
 		norm2 += s
@@ -410,12 +407,11 @@ func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	t := float64(step + 1)
 	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := 1 - math.Pow(c.Beta2, t)
-	b1, b2 := float32(c.Beta1), float32(c.Beta2)
-	decay := float32(1 - lr*c.WeightDecay)
-	stepSize := float32(lr / bc1)
-	sqrtBc2 := float32(math.Sqrt(bc2))
-	eps := float32(c.Epsilon)
-	cl := float32(clip)
+	h := adamw.Hyper{
+		B1: float32(c.Beta1), B2: float32(c.Beta2), Clip: float32(clip),
+		Decay: float32(1 - lr*c.WeightDecay), StepSize: float32(lr / bc1),
+		SqrtBc2: float32(math.Sqrt(bc2)), Eps: float32(c.Epsilon),
+	}
 	// The update is element-wise: split every tensor into chunks and spread them over the cores.
 	type chunk struct{ i, lo, hi int }
 	var chunks []chunk
@@ -426,14 +422,7 @@ func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	}
 	parallelChunks(len(chunks), func(k int) {
 		ch := chunks[k]
-		data, g, m1, m2 := o.params[ch.i].Data[ch.lo:ch.hi], gs[ch.i][ch.lo:ch.hi], o.m1[ch.i][ch.lo:ch.hi], o.m2[ch.i][ch.lo:ch.hi]
-		for j := range data {
-			gj := g[j] * cl
-			m1[j] = b1*m1[j] + (1-b1)*gj
-			m2[j] = b2*m2[j] + (1-b2)*gj*gj
-			den := float32(math.Sqrt(float64(m2[j])))/sqrtBc2 + eps
-			data[j] = data[j]*decay - stepSize*m1[j]/den
-		}
+		adamw.Update(o.params[ch.i].Data[ch.lo:ch.hi], gs[ch.i][ch.lo:ch.hi], o.m1[ch.i][ch.lo:ch.hi], o.m2[ch.i][ch.lo:ch.hi], h)
 	})
 }
 
