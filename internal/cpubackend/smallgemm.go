@@ -9,22 +9,15 @@ const maxSmallM = 16
 
 var smallAPool = sync.Pool{New: func() any { s := make([]float32, 0, 4096); return &s }}
 
-// smallGemmT computes C[m×n] += A[m×k]·B[k×n] (acc) or C = A·B (!acc) for a B whose columns are
-// contiguous (b.rs == 1).
-// With the AVX-512 kernels it runs smallGemmT16; otherwise A is copied into contiguous rows padded to
-// a multiple of 4 with zeros, then each pair of columns of B is dotted with each group of 4 rows.
-func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
-	if hasDotT16() {
-		smallGemmT16(m, n, k, a, b, c, ldc, acc)
-		return
-	}
-	mp := (m + 3) / 4 * 4
+// copyRows copies the m×k matrix a into rows of k contiguous floats in a scratch buffer of at least
+// rows·k floats from smallAPool (rows ≥ m; the rows past m are zeroed). Put the returned box back in
+// smallAPool when done with the copy.
+func copyRows(m, rows, k int, a matrix) ([]float32, *[]float32) {
 	sp := smallAPool.Get().(*[]float32)
-	defer smallAPool.Put(sp)
-	if cap(*sp) < mp*k {
-		*sp = make([]float32, mp*k)
+	if cap(*sp) < rows*k {
+		*sp = make([]float32, rows*k)
 	}
-	ap := (*sp)[:mp*k]
+	ap := (*sp)[:rows*k]
 	for i := range m {
 		row := ap[i*k : (i+1)*k]
 		src := a.off + i*a.rs
@@ -37,6 +30,20 @@ func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 		}
 	}
 	clear(ap[m*k:])
+	return ap, sp
+}
+
+// smallGemmT computes C[m×n] += A[m×k]·B[k×n] (acc) or C = A·B (!acc) for a B whose columns are
+// contiguous (b.rs == 1).
+// With the AVX-512 kernels it runs smallGemmT16; otherwise A is copied into contiguous rows padded to
+// a multiple of 4 with zeros, then each pair of columns of B is dotted with each group of 4 rows.
+func smallGemmT(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
+	if hasDotT16() {
+		smallGemmT16(m, n, k, a, b, c, ldc, acc)
+		return
+	}
+	ap, sp := copyRows(m, (m+3)/4*4, k, a)
+	defer smallAPool.Put(sp)
 	var out [8]float32
 	for j := 0; j < n; j += 2 {
 		b0 := b.off + j*b.cs
@@ -122,19 +129,8 @@ func smallGemmT16(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	}
 	ad, aoff, lda := a.data, a.off, a.rs
 	if a.cs != 1 {
-		sp := smallAPool.Get().(*[]float32)
+		ap, sp := copyRows(m, m, k, a)
 		defer smallAPool.Put(sp)
-		if cap(*sp) < m*k {
-			*sp = make([]float32, m*k)
-		}
-		ap := (*sp)[:m*k]
-		for i := range m {
-			row := ap[i*k : (i+1)*k]
-			src := a.off + i*a.rs
-			for p := range row {
-				row[p] = a.data[src+p*a.cs]
-			}
-		}
 		ad, aoff, lda = ap, 0, k
 	}
 	block := func(bd []float32, ldb int, cd []float32, ldc int, pfd int) {
