@@ -7,6 +7,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/accrete/accrete/internal/peakmem"
 	"github.com/accrete/accrete/model"
 )
 
@@ -32,8 +33,9 @@ func BenchmarkMatMul1024(b *testing.B) {
 }
 
 // BenchmarkFFTStep times the full fine-tuning step's graph (forward, masked cross-entropy and the
-// gradient of every weight; AdamW runs on the host and is not included) at the d128 shape: hidden
-// 128, 4 layers, 4 heads, 2 KV heads, intermediate 344, vocab 512, batch 8 × 64 tokens.
+// gradient of every weight; AdamW runs on the host and is not included) and reports its peak memory,
+// at the d128 shape: hidden 128, 4 layers, 4 heads, 2 KV heads, intermediate 344, vocab 512, batch
+// 8 × 64 tokens.
 func BenchmarkFFTStep(b *testing.B) {
 	cfg := model.Config{HiddenSize: 128, IntermediateSize: 344, NumHiddenLayers: 4, NumAttentionHeads: 4,
 		NumKeyValueHeads: 2, VocabSize: 512}
@@ -71,9 +73,16 @@ func BenchmarkFFTStep(b *testing.B) {
 			}
 			step()
 			b.ReportAllocs()
+			mem := peakmem.Start()
 			b.ResetTimer()
 			for b.Loop() {
 				step()
+			}
+			b.StopTimer()
+			heapMB, rssMB := mem.Done()
+			b.ReportMetric(heapMB, "peak-heap-MB")
+			if rssMB > 0 {
+				b.ReportMetric(rssMB, "peak-RSS-MB")
 			}
 			sec := b.Elapsed().Seconds()
 			b.ReportMetric(B*T*float64(b.N)/sec, "tokens/s")
