@@ -3,6 +3,7 @@ package cpubackend
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/shapeinference"
@@ -282,12 +283,7 @@ func (b *Builder) unaryBool(op backends.OpType, x backends.Op) (backends.Op, err
 	}
 	out := in[0].shape.Clone()
 	out.DType = dtypes.Bool
-	n := b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...)
-	if dt == dtypes.Float32 && out.DType == dtypes.Float32 {
-		n.runInto = func(_ *Backend, v []any, dst any) any { return unaryFloat(op, v[0].([]float32), dst.([]float32)) }
-		n.inPlace = []int{0}
-	}
-	return n, nil
+	return b.newNode(op, out, func(_ *Backend, v []any) any { return unaryOp(op, v[0]) }, in...), nil
 }
 
 // ---- binary ----
@@ -338,14 +334,12 @@ func (b *Builder) binary(op backends.OpType, lhs, rhs backends.Op) (backends.Op,
 			}, ea, eb)
 			return n, nil
 		}
-		if sa.Size() != out.Size() && sb.Size() != out.Size() {
-			ea, eb, sa, sb = in[0], in[1], in[0].shape, in[1].shape // expanded below
-		} else if ea == in[0] && eb == in[1] || blockable(sa, sb, out) {
-			// keep the substitution
-		} else {
+		run, full := blockBroadcast(op, sa, sb, out)
+		if run == nil && (ea != in[0] || eb != in[1]) { // reading the broadcast's operand does not help
 			ea, eb, sa, sb = in[0], in[1], in[0].shape, in[1].shape
+			run, full = blockBroadcast(op, sa, sb, out)
 		}
-		if run, full := blockBroadcast(op, sa, sb, out); run != nil {
+		if run != nil {
 			n := b.newNode(op, out, func(_ *Backend, v []any) any {
 				return run(v[0].([]float32), v[1].([]float32), nil)
 			}, ea, eb)
@@ -451,7 +445,8 @@ func lazyBroadcast(n *node) (*node, shapes.Shape, bool) {
 // a scalar: the plain loops handle it), bcastRows (s is full with its trailing axes from some point
 // set to 1: one value per block of inner elements, as a softmax's row max), bcastCols (s is full
 // with its leading axes up to some point set to 1: the same inner values for every block, as a
-// norm's weight) or bcastOther.
+// norm's weight), bcastRun (s is full with one run of consecutive axes [p, q) set to 1 in the
+// middle: full = [outer, mid, inner] blocks against s = [outer, 1, inner]) or bcastOther.
 type broadcastKind int
 
 const (
@@ -465,9 +460,8 @@ const (
 // minBlock is the smallest block a blocked broadcast loops over; smaller ones are expanded.
 const minBlock = 8
 
-// More generally s may broadcast along one run of consecutive axes [p, q) (bcastRun): then
-// full = [outer, mid, inner] and s = [outer, 1, inner] in row-major blocks, with outer, mid and
-// inner the products of full's axes before, in and after the run.
+// broadcastOf returns how s broadcasts to full and, for rows, the number of rows and the row length
+// (outer, inner), or for columns the number of repeats and the repeated length.
 func broadcastOf(s, full shapes.Shape) (kind broadcastKind, outer, inner int) {
 	k, o, _, in := broadcastRun(s, full)
 	switch k {
@@ -496,7 +490,7 @@ func broadcastRun(s, full shapes.Shape) (kind broadcastKind, outer, mid, inner i
 	for q > p && full.Dimensions[q-1] == 1 { // size-1 axes of both belong to either side
 		q--
 	}
-	if !slicesEqual(s.Dimensions[q:], full.Dimensions[q:]) {
+	if !slices.Equal(s.Dimensions[q:], full.Dimensions[q:]) {
 		return bcastOther, 0, 0, 0
 	}
 	outer, mid, inner = 1, 1, 1
@@ -519,24 +513,6 @@ func broadcastRun(s, full shapes.Shape) (kind broadcastKind, outer, mid, inner i
 		return bcastRun, outer, mid, inner
 	}
 	return bcastOther, 0, 0, 0
-}
-
-// blockable reports whether blockBroadcast handles operands of shapes sa and sb.
-func blockable(sa, sb, out shapes.Shape) bool {
-	run, _ := blockBroadcast(backends.OpTypeAdd, sa, sb, out)
-	return run != nil
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // blockBroadcast returns a float32 loop for op when one operand is full-sized and the other
