@@ -389,16 +389,16 @@ func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	for i, g := range grads {
 		tensors.ConstFlatData(g, func(f []float32) { gs[i] = f })
 	}
-	// Each tensor's sum of squares runs on one goroutine (adamw.SumSquares depends only on the data)
-	// and the sums are added in tensor order, so the result does not depend on the number of cores.
-	sq := make([]float64, len(gs))
-	parallelChunks(len(gs), func(i int) { sq[i] = adamw.SumSquares(gs[i]) })
-	var norm2 float64
-	for _, s := range sq {
-		norm2 += s
-	}
 	clip := 1.0
 	if c.ClipNorm > 0 {
+		// Each tensor's sum of squares runs on one goroutine (adamw.SumSquares depends only on the
+		// data) and the sums are added in tensor order, so the norm does not depend on the cores.
+		sq := make([]float64, len(gs))
+		parallelChunks(len(gs), func(i int) { sq[i] = adamw.SumSquares(gs[i]) })
+		var norm2 float64
+		for _, s := range sq {
+			norm2 += s
+		}
 		if n := math.Sqrt(norm2); n > c.ClipNorm {
 			clip = c.ClipNorm / n
 		}
