@@ -202,6 +202,10 @@ func packA(dst []float32, a matrix, i0, p0, m, k, mr int) {
 // ones ld further on: packA14Asm does what it can, then the rest is written out so that every
 // element costs one load and one store.
 func packA14(panel, data []float32, src, ld, k int) {
+	p0 := packA14Asm(panel, data, src, ld, k)
+	if p0 == k {
+		return
+	}
 	panel = panel[:14*k]
 	r0 := data[src : src+k]
 	r1, r2, r3 := data[src+ld:][:len(r0)], data[src+2*ld:][:len(r0)], data[src+3*ld:][:len(r0)]
@@ -209,7 +213,7 @@ func packA14(panel, data []float32, src, ld, k int) {
 	r7, r8, r9 := data[src+7*ld:][:len(r0)], data[src+8*ld:][:len(r0)], data[src+9*ld:][:len(r0)]
 	r10, r11, r12 := data[src+10*ld:][:len(r0)], data[src+11*ld:][:len(r0)], data[src+12*ld:][:len(r0)]
 	r13 := data[src+13*ld:][:len(r0)]
-	for p := packA14Asm(panel, data, src, ld, k); p < k; p++ {
+	for p := p0; p < k; p++ {
 		d := (*[14]float32)(panel[p*14:])
 		d[0], d[1], d[2], d[3], d[4], d[5], d[6] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], r6[p]
 		d[7], d[8], d[9], d[10], d[11], d[12], d[13] = r7[p], r8[p], r9[p], r10[p], r11[p], r12[p], r13[p]
@@ -233,7 +237,9 @@ func packB(dst []float32, b matrix, p0, j0, k, n, nr int) {
 			continue
 		}
 		j := 0
-		if b.rs == 1 { // columns of B are contiguous: copy eight at a time
+		if b.rs == 1 { // columns of B are contiguous: transpose sixteen, then eight, at a time
+			for ; j+16 <= cols && packCols16(panel, j, nr, b.data, b.off+p0+(j0+q+j)*b.cs, b.cs, k); j += 16 {
+			}
 			for ; j+8 <= cols; j += 8 {
 				packCols8(panel, j, nr, b.data, b.off+p0+(j0+q+j)*b.cs, b.cs, k)
 			}

@@ -216,15 +216,31 @@ func packRows(dst, data []float32, src, lds, nr, k, cols int) bool {
 //go:noescape
 func packA14AVX512(dst, src unsafe.Pointer, ld, nb int)
 
-// packA14Asm packs the first 16·nb columns of packA14's panel with the AVX-512 kernel, nb the most
-// blocks of 16 that leave at least one column after them, and returns 16·nb (0 without the kernel).
+// packA14Asm packs the first 16·nb columns of packA14's panel with the AVX-512 kernel, nb = ⌊k/16⌋,
+// and returns 16·nb (0 without the kernel).
 func packA14Asm(panel, data []float32, src, ld, k int) int {
-	nb := (k - 1) / 16
+	nb := k / 16
 	if !usePackAsm || nb <= 0 {
 		return 0
 	}
 	_ = data[src+13*ld+16*nb-1]
-	_ = panel[14*16*nb+1]
+	_ = panel[14*16*nb-1]
 	packA14AVX512(unsafe.Pointer(&panel[0]), unsafe.Pointer(&data[src]), ld, nb)
 	return 16 * nb
+}
+
+//go:noescape
+func packColsT16AVX512(dst, src unsafe.Pointer, lds, ldd, k int)
+
+// packCols16 writes columns j..j+15 of a panel nr wide (k rows) from sixteen contiguous columns of
+// B, the first at data[src:src+k], the next ones ld further on: packCols8 sixteen wide, with the
+// AVX-512 kernel (pack2_amd64.s). It reports false, doing nothing, when no kernel applies.
+func packCols16(panel []float32, j, nr int, data []float32, src, ld, k int) bool {
+	if !usePackAsm || nr < 16 || k <= 0 || ld < 0 {
+		return false
+	}
+	_ = data[src+15*ld+k-1]
+	_ = panel[(k-1)*nr+j+15]
+	packColsT16AVX512(unsafe.Pointer(&panel[j]), unsafe.Pointer(&data[src]), ld, nr, k)
+	return true
 }

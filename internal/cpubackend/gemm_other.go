@@ -33,3 +33,5 @@ func packStrided(dst, data []float32, src, lds, ld, k, rows int) bool { return f
 func packRows(dst, data []float32, src, lds, nr, k, cols int) bool { return false }
 
 func packA14Asm(panel, data []float32, src, ld, k int) int { return 0 }
+
+func packCols16(panel []float32, j, nr int, data []float32, src, ld, k int) bool { return false }

@@ -466,7 +466,7 @@ func TestPack(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 8))
 	nan := float32(math.NaN())
 	for _, mr := range []int{14, 6, 16} {
-		for _, k := range []int{1, 2, 15, 16, 17, 31, 32, 33, 48, 50, 320} {
+		for _, k := range []int{1, 2, 15, 16, 17, 31, 32, 33, 48, 50, 64, 320, 344} {
 			for _, m := range []int{1, mr - 1, mr, 2*mr + 3, 3 * mr} {
 				for _, colMajor := range []bool{false, true} {
 					ld := 7 + r.IntN(40)
@@ -514,6 +514,121 @@ func TestPack(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestPackBCols checks packB on a B with contiguous columns (b.rs == 1, the transposed operand),
+// which the AVX-512 kernel packs sixteen columns at a time, bit for bit against the Go packing: NaN
+// destinations with a guard past the panels, k=1 and k around multiples of 16, ragged last panels,
+// and strided views (offsets into B, column stride wider than k).
+func TestPackBCols(t *testing.T) {
+	if !usePackAsm {
+		t.Skip("no assembly packing on this CPU")
+	}
+	defer func(saved bool) { usePackAsm = saved }(usePackAsm)
+	r := rand.New(rand.NewPCG(9, 2))
+	nan := float32(math.NaN())
+	for _, nr := range []int{32, 16} {
+		for _, k := range []int{1, 2, 7, 15, 16, 17, 31, 32, 33, 47, 64, 100, 128, 320, 344} {
+			for _, n := range []int{1, 7, 8, 15, 16, 17, 23, 24, 31, 32, 33, 40, 48, 63, 64, 70} {
+				for _, pad := range []int{0, 1, 13} {
+					p0, j0 := r.IntN(4), r.IntN(4)
+					cs := p0 + k + pad
+					data := make([]float32, 5+(j0+n)*cs+8)
+					for i := range data {
+						data[i] = float32(r.NormFloat64())
+					}
+					b := matrix{data: data, off: 5, rs: 1, cs: cs}
+					panels := (n + nr - 1) / nr * nr * k
+					want, got := make([]float32, panels+40), make([]float32, panels+40)
+					for i := range want {
+						want[i], got[i] = nan, nan
+					}
+					usePackAsm = false
+					packB(want, b, p0, j0, k, n, nr)
+					usePackAsm = true
+					packB(got, b, p0, j0, k, n, nr)
+					for i := range want {
+						if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+							t.Fatalf("packB nr=%d k=%d n=%d cs=%d: [%d] = %g, want %g", nr, k, n, cs, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSGEMMPackBitExact checks that the assembly packing changes no bit of sgemm's results: with
+// each kernel, C from the AVX-512 packers must equal C from the Go packers exactly, for every
+// layout of A and B and shapes like the d128 model's (ragged panels, k not a multiple of 16).
+func TestSGEMMPackBitExact(t *testing.T) {
+	if !usePackAsm {
+		t.Skip("no assembly packing on this CPU")
+	}
+	sizes := [][3]int{{512, 344, 128}, {128, 344, 512}, {344, 128, 512}, {128, 512, 64}, {64, 128, 512},
+		{29, 70, 33}, {43, 24, 17}, {57, 48, 1}, {30, 40, 345}}
+	for _, g := range gemmKernels {
+		withKernel(g, func() {
+			r := rand.New(rand.NewPCG(3, 4))
+			for _, s := range sizes {
+				m, n, k := s[0], s[1], s[2]
+				a, b := make([]float32, m*k+3), make([]float32, k*n+5)
+				for i := range a {
+					a[i] = float32(r.NormFloat64())
+				}
+				for i := range b {
+					b[i] = float32(r.NormFloat64())
+				}
+				for _, trans := range [][2]bool{{false, false}, {true, true}, {false, true}, {true, false}} {
+					am, bm := matrix{data: a, off: 3, rs: k, cs: 1}, matrix{data: b, off: 5, rs: n, cs: 1}
+					if trans[0] {
+						am = matrix{data: a, off: 3, rs: 1, cs: m}
+					}
+					if trans[1] {
+						bm = matrix{data: b, off: 5, rs: 1, cs: k}
+					}
+					want, got := make([]float32, m*n), make([]float32, m*n)
+					usePackAsm = false
+					g.gemm(m, n, k, am, bm, want, n, false)
+					usePackAsm = true
+					g.gemm(m, n, k, am, bm, got, n, false)
+					for i := range want {
+						if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+							t.Fatalf("%s %dx%dx%d trans=%v: c[%d] = %g with the assembly packing, %g without", g.name, m, n, k, trans, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPackB packs a 256×n block of a B with contiguous columns (the transposed operand) into
+// 32-wide panels, with the AVX-512 kernel and with the Go packing.
+func BenchmarkPackB(b *testing.B) {
+	hasAsm := usePackAsm
+	defer func() { usePackAsm = hasAsm }()
+	for _, n := range []int{128, 344} {
+		k := 256
+		data := make([]float32, n*k)
+		for i := range data {
+			data[i] = float32(i)
+		}
+		bm := matrix{data: data, rs: 1, cs: k}
+		dst := make([]float32, (n+31)/32*32*k)
+		for _, asm := range []bool{false, true} {
+			if asm && !hasAsm {
+				continue
+			}
+			b.Run(fmt.Sprintf("n=%d/asm=%v", n, asm), func(b *testing.B) {
+				usePackAsm = asm
+				for b.Loop() {
+					packB(dst, bm, 0, 0, k, n, 32)
+				}
+				b.SetBytes(int64(4 * n * k))
+			})
 		}
 	}
 }
