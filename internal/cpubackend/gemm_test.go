@@ -356,7 +356,8 @@ func checkSmallT(t *testing.T, level string, r *rand.Rand, m, n, k, layout, ldc 
 	}
 }
 
-// TestAxpyRows checks axpyRows and axpyF32 at every SIMD level for lengths around the vector widths.
+// TestAxpyRows checks axpyRows at every SIMD level for lengths around the vector widths, and its
+// one-row form y += alpha·x exactly.
 func TestAxpyRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	forEachVecLevel(t, func(level string) {
@@ -389,10 +390,10 @@ func TestAxpyRows(t *testing.T) {
 					}
 				}
 				y2 := append([]float32(nil), x[:n]...)
-				axpyF32(y2, 0.5, x[:n])
+				axpyRows(y2, x[:n], 0, []float32{0.5}, 0, 1)
 				for j := range y2 {
 					if y2[j] != 1.5*x[j] {
-						t.Fatalf("%s axpyF32 n=%d: y[%d] = %g, want %g", level, n, j, y2[j], 1.5*x[j])
+						t.Fatalf("%s one-row axpyRows n=%d: y[%d] = %g, want %g", level, n, j, y2[j], 1.5*x[j])
 					}
 				}
 			}

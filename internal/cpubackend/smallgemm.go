@@ -90,12 +90,6 @@ func smallGemmN(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	}
 }
 
-// axpyF32 sets y[j] += alpha·x[j] for j < len(y).
-func axpyF32(y []float32, alpha float32, x []float32) {
-	s := [1]float32{alpha}
-	axpyRows(y, x[:len(y)], 0, s[:], 0, 1)
-}
-
 // axpyRowsGo is the portable axpyRows: y[j] += Σ_{p<k} a[p·lda]·x[p·ldx+j].
 func axpyRowsGo(y []float32, x []float32, ldx int, a []float32, lda, k int) {
 	for p := range k {
