@@ -70,12 +70,7 @@ func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 	sgemmMode(m, n, k, a, b, c, ldc, false)
 }
 
-// sgemmAcc accumulates C[m×n] += A[m×k]·B[k×n] (see sgemm).
-func sgemmAcc(m, n, k int, a, b matrix, c []float32, ldc int) {
-	sgemmMode(m, n, k, a, b, c, ldc, true)
-}
-
-// sgemmMode is sgemm (acc false: C = A·B) or sgemmAcc (acc true: C += A·B). Every path writes each
+// sgemmMode is sgemm (acc false: C = A·B) or, with acc, C += A·B. Every path writes each
 // element of C exactly as the mode asks, so in overwrite mode no caller needs to zero C first.
 func sgemmMode(m, n, k int, a, b matrix, c []float32, ldc int, acc bool) {
 	if m == 0 || n == 0 {

@@ -27,7 +27,7 @@ func garbage(r *rand.Rand, c []float32) {
 	}
 }
 
-// checkGemm checks sgemm (acc false: C = A·B, C filled with garbage first) or sgemmAcc (acc true:
+// checkGemm checks sgemm (acc false: C = A·B, C filled with garbage first) or sgemmMode's acc (true:
 // C = C0 + A·B, C0 random) against a float64 reference; A, B are random m×k, k×n views (transposed
 // per trans), C has leading dimension ldc ≥ n. Elements of C's buffer outside the m×n view, and a
 // guard past its end, must be left alone.
@@ -59,11 +59,7 @@ func checkGemm(t *testing.T, r *rand.Rand, m, n, k int, trans [2]bool, ldc int, 
 	}
 	c0 := append([]float32(nil), cfull...)
 	c := cfull[:(m-1)*ldc+n]
-	if acc {
-		sgemmAcc(m, n, k, am, bm, c, ldc)
-	} else {
-		sgemm(m, n, k, am, bm, c, ldc)
-	}
+	sgemmMode(m, n, k, am, bm, c, ldc, acc)
 	same := func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }
 	for j := len(c); j < len(cfull); j++ {
 		if !same(cfull[j], c0[j]) {
