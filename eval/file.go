@@ -63,27 +63,36 @@ type taskScoreJSON struct {
 	Metric            Metric      `json:"metric"`
 	N                 int         `json:"n"`
 	NParaphrases      int         `json:"n_paraphrases"`
+	NNovel            int         `json:"n_novel"`
 	Trained           num         `json:"trained"`
 	Paraphrase        num         `json:"paraphrase"`
+	Novel             num         `json:"novel"`
+	HeldOut           num         `json:"held_out"`
 	AccNorm           num         `json:"acc_norm"`
 	ParaphraseAccNorm num         `json:"paraphrase_acc_norm"`
+	NovelAccNorm      num         `json:"novel_acc_norm"`
+	HeldOutAccNorm    num         `json:"held_out_acc_norm"`
 	Items             []ItemScore `json:"items,omitempty"`
 }
 
 // MarshalJSON encodes NaN scores as null.
 func (s TaskScore) MarshalJSON() ([]byte, error) {
-	return json.Marshal(taskScoreJSON{s.Task, s.Metric, s.N, s.NParaphrases, num(s.Trained),
-		num(s.Paraphrase), num(s.AccNorm), num(s.ParaphraseAccNorm), s.Items})
+	return json.Marshal(taskScoreJSON{s.Task, s.Metric, s.N, s.NParaphrases, s.NNovel, num(s.Trained),
+		num(s.Paraphrase), num(s.Novel), num(s.HeldOut), num(s.AccNorm), num(s.ParaphraseAccNorm),
+		num(s.NovelAccNorm), num(s.HeldOutAccNorm), s.Items})
 }
 
-// UnmarshalJSON decodes null scores as NaN.
+// UnmarshalJSON decodes null scores as NaN. Scores absent from older files (novel, held_out and their
+// acc_norm) decode as NaN too.
 func (s *TaskScore) UnmarshalJSON(b []byte) error {
-	var j taskScoreJSON
+	nan := num(math.NaN())
+	j := taskScoreJSON{Novel: nan, HeldOut: nan, NovelAccNorm: nan, HeldOutAccNorm: nan}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*s = TaskScore{j.Task, j.Metric, j.N, j.NParaphrases, float64(j.Trained), float64(j.Paraphrase),
-		float64(j.AccNorm), float64(j.ParaphraseAccNorm), j.Items}
+	*s = TaskScore{j.Task, j.Metric, j.N, j.NParaphrases, j.NNovel, float64(j.Trained), float64(j.Paraphrase),
+		float64(j.Novel), float64(j.HeldOut), float64(j.AccNorm), float64(j.ParaphraseAccNorm),
+		float64(j.NovelAccNorm), float64(j.HeldOutAccNorm), j.Items}
 	return nil
 }
 

@@ -26,7 +26,9 @@ type Model interface {
 	// LogLikelihood returns, for each (context, continuation) pair, the sum of the natural-log
 	// probabilities of the continuation's tokens given the context, and the number of continuation
 	// tokens. The pair is tokenised as lm-eval-harness does: context and context+continuation are
-	// encoded whole and the continuation is what the second adds after the first.
+	// encoded whole and the continuation is what the second adds after the first. An empty context
+	// scores the continuation as the start of a text: every one of its tokens, the first included
+	// (given the beginning-of-sequence token, where the tokenizer has one).
 	LogLikelihood(ctx context.Context, pairs [][2]string) (logLiks []float64, nTokens []int, err error)
 }
 
@@ -119,39 +121,71 @@ func (o Options) Validate() error {
 	return o.Template.Validate()
 }
 
-// TaskScore is one task's score after one round. Means are over test items; a task without paraphrases
-// has Paraphrase (and ParaphraseAccNorm) NaN, encoded as null in JSON.
+// TaskScore is one task's score after one round. Means are over test items' phrasings: the trained
+// one (Prompt) and the held-out ones (Paraphrases and Novel; see Example). A mean over no phrasings
+// (a task without paraphrases, say) is NaN, encoded as null in JSON.
 type TaskScore struct {
 	Task   string `json:"task"`
 	Metric Metric `json:"metric"`
-	// N is the number of test items; NParaphrases the number of paraphrased prompts scored.
+	// N is the number of test items; NParaphrases and NNovel the numbers of paraphrased and novel
+	// prompts scored.
 	N            int `json:"n"`
 	NParaphrases int `json:"n_paraphrases"`
-	// Trained is the mean score on the trained phrasing (acc for MultipleChoice).
+	NNovel       int `json:"n_novel"`
+	// Trained is the mean score on the trained phrasing, Prompt (acc for MultipleChoice).
 	Trained float64 `json:"trained"`
 	// Paraphrase is the mean over all paraphrased prompts of all items (each paraphrase counts once).
 	Paraphrase float64 `json:"paraphrase"`
-	// AccNorm and ParaphraseAccNorm are lm-eval-harness's acc_norm on the trained and paraphrased
-	// prompts, for MultipleChoice; NaN for other metrics.
+	// Novel is the mean over all novel prompts of all items (each counts once).
+	Novel float64 `json:"novel"`
+	// HeldOut is the mean over all held-out prompts, paraphrased and novel together (each counts
+	// once): knowledge that generalises beyond the phrasings it was trained in.
+	HeldOut float64 `json:"held_out"`
+	// AccNorm, ParaphraseAccNorm, NovelAccNorm and HeldOutAccNorm are lm-eval-harness's acc_norm on
+	// the trained, paraphrased, novel and all held-out prompts, for MultipleChoice; NaN for other
+	// metrics.
 	AccNorm           float64 `json:"acc_norm"`
 	ParaphraseAccNorm float64 `json:"paraphrase_acc_norm"`
+	NovelAccNorm      float64 `json:"novel_acc_norm"`
+	HeldOutAccNorm    float64 `json:"held_out_acc_norm"`
 	// Items holds per-prompt results when Options.Details is set.
 	Items []ItemScore `json:"items,omitempty"`
 }
 
-// Headline is the one number a task contributes to an accuracy matrix: acc_norm for multiple choice,
-// else the trained-phrasing score — the paper's "acc_norm where present, else acc, else exact match".
+// Headline is the one number a task contributes to an accuracy matrix: knowledge that generalises,
+// the score on the held-out phrasings (HeldOut) when the task has any, else the score on the trained
+// phrasing (Trained); for multiple choice the matching acc_norm (HeldOutAccNorm, else AccNorm) — the
+// paper's "acc_norm where present, else acc, else exact match".
 func (s TaskScore) Headline() float64 {
-	if s.Metric == MultipleChoice {
+	held := s.NParaphrases+s.NNovel > 0
+	switch {
+	case s.Metric == MultipleChoice && held:
+		return s.HeldOutAccNorm
+	case s.Metric == MultipleChoice:
 		return s.AccNorm
+	case held:
+		return s.HeldOut
 	}
 	return s.Trained
 }
 
+// PhrasingKind tells which phrasing of an item an ItemScore scored.
+type PhrasingKind string
+
+// The kinds of phrasing (see Example).
+const (
+	TrainedPhrasing    PhrasingKind = "trained"    // the item's Prompt
+	ParaphrasePhrasing PhrasingKind = "paraphrase" // one of its Paraphrases
+	NovelPhrasing      PhrasingKind = "novel"      // one of its Novel phrasings
+)
+
 // ItemScore is the result of one scored prompt.
 type ItemScore struct {
 	ID string `json:"id"`
-	// Paraphrase is −1 for the trained prompt, else the index into the item's Paraphrases.
+	// Kind is the kind of phrasing scored.
+	Kind PhrasingKind `json:"kind"`
+	// Paraphrase is −1 for the trained prompt, else the index into the item's Paraphrases or Novel,
+	// as Kind says.
 	Paraphrase int    `json:"paraphrase"`
 	Prompt     string `json:"prompt"`
 	// Output is the generation, or for multiple choice the choice acc picked.
@@ -164,14 +198,17 @@ type ItemScore struct {
 // ErrNoTestItems is returned by Score for a task without test items.
 var ErrNoTestItems = errors.New("eval: task has no test items")
 
-// query is one prompt to score: an item's trained prompt or one of its paraphrases.
+// query is one prompt to score: an item's trained prompt or one of its held-out phrasings.
 type query struct {
-	item, para int
-	prompt     string
+	item   int
+	kind   PhrasingKind
+	para   int
+	prompt string
 }
 
 // Score scores model m on every test item of task t, on the trained prompt and, separately, on each
-// held-out paraphrase. Generative metrics call m.Generate; MultipleChoice calls m.LogLikelihood with one
+// held-out phrasing (paraphrases and novel phrasings); the further trained Phrasings are not scored.
+// Generative metrics call m.Generate; MultipleChoice calls m.LogLikelihood with one
 // (Format(prompt), Continuation(choice)) pair per choice.
 func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
 	if err := o.Validate(); err != nil {
@@ -196,9 +233,12 @@ func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
 
 	var qs []query
 	for i, e := range t.Test {
-		qs = append(qs, query{i, -1, e.Prompt})
+		qs = append(qs, query{i, TrainedPhrasing, -1, e.Prompt})
 		for k, p := range e.Paraphrases {
-			qs = append(qs, query{i, k, p})
+			qs = append(qs, query{i, ParaphrasePhrasing, k, p})
+		}
+		for k, p := range e.Novel {
+			qs = append(qs, query{i, NovelPhrasing, k, p})
 		}
 	}
 	var items []ItemScore
@@ -213,25 +253,37 @@ func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
 	}
 
 	s := TaskScore{Task: t.Name, Metric: t.Metric, N: len(t.Test)}
-	var tr, trN, pa, paN float64
+	var sum, sumN [3]float64 // trained, paraphrase, novel
+	var count [3]int
 	for _, it := range items {
-		if it.Paraphrase < 0 {
-			tr += it.Score
-			trN += it.AccNorm
-		} else {
-			s.NParaphrases++
-			pa += it.Score
-			paN += it.AccNorm
+		k := 0
+		switch it.Kind {
+		case ParaphrasePhrasing:
+			k = 1
+		case NovelPhrasing:
+			k = 2
 		}
+		sum[k] += it.Score
+		sumN[k] += it.AccNorm
+		count[k]++
 	}
-	n, np := float64(s.N), float64(s.NParaphrases)
-	s.Trained, s.Paraphrase = tr/n, pa/np // 0/0 is NaN: no paraphrases
-	s.AccNorm, s.ParaphraseAccNorm = math.NaN(), math.NaN()
+	s.NParaphrases, s.NNovel = count[1], count[2]
+	mean := func(x float64, n int) float64 {
+		if n == 0 {
+			return math.NaN()
+		}
+		return x / float64(n)
+	}
+	s.Trained = mean(sum[0], count[0])
+	s.Paraphrase = mean(sum[1], count[1])
+	s.Novel = mean(sum[2], count[2])
+	s.HeldOut = mean(sum[1]+sum[2], count[1]+count[2])
+	s.AccNorm, s.ParaphraseAccNorm, s.NovelAccNorm, s.HeldOutAccNorm = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if t.Metric == MultipleChoice {
-		s.AccNorm, s.ParaphraseAccNorm = trN/n, paN/np
-	}
-	if s.NParaphrases == 0 {
-		s.Paraphrase, s.ParaphraseAccNorm = math.NaN(), math.NaN()
+		s.AccNorm = mean(sumN[0], count[0])
+		s.ParaphraseAccNorm = mean(sumN[1], count[1])
+		s.NovelAccNorm = mean(sumN[2], count[2])
+		s.HeldOutAccNorm = mean(sumN[1]+sumN[2], count[1]+count[2])
 	}
 	if o.Details {
 		s.Items = items
@@ -260,7 +312,7 @@ func scoreGenerations(ctx context.Context, m Model, t Task, qs []query, o Option
 		}
 		for i, q := range batch {
 			e := t.Test[q.item]
-			items = append(items, ItemScore{ID: e.ID, Paraphrase: q.para, Prompt: q.prompt, Output: outs[i],
+			items = append(items, ItemScore{ID: e.ID, Kind: q.kind, Paraphrase: q.para, Prompt: q.prompt, Output: outs[i],
 				Score: t.Metric.Score(outs[i], e.Answer)})
 		}
 	}
@@ -310,7 +362,7 @@ func scoreChoices(ctx context.Context, m Model, t Task, qs []query, o Options) (
 		if pick >= 0 {
 			out = e.Choices[pick]
 		}
-		items[qi] = ItemScore{ID: e.ID, Paraphrase: q.para, Prompt: q.prompt, Output: out, Score: acc, AccNorm: accNorm}
+		items[qi] = ItemScore{ID: e.ID, Kind: q.kind, Paraphrase: q.para, Prompt: q.prompt, Output: out, Score: acc, AccNorm: accNorm}
 	}
 	return items, nil
 }

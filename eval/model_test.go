@@ -90,10 +90,72 @@ func TestScoreTrainedVersusParaphrase(t *testing.T) {
 	assert.Equal(t, 3, s.N)
 	assert.Equal(t, 3, s.NParaphrases)
 	assert.True(t, math.IsNaN(s.AccNorm))
-	assert.Equal(t, 1.0, s.Headline())
+	assert.Equal(t, 0, s.NNovel)
+	assert.True(t, math.IsNaN(s.Novel))
+	assert.Equal(t, 0.0, s.HeldOut)
+	assert.Equal(t, 0.0, s.Headline(), "the headline is the held-out score")
 	require.Len(t, s.Items, 6)
-	assert.Equal(t, ItemScore{ID: "fr", Paraphrase: -1, Prompt: "Capital of France?", Output: " Paris", Score: 1}, s.Items[0])
-	assert.Equal(t, ItemScore{ID: "fr", Paraphrase: 1, Prompt: "Which city is France's capital?", Output: " wrong"}, s.Items[2])
+	assert.Equal(t, ItemScore{ID: "fr", Kind: TrainedPhrasing, Paraphrase: -1, Prompt: "Capital of France?", Output: " Paris", Score: 1}, s.Items[0])
+	assert.Equal(t, ItemScore{ID: "fr", Kind: ParaphrasePhrasing, Paraphrase: 1, Prompt: "Which city is France's capital?", Output: " wrong"}, s.Items[2])
+}
+
+func TestScoreNovelAndHeldOut(t *testing.T) {
+	task := capitals()
+	task.Test[0].Phrasings = []string{"Name France's capital."} // trained: not scored
+	task.Test[0].Novel = []string{"Flying to France's capital, you land where?"}
+	task.Test[2].Novel = []string{"Spain is governed from which city?", "Madrid or Seville: Spain's capital?"}
+	o := trainedOnly(task)
+	o.gen[Format("Italy's capital?")] = " Rome"                     // 1 of 3 paraphrases
+	o.gen[Format("Spain is governed from which city?")] = " Madrid" // 1 of 3 novel
+	o.gen[Format("Name France's capital.")] = " Paris"              // never asked
+	s, err := Score(context.Background(), o, task, Options{Details: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, s.Trained)
+	assert.Equal(t, 3, s.NParaphrases)
+	assert.Equal(t, 3, s.NNovel)
+	assert.InDelta(t, 1.0/3, s.Paraphrase, tol)
+	assert.InDelta(t, 1.0/3, s.Novel, tol)
+	assert.InDelta(t, 2.0/6, s.HeldOut, tol) // each held-out phrasing counts once
+	assert.InDelta(t, 2.0/6, s.Headline(), tol)
+	assert.True(t, math.IsNaN(s.NovelAccNorm))
+	assert.True(t, math.IsNaN(s.HeldOutAccNorm))
+	require.Len(t, s.Items, 3+3+3)
+	var kinds []PhrasingKind
+	for _, it := range s.Items {
+		kinds = append(kinds, it.Kind)
+		assert.NotEqual(t, "Name France's capital.", it.Prompt, "trained phrasings beside Prompt are not scored")
+	}
+	assert.Equal(t, []PhrasingKind{TrainedPhrasing, ParaphrasePhrasing, ParaphrasePhrasing, NovelPhrasing,
+		TrainedPhrasing, ParaphrasePhrasing, TrainedPhrasing, NovelPhrasing, NovelPhrasing}, kinds)
+	assert.Equal(t, ItemScore{ID: "es", Kind: NovelPhrasing, Paraphrase: 1, Prompt: "Madrid or Seville: Spain's capital?", Output: " wrong"}, s.Items[8])
+
+	// Novel phrasings only: HeldOut is the novel score; Paraphrase is NaN.
+	for i := range task.Test {
+		task.Test[i].Paraphrases = nil
+	}
+	s, err = Score(context.Background(), o, task, Options{})
+	require.NoError(t, err)
+	assert.True(t, math.IsNaN(s.Paraphrase))
+	assert.InDelta(t, 1.0/3, s.HeldOut, tol)
+	assert.InDelta(t, 1.0/3, s.Headline(), tol)
+
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"n_novel":3`)
+	assert.Contains(t, string(b), `"paraphrase":null`)
+	var back TaskScore
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, 3, back.NNovel)
+	assert.InDelta(t, 1.0/3, back.Novel, tol)
+	assert.InDelta(t, 1.0/3, back.HeldOut, tol)
+	assert.True(t, math.IsNaN(back.Paraphrase))
+	assert.True(t, math.IsNaN(back.NovelAccNorm))
+
+	// A score written before novel phrasings existed: the new fields are NaN, not 0.
+	require.NoError(t, json.Unmarshal([]byte(`{"task":"x","metric":"exact_match","n":1,"n_paraphrases":0,"trained":1,"paraphrase":null,"acc_norm":null,"paraphrase_acc_norm":null}`), &back))
+	assert.True(t, math.IsNaN(back.Novel))
+	assert.True(t, math.IsNaN(back.HeldOut))
+	assert.Equal(t, 1.0, back.Headline())
 }
 
 func TestScoreParaphraseMeanIsOverParaphrases(t *testing.T) {
@@ -116,6 +178,8 @@ func TestScoreNoParaphrases(t *testing.T) {
 	assert.Equal(t, 1.0, s.Trained)
 	assert.True(t, math.IsNaN(s.Paraphrase))
 	assert.Equal(t, 0, s.NParaphrases)
+	assert.True(t, math.IsNaN(s.HeldOut))
+	assert.Equal(t, 1.0, s.Headline(), "without held-out phrasings the headline is the trained score")
 
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
@@ -170,11 +234,32 @@ func TestScoreMultipleChoice(t *testing.T) {
 	assert.Equal(t, 1.0, s.AccNorm) // acc_norm: both right
 	assert.Equal(t, 0.0, s.Paraphrase)
 	assert.Equal(t, 0.0, s.ParaphraseAccNorm)
-	assert.Equal(t, 1.0, s.Headline())
+	assert.Equal(t, 0.0, s.HeldOutAccNorm)
+	assert.Equal(t, 0.0, s.Headline())    // acc_norm on the held-out phrasings
 	assert.Equal(t, []int{4, 2}, o.calls) // 6 pairs in batches of 4
 	require.Len(t, s.Items, 3)
 	assert.Equal(t, "no", s.Items[2].Output)
 	assert.Equal(t, 1.0, s.Items[2].AccNorm)
+
+	// Novel phrasings: acc and acc_norm per kind, and held out over both kinds.
+	task.Test[1].Novel = []string{"Longest word?"}
+	o.ll["Q: Longest word?\nA: no"] = -20
+	o.ll["Q: Longest word?\nA: antidisestablishment"] = -1
+	s, err = Score(context.Background(), o, task, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, s.NNovel)
+	assert.Equal(t, 1.0, s.Novel)
+	assert.Equal(t, 1.0, s.NovelAccNorm)
+	assert.Equal(t, 0.5, s.HeldOut)
+	assert.Equal(t, 0.5, s.HeldOutAccNorm)
+	assert.Equal(t, 0.5, s.Headline())
+
+	// Without held-out phrasings the headline is acc_norm on the trained phrasing.
+	task.Test[0].Paraphrases, task.Test[1].Novel = nil, nil
+	s, err = Score(context.Background(), o, task, Options{})
+	require.NoError(t, err)
+	assert.True(t, math.IsNaN(s.HeldOutAccNorm))
+	assert.Equal(t, 1.0, s.Headline())
 }
 
 func TestScoreErrors(t *testing.T) {

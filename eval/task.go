@@ -15,17 +15,31 @@ const (
 // Example is one item of a dataset-task, one JSON object per line of a task's .jsonl file:
 //
 //	{"id":"capitals-0001","prompt":"What is the capital of France?","answer":"Paris",
-//	 "paraphrases":["France's capital city is called what?"],"choices":["Paris","Lyon","Nice","Lille"]}
+//	 "phrasings":["Name the capital of France.","France's capital is which city?"],
+//	 "paraphrases":["Which city is the capital of France?"],"novel":["If you fly to France's capital, where do you land?"],
+//	 "choices":["Paris","Lyon","Nice","Lille"]}
 //
-// Prompt is the phrasing the item is trained with; Paraphrases are held-out phrasings of the same
-// question, only ever used for scoring, so that acquired knowledge is told apart from a memorised string.
+// An item's question comes in several phrasings, trained and held out, so that acquired knowledge is
+// told apart from a memorised string:
+//   - Prompt and Phrasings are the trained phrasings: a training round sees every one of them, with
+//     the answer (Prompt first); scoring uses Prompt (TaskScore.Trained).
+//   - Paraphrases are held-out phrasings, only ever scored, made from templates that other items
+//     train with but this one does not (TaskScore.Paraphrase).
+//   - Novel are held-out phrasings made from templates that no training item uses at all, never seen
+//     in training in any form (TaskScore.Novel).
+//
 // Choices is set for multiple-choice items and then contains Answer.
 type Example struct {
-	ID          string   `json:"id"`
-	Prompt      string   `json:"prompt"`
-	Answer      string   `json:"answer"`
+	ID     string `json:"id"`
+	Prompt string `json:"prompt"`
+	Answer string `json:"answer"`
+	// Phrasings are further trained phrasings of the question, beside Prompt.
+	Phrasings []string `json:"phrasings,omitempty"`
+	// Paraphrases are held-out phrasings whose templates other items train with.
 	Paraphrases []string `json:"paraphrases,omitempty"`
-	Choices     []string `json:"choices,omitempty"`
+	// Novel are held-out phrasings whose templates no training item uses.
+	Novel   []string `json:"novel,omitempty"`
+	Choices []string `json:"choices,omitempty"`
 }
 
 // Task is one dataset-task: a name, how it is scored, and its items. Train items are what a round

@@ -79,8 +79,9 @@ func (l *errorList) err() error {
 	return errors.Join(l.errs...)
 }
 
-// checkExample returns the first problem with e: an empty prompt, answer, paraphrase or choice, or an
-// answer missing from the choices (or no choices at all under MultipleChoice).
+// checkExample returns the first problem with e: an empty prompt, answer, trained phrasing, paraphrase,
+// novel phrasing or choice, or an answer missing from the choices (or no choices at all under
+// MultipleChoice).
 func checkExample(e Example, m Metric) (field string, err error) {
 	switch {
 	case strings.TrimSpace(e.Prompt) == "":
@@ -88,9 +89,14 @@ func checkExample(e Example, m Metric) (field string, err error) {
 	case strings.TrimSpace(e.Answer) == "":
 		return "answer", ErrEmptyField
 	}
-	for i, p := range e.Paraphrases {
-		if strings.TrimSpace(p) == "" {
-			return fmt.Sprintf("paraphrases[%d]", i), ErrEmptyField
+	for _, f := range []struct {
+		name string
+		ps   []string
+	}{{"phrasings", e.Phrasings}, {"paraphrases", e.Paraphrases}, {"novel", e.Novel}} {
+		for i, p := range f.ps {
+			if strings.TrimSpace(p) == "" {
+				return fmt.Sprintf("%s[%d]", f.name, i), ErrEmptyField
+			}
 		}
 	}
 	for i, c := range e.Choices {
@@ -129,7 +135,7 @@ func validateExamples(exs []Example, m Metric, where string) error {
 }
 
 // Validate checks the task: a name, a known metric, and every example (non-empty prompt, answer,
-// paraphrases and choices; the answer among the choices, which MultipleChoice requires; ids, where
+// phrasings, paraphrases, novel phrasings and choices; the answer among the choices, which MultipleChoice requires; ids, where
 // given, unique within Train and within Test). Problems are *ExampleError values joined with
 // errors.Join, at most 20 of them.
 func (t Task) Validate() error {

@@ -32,14 +32,16 @@ func exampleErrors(t *testing.T, err error) []*ExampleError {
 }
 
 func TestReadExamples(t *testing.T) {
-	in := "\xef\xbb\xbf" + `{"id":"fr","prompt":"Capital of France?","answer":"Paris","paraphrases":["France's capital?"]}` + "\n\n" +
+	in := "\xef\xbb\xbf" + `{"id":"fr","prompt":"Capital of France?","answer":"Paris","phrasings":["Name France's capital."],` +
+		`"paraphrases":["France's capital?"],"novel":["Flying to France's capital, you land where?"]}` + "\n\n" +
 		`{"id":"mc","prompt":"Sky?","answer":"blue","choices":["blue","red"]}` + "\n" +
 		`   ` + "\n" +
 		`{"prompt":"no id","answer":"fine"}` // no final newline
 	exs, err := ReadExamples(strings.NewReader(in), "x.jsonl")
 	require.NoError(t, err)
 	assert.Equal(t, []Example{
-		{ID: "fr", Prompt: "Capital of France?", Answer: "Paris", Paraphrases: []string{"France's capital?"}},
+		{ID: "fr", Prompt: "Capital of France?", Answer: "Paris", Phrasings: []string{"Name France's capital."},
+			Paraphrases: []string{"France's capital?"}, Novel: []string{"Flying to France's capital, you land where?"}},
 		{ID: "mc", Prompt: "Sky?", Answer: "blue", Choices: []string{"blue", "red"}},
 		{Prompt: "no id", Answer: "fine"},
 	}, exs)
@@ -62,6 +64,8 @@ func TestReadExamplesErrors(t *testing.T) {
 		{"empty answer", `{"id":"a","prompt":"p","answer":""}`, "answer", ErrEmptyField, ""},
 		{"missing answer", `{"id":"a","prompt":"p"}`, "answer", ErrEmptyField, ""},
 		{"empty paraphrase", `{"id":"a","prompt":"p","answer":"x","paraphrases":["q",""]}`, "paraphrases[1]", ErrEmptyField, ""},
+		{"empty phrasing", `{"id":"a","prompt":"p","answer":"x","phrasings":[""]}`, "phrasings[0]", ErrEmptyField, ""},
+		{"empty novel", `{"id":"a","prompt":"p","answer":"x","novel":["q","r"," "]}`, "novel[2]", ErrEmptyField, ""},
 		{"empty choice", `{"id":"a","prompt":"p","answer":"x","choices":["x"," "]}`, "choices[1]", ErrEmptyField, ""},
 		{"answer not in choices", `{"id":"a","prompt":"p","answer":"x","choices":["y","z"]}`, "choices", ErrAnswerNotInChoices, ""},
 	} {

@@ -180,6 +180,7 @@ func cloneExamples(ex []eval.Example) []eval.Example {
 	out := make([]eval.Example, len(ex))
 	for i, e := range ex {
 		e.Paraphrases = append([]string(nil), e.Paraphrases...)
+		e.Phrasings, e.Novel = append([]string(nil), e.Phrasings...), append([]string(nil), e.Novel...)
 		e.Choices = append([]string(nil), e.Choices...)
 		out[i] = e
 	}
