@@ -2,9 +2,13 @@ package accrete_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -95,10 +99,96 @@ func TestSequentialLoRALearnsEachRound(t *testing.T) {
 	mat, err := accrete.Run(context.Background(), l, accrete.Sequential{}, tasks, accrete.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 2, mat.Rounds())
-	t.Logf("base %v, R %v", mat.Base, mat.R)
-	require.Less(t, mat.Base[0], 0.5)
-	require.Greater(t, mat.R[0][0], 0.9, "round 1 must learn task 1")
-	require.Greater(t, mat.R[1][1], 0.9, "round 2 must learn task 2")
+	t.Logf("base %v, trained phrasings %v (held out %v)", mat.BaseTrained, mat.Trained, mat.R)
+	require.Less(t, mat.BaseTrained[0], 0.5)
+	require.Greater(t, mat.Trained[0][0], 0.9, "round 1 must learn task 1")
+	require.Greater(t, mat.Trained[1][1], 0.9, "round 2 must learn task 2")
+}
+
+func TestEncodeEmitsEveryTrainedPhrasing(t *testing.T) {
+	l := tinyLearner(t, 1)
+	items := []accrete.Example{
+		{Prompt: "ka 1?", Answer: "red", Phrasings: []string{"what is ka 1?", "ka 1"}, Paraphrases: []string{"mo 1?"},
+			Novel: []string{"zu 1?"}},
+		{Prompt: "mo 2?", Answer: "blue"},
+	}
+	enc := l.Encode(items)
+	require.Len(t, enc, 4, "three trained phrasings of the first item, one of the second")
+	tmpl := eval.DefaultTemplate
+	for i, p := range []struct{ prompt, answer string }{{"ka 1?", "red"}, {"what is ka 1?", "red"}, {"ka 1", "red"}, {"mo 2?", "blue"}} {
+		ctx := l.Tokenizer.Encode(tmpl.Format(p.prompt), true, false)
+		require.Equal(t, len(ctx), enc[i].PromptLen, "sequence %d", i)
+		require.Equal(t, ctx, enc[i].Tokens[:enc[i].PromptLen], "sequence %d", i)
+		require.Equal(t, tmpl.Format(p.prompt)+tmpl.FormatAnswer(p.answer), l.Tokenizer.Decode(enc[i].Tokens), "sequence %d", i)
+	}
+}
+
+// TestLogLikelihoodOfATextScoresEveryToken checks what BitsPerByte relies on: with an empty context
+// every token of the text is scored, the first one (predicted from BOS) included.
+func TestLogLikelihoodOfATextScoresEveryToken(t *testing.T) {
+	l := tinyLearner(t, 1)
+	texts := []string{"what is ka", "red", "blue green"}
+	var pairs [][2]string
+	for _, x := range texts {
+		pairs = append(pairs, [2]string{"", x})
+	}
+	lls, ns, err := l.EvalModel().LogLikelihood(context.Background(), pairs)
+	require.NoError(t, err)
+	var bits float64
+	for i, x := range texts {
+		ids := l.Tokenizer.Encode(x, true, false)
+		require.Equal(t, l.Tokenizer.BOS(), ids[0])
+		lps, err := l.Model.TokenLogProbs([][]int{ids})
+		require.NoError(t, err)
+		var want float64
+		for _, v := range lps[0] {
+			want += float64(v)
+		}
+		require.Equal(t, len(ids)-1, ns[i], "every token after BOS")
+		require.InDelta(t, want, lls[i], 1e-4, texts[i])
+		bits -= want / math.Ln2
+	}
+	bpb, err := eval.BitsPerByte(context.Background(), l.EvalModel(), texts)
+	require.NoError(t, err)
+	require.InDelta(t, bits/float64(len("what is ka")+len("red")+len("blue green")), bpb, 1e-4)
+}
+
+func TestRunMeasuresTrainedPhrasingsAndBitsPerByte(t *testing.T) {
+	l := tinyLearner(t, 5)
+	l.Train.Epochs = 2
+	tasks := []accrete.Task{tinyTask("ka", 4, 1), tinyTask("mo", 4, 2)}
+	general := []string{"what is ka", "red blue", "green gold"}
+	mat, err := accrete.Run(context.Background(), l, accrete.Sequential{}, tasks, accrete.RunOptions{
+		GeneralText: general, Knowledge: []accrete.Task{tinyTask("zu", 3, 3)}})
+	require.NoError(t, err)
+	require.NoError(t, mat.Validate())
+	require.Len(t, mat.Trained, 2)
+	require.Len(t, mat.BaseTrained, 2)
+	require.Len(t, mat.BPB, 2)
+	base, err := eval.BitsPerByte(context.Background(), tinyLearner(t, 5).EvalModel(), general)
+	require.NoError(t, err)
+	require.InDelta(t, base, mat.BaseBPB, 1e-6)
+	final, err := eval.BitsPerByte(context.Background(), l.EvalModel(), general)
+	require.NoError(t, err)
+	require.InDelta(t, final, mat.BPB[1], 1e-6)
+	require.InDelta(t, final-base, mat.DeltaBPB(), 1e-6)
+	require.Len(t, l.History, 2)
+	require.Equal(t, mat.BPB[1], l.History[1].BPB)
+	require.Equal(t, mat.Trained[1], l.History[1].Trained)
+	require.Equal(t, mat.Knowledge[1], l.History[1].Knowledge)
+
+	// The trained-phrasing row is the score on each task's Prompt; R the score on its paraphrases.
+	s, err := eval.Score(context.Background(), l.EvalModel(), tasks[0], eval.Options{})
+	require.NoError(t, err)
+	require.Equal(t, s.Trained, mat.Trained[1][0])
+	require.Equal(t, s.HeldOut, mat.R[1][0])
+
+	// Without general text, nothing is measured.
+	mat, err = accrete.Run(context.Background(), tinyLearner(t, 5), accrete.StrategyFunc(
+		func(context.Context, *accrete.Learner, accrete.Round) error { return nil }), tasks, accrete.RunOptions{})
+	require.NoError(t, err)
+	require.Nil(t, mat.BPB)
+	require.True(t, math.IsNaN(mat.BaseBPB))
 }
 
 func TestFailedRoundRestoresWeights(t *testing.T) {
@@ -122,7 +212,8 @@ func TestFailedRoundRestoresWeights(t *testing.T) {
 // must equal an uninterrupted run's.
 func TestResumeAfterInterruption(t *testing.T) {
 	tasks := []accrete.Task{tinyTask("ka", 8, 1), tinyTask("mo", 8, 2), tinyTask("zu", 8, 3)}
-	want, err := accrete.Run(context.Background(), tinyLearner(t, 4), accrete.Sequential{}, tasks, accrete.RunOptions{})
+	opts := accrete.RunOptions{GeneralText: []string{"what is ka", "red blue"}}
+	want, err := accrete.Run(context.Background(), tinyLearner(t, 4), accrete.Sequential{}, tasks, opts)
 	require.NoError(t, err)
 
 	dir := t.TempDir()
@@ -133,13 +224,66 @@ func TestResumeAfterInterruption(t *testing.T) {
 		}
 		return accrete.Sequential{}.Learn(ctx, l, r)
 	})
-	_, err = accrete.Run(ctx, tinyLearner(t, 4), interrupt, tasks, accrete.RunOptions{CheckpointDir: dir})
+	opts.CheckpointDir = dir
+	_, err = accrete.Run(ctx, tinyLearner(t, 4), interrupt, tasks, opts)
 	require.ErrorIs(t, err, context.Canceled)
 
-	got, err := accrete.Run(context.Background(), tinyLearner(t, 4), accrete.Sequential{}, tasks, accrete.RunOptions{CheckpointDir: dir})
+	got, err := accrete.Run(context.Background(), tinyLearner(t, 4), accrete.Sequential{}, tasks, opts)
 	require.NoError(t, err)
 	require.Equal(t, want.R, got.R)
 	require.Equal(t, want.Base, got.Base)
+	require.Equal(t, want.Trained, got.Trained)
+	require.Equal(t, want.BaseTrained, got.BaseTrained)
+	require.Equal(t, want.BPB, got.BPB)
+	require.Equal(t, want.BaseBPB, got.BaseBPB)
+}
+
+// TestResumeFromAnOlderCheckpoint resumes from a checkpoint written before trained-phrasing scores and
+// bits per byte were recorded: the rounds it holds get NaN for them, the later rounds their values.
+func TestResumeFromAnOlderCheckpoint(t *testing.T) {
+	tasks := []accrete.Task{tinyTask("ka", 4, 1), tinyTask("mo", 4, 2)}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupt := accrete.StrategyFunc(func(ctx context.Context, l *accrete.Learner, r accrete.Round) error {
+		if r.Index == 1 {
+			cancel()
+		}
+		return accrete.Sequential{}.Learn(ctx, l, r)
+	})
+	opts := accrete.RunOptions{GeneralText: []string{"what is ka"}, CheckpointDir: dir}
+	l := tinyLearner(t, 7)
+	l.Train.Epochs = 2
+	_, err := accrete.Run(ctx, l, interrupt, tasks, opts)
+	require.ErrorIs(t, err, context.Canceled)
+
+	// Rewrite round 1's run.json as an older version wrote it.
+	path := filepath.Join(dir, "round-01", "run.json")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var meta map[string]any
+	require.NoError(t, json.Unmarshal(b, &meta))
+	m := meta["matrix"].(map[string]any)
+	for _, k := range []string{"trained", "base_trained", "bpb", "base_bpb"} {
+		require.Contains(t, m, k)
+		delete(m, k)
+	}
+	b, err = json.Marshal(meta)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+
+	l = tinyLearner(t, 7)
+	l.Train.Epochs = 2
+	got, err := accrete.Run(context.Background(), l, accrete.Sequential{}, tasks, opts)
+	require.NoError(t, err)
+	require.NoError(t, got.Validate())
+	require.Len(t, got.Trained, 2)
+	require.True(t, math.IsNaN(got.Trained[0][0]))
+	require.False(t, math.IsNaN(got.Trained[1][1]))
+	require.Len(t, got.BPB, 2)
+	require.True(t, math.IsNaN(got.BPB[0]))
+	require.False(t, math.IsNaN(got.BPB[1]))
+	require.True(t, math.IsNaN(got.BaseBPB))
+	require.Nil(t, got.BaseTrained)
 }
 
 func TestSequentialKeepsEachRoundsAdapterInTheStore(t *testing.T) {

@@ -62,10 +62,14 @@ type RoundRecord struct {
 	Task     string
 	Strategy string
 	Duration time.Duration
-	// Scores are the headline scores on every task of the run after the round; Knowledge the mean
-	// score on the knowledge tasks (NaN when none).
+	// Scores are the headline scores on every task of the run after the round (held-out phrasings,
+	// where a task has them) and Trained the scores on the trained phrasings; Knowledge is the mean
+	// headline score on the knowledge tasks and BPB the bits per byte on the general text (each NaN
+	// when not measured).
 	Scores    []float64
+	Trained   []float64
 	Knowledge float64
+	BPB       float64
 }
 
 // Keep stores a trained adapter in l.Store (a no-op without a store) under name, with extra tensors
@@ -120,14 +124,22 @@ func (l *Learner) log(format string, args ...any) {
 	}
 }
 
-// Encode turns items into training sequences: the formatted prompt (with BOS) as context and the
-// formatted answer as the target, tokenised as one text so that training sees the same tokens as
-// scoring.
+// Encode turns items into training sequences, one per trained phrasing of each item (its Prompt, then
+// each of its Phrasings; never its held-out Paraphrases or Novel phrasings): the formatted phrasing
+// (with BOS) as context and the formatted answer as the target, tokenised as one text so that training
+// sees the same tokens as scoring. The sequences of an item are consecutive, in that order.
 func (l *Learner) Encode(items []Example) []lora.Example {
-	out := make([]lora.Example, 0, len(items))
+	n := 0
 	for _, it := range items {
-		ctx := l.Template.Format(it.Prompt)
-		out = append(out, l.encodePair(ctx, l.Template.FormatAnswer(it.Answer)))
+		n += 1 + len(it.Phrasings)
+	}
+	out := make([]lora.Example, 0, n)
+	for _, it := range items {
+		ans := l.Template.FormatAnswer(it.Answer)
+		out = append(out, l.encodePair(l.Template.Format(it.Prompt), ans))
+		for _, p := range it.Phrasings {
+			out = append(out, l.encodePair(l.Template.Format(p), ans))
+		}
 	}
 	return out
 }
@@ -247,6 +259,9 @@ func (e *evalModel) LogLikelihood(ctx context.Context, pairs [][2]string) ([]flo
 	}
 	out := make([]float64, len(pairs))
 	for i, lp := range lps {
+		// Every continuation token has a prediction to score unless the context is empty and the
+		// tokenizer has no BOS: then the first token, predicted by nothing, is left out.
+		ncont[i] = min(ncont[i], len(lp))
 		for _, v := range lp[len(lp)-ncont[i]:] {
 			out[i] += float64(v)
 		}

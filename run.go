@@ -19,9 +19,15 @@ import (
 type RunOptions struct {
 	// Eval configures scoring. Its Template is replaced by the learner's.
 	Eval eval.Options
-	// Knowledge are tasks the base model already knows; their mean headline score after every round
-	// is the matrix's retention column (Matrix.Knowledge). nil: not measured.
+	// Knowledge are tasks the base model already knows; their mean headline score (held-out
+	// phrasings, where they have any) after every round is the matrix's retention column
+	// (Matrix.Knowledge). nil: not measured.
 	Knowledge []Task
+	// GeneralText is held-out general text (documents the model never trained on) whose bits per byte
+	// (eval.BitsPerByte) are measured on the base model and after every round: the other retention
+	// measure (Matrix.BaseBPB and Matrix.BPB). Each document is scored whole, so keep them within the
+	// model's context. nil: not measured.
+	GeneralText []string
 	// CheckpointDir, when set, receives after every round the effective weights, the strategy's state
 	// (Stateful) and the matrix so far; a later Run with the same directory, strategy and tasks resumes
 	// after the last finished round.
@@ -31,7 +37,9 @@ type RunOptions struct {
 }
 
 // Run trains s over tasks, one round per task, and scores the effective model on every task (and on
-// the knowledge tasks) before the first round and after each round, returning the accuracy matrix.
+// the knowledge tasks and the general text) before the first round and after each round, returning
+// the accuracy matrix: headline scores in R, trained-phrasing scores in Trained, retention in
+// Knowledge and BPB.
 // A semi-cooperative strategy sees only the current round's task; a FullyCooperative one also gets
 // the history. If a round fails, the model's weights are restored to what they were before it.
 func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions) (*eval.Matrix, error) {
@@ -57,11 +65,12 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 	}
 	if mat == nil {
 		l.log("scoring the base model on %d tasks", len(tasks))
-		scores, know, err := scoreAll(ctx, l, tasks, o)
+		sc, err := scoreAll(ctx, l, tasks, o)
 		if err != nil {
 			return nil, err
 		}
-		mat = eval.NewMatrix(names, headlines(scores), know)
+		mat = eval.NewMatrix(names, headlines(sc.tasks), sc.knowledge)
+		mat.BaseTrained, mat.BaseBPB = trained(sc.tasks), sc.bpb
 	}
 	for i := start; i < len(tasks); i++ {
 		r := Round{Index: i, Task: tasks[i]}
@@ -78,19 +87,20 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 			}
 			return mat, fmt.Errorf("accrete: round %d (%s): %w", i+1, tasks[i].Name, err)
 		}
-		scores, know, err := scoreAll(ctx, l, tasks, o)
+		sc, err := scoreAll(ctx, l, tasks, o)
 		if err != nil {
 			return mat, err
 		}
-		if err := mat.AddRound(headlines(scores), know); err != nil {
+		rs := eval.RoundScores{Scores: headlines(sc.tasks), Trained: trained(sc.tasks), Knowledge: sc.knowledge, BPB: sc.bpb}
+		if err := mat.Add(rs); err != nil {
 			return mat, err
 		}
-		l.log("round %d done in %s: score on %s %.3f, knowledge %.3f", i+1, time.Since(began).Round(time.Second),
-			tasks[i].Name, scores[i].Headline(), know)
+		l.log("round %d done in %s: score on %s %.3f (trained phrasing %.3f), knowledge %.3f, bits per byte %.4f",
+			i+1, time.Since(began).Round(time.Second), tasks[i].Name, rs.Scores[i], rs.Trained[i], sc.knowledge, sc.bpb)
 		l.History = append(l.History, RoundRecord{Index: i, Task: tasks[i].Name, Strategy: strategyName(s),
-			Duration: time.Since(began), Scores: headlines(scores), Knowledge: know})
+			Duration: time.Since(began), Scores: rs.Scores, Trained: rs.Trained, Knowledge: sc.knowledge, BPB: sc.bpb})
 		if o.OnRound != nil {
-			o.OnRound(i, scores, know)
+			o.OnRound(i, sc.tasks, sc.knowledge)
 		}
 		if o.CheckpointDir != "" {
 			if err := checkpoint(o.CheckpointDir, i, l, s, mat); err != nil {
@@ -116,30 +126,52 @@ func headlines(scores []eval.TaskScore) []float64 {
 	return out
 }
 
-// scoreAll scores every task and the mean headline of the knowledge tasks (NaN without any).
-func scoreAll(ctx context.Context, l *Learner, tasks []Task, o RunOptions) ([]eval.TaskScore, float64, error) {
+// trained returns the trained-phrasing score of each task.
+func trained(scores []eval.TaskScore) []float64 {
+	out := make([]float64, len(scores))
+	for i, s := range scores {
+		out[i] = s.Trained
+	}
+	return out
+}
+
+// scores is what scoreAll measures.
+type scores struct {
+	tasks     []eval.TaskScore
+	knowledge float64 // mean headline of the knowledge tasks; NaN without any
+	bpb       float64 // bits per byte on the general text; NaN without any
+}
+
+// scoreAll scores every task, the knowledge tasks and the general text.
+func scoreAll(ctx context.Context, l *Learner, tasks []Task, o RunOptions) (scores, error) {
 	m := l.EvalModel()
-	out := make([]eval.TaskScore, len(tasks))
+	sc := scores{tasks: make([]eval.TaskScore, len(tasks)), knowledge: math.NaN(), bpb: math.NaN()}
 	for i, t := range tasks {
 		s, err := eval.Score(ctx, m, t, o.Eval)
 		if err != nil {
-			return nil, 0, fmt.Errorf("accrete: scoring %s: %w", t.Name, err)
+			return sc, fmt.Errorf("accrete: scoring %s: %w", t.Name, err)
 		}
-		out[i] = s
+		sc.tasks[i] = s
 	}
-	know := math.NaN()
 	if len(o.Knowledge) > 0 {
-		know = 0
+		sc.knowledge = 0
 		for _, t := range o.Knowledge {
 			s, err := eval.Score(ctx, m, t, o.Eval)
 			if err != nil {
-				return nil, 0, fmt.Errorf("accrete: scoring knowledge task %s: %w", t.Name, err)
+				return sc, fmt.Errorf("accrete: scoring knowledge task %s: %w", t.Name, err)
 			}
-			know += s.Headline()
+			sc.knowledge += s.Headline()
 		}
-		know /= float64(len(o.Knowledge))
+		sc.knowledge /= float64(len(o.Knowledge))
 	}
-	return out, know, nil
+	if len(o.GeneralText) > 0 {
+		bpb, err := eval.BitsPerByte(ctx, m, o.GeneralText)
+		if err != nil {
+			return sc, fmt.Errorf("accrete: scoring general text: %w", err)
+		}
+		sc.bpb = bpb
+	}
+	return sc, nil
 }
 
 type runMeta struct {
