@@ -18,11 +18,13 @@ import (
 
 var (
 	acquisitionColor = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff} // blue
+	trainedColor     = color.RGBA{R: 0x9e, G: 0xc5, B: 0xe8, A: 0xff} // light blue
 	retentionColor   = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff} // orange
 )
 
-// PlotBars draws the paper's figure: for each method, a bar for acquisition and one for retention,
-// side by side, on a 0–1 axis. Undefined values draw no bar.
+// PlotBars draws the paper's figure: for each method, a bar for acquisition (held-out phrasings), one
+// for acquisition on the trained phrasings (when any method has it) and one for retention, side by
+// side, on a 0–1 axis. Undefined values draw no bar.
 func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 	if len(methods) == 0 {
 		return nil, fmt.Errorf("eval: PlotBars: no methods")
@@ -33,29 +35,41 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 	p.Y.Label.Text = "score"
 	p.Y.Min, p.Y.Max = 0, 1
 	acq := make(plotter.Values, len(methods))
+	acqT := make(plotter.Values, len(methods))
 	ret := make(plotter.Values, len(methods))
 	names := make([]string, len(methods))
+	withT := false
 	for i, m := range methods {
-		acq[i], ret[i] = zeroIfNaN(m.Acquisition), zeroIfNaN(m.Retention)
-		p.Y.Max = max(p.Y.Max, acq[i], ret[i])
+		acq[i], acqT[i], ret[i] = zeroIfNaN(m.Acquisition), zeroIfNaN(m.AcquisitionTrained), zeroIfNaN(m.Retention)
+		withT = withT || !math.IsNaN(m.AcquisitionTrained)
+		p.Y.Max = max(p.Y.Max, acq[i], acqT[i], ret[i])
 		names[i] = m.Method
 	}
 	p.Y.Max *= 1.18 // room for the legend above the bars
-	p.Y.Min = min(p.Y.Min, minOf(acq), minOf(ret))
+	if withT {
+		p.Y.Max *= 1.1 // a third legend line
+	}
+	p.Y.Min = min(p.Y.Min, minOf(acq), minOf(acqT), minOf(ret))
 	p.Add(plotter.NewGrid()) // first, so the bars cover it
-	w := vg.Points(18)
-	for k, s := range []struct {
+	type series struct {
 		name string
 		vs   plotter.Values
 		c    color.Color
-	}{{"acquisition (new tasks)", acq, acquisitionColor}, {"retention (base knowledge)", ret, retentionColor}} {
+	}
+	all := []series{{"acquisition (new tasks, held-out phrasings)", acq, acquisitionColor}}
+	if withT {
+		all = append(all, series{"acquisition (new tasks, trained phrasings)", acqT, trainedColor})
+	}
+	all = append(all, series{"retention (base knowledge)", ret, retentionColor})
+	w := vg.Points(36 / float64(len(all)))
+	for k, s := range all {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
 			return nil, fmt.Errorf("eval: PlotBars: %w", err)
 		}
 		b.Color = s.c
 		b.LineStyle.Width = 0
-		b.Offset = w * vg.Length(2*k-1) / 2
+		b.Offset = w * vg.Length(2*k-len(all)+1) / 2
 		p.Add(b)
 		p.Legend.Add(s.name, b)
 	}
@@ -73,9 +87,10 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 }
 
 // PlotMatrix draws m as a heat map, one row per round (top to bottom) under a "base" row when Base is
-// set, one column per task plus a "knowledge" column when Knowledge is set,
-// every cell annotated with its value. Colours span 0–1 (or the data's range if wider); undefined
-// cells are grey and marked "–".
+// set, one column per task plus a "knowledge" column when Knowledge is set, every cell annotated with
+// its value and, when m.Trained is set, under it in brackets the trained-phrasing score. Colours show
+// R (held-out phrasings) and span 0–1 (or the data's range if wider); undefined cells are grey and
+// marked "–". Bits per byte on general text, when measured, follow each row's label.
 func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -120,6 +135,11 @@ func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 					s.Color = color.White
 				}
 			}
+			if g.trained != nil {
+				if tv := g.trained[r][c]; !math.IsNaN(tv) {
+					lbl += fmt.Sprintf("\n(%.2f)", tv)
+				}
+			}
 			labels.XYs = append(labels.XYs, plotter.XY{X: g.X(c), Y: g.Y(r)})
 			labels.Labels = append(labels.Labels, lbl)
 			styles = append(styles, s)
@@ -143,6 +163,9 @@ func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 	p.X.Tick.Marker = plot.ConstantTicks(xt)
 	p.Y.Tick.Marker = plot.ConstantTicks(yt)
 	p.X.Label.Text = "scored on task"
+	if g.trained != nil {
+		p.X.Label.Text = "scored on task: held-out phrasings (trained phrasing)"
+	}
 	p.Y.Label.Text = "after round"
 	p.X.Min, p.X.Max = -0.5, float64(len(g.cols))-0.5
 	p.Y.Min, p.Y.Max = -float64(len(g.rows))+0.5, 0.5
@@ -155,10 +178,10 @@ func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 }
 
 // matrixGrid is a Matrix laid out for plotter.HeatMap: row r is drawn at y = −r so the first round is
-// on top.
+// on top. trained, when set, holds the trained-phrasing scores in the same layout (NaN where none).
 type matrixGrid struct {
 	rows, cols []string
-	z          [][]float64
+	z, trained [][]float64
 }
 
 func newMatrixGrid(m *Matrix) *matrixGrid {
@@ -168,19 +191,35 @@ func newMatrixGrid(m *Matrix) *matrixGrid {
 		g.cols = append(g.cols, "knowledge")
 	}
 	row := func(scores []float64, k float64) []float64 {
-		out := append([]float64(nil), scores...)
+		out := make([]float64, len(m.Tasks))
+		for j := range out {
+			out[j] = at(scores, j)
+		}
 		if withK {
 			out = append(out, k)
 		}
 		return out
 	}
-	if m.Base != nil {
-		g.rows = append(g.rows, "base")
+	label := func(name string, bpb float64) string {
+		if m.BPB == nil || math.IsNaN(bpb) {
+			return name
+		}
+		return fmt.Sprintf("%s\n%.3f bpb", name, bpb)
+	}
+	withT := m.Trained != nil
+	if m.Base != nil || (withT && m.BaseTrained != nil) {
+		g.rows = append(g.rows, label("base", m.BaseBPB))
 		g.z = append(g.z, row(m.Base, m.BaseKnowledge))
+		if withT {
+			g.trained = append(g.trained, row(m.BaseTrained, math.NaN()))
+		}
 	}
 	for i, r := range m.R {
-		g.rows = append(g.rows, fmt.Sprintf("%d: %s", i+1, m.Tasks[i]))
+		g.rows = append(g.rows, label(fmt.Sprintf("%d: %s", i+1, m.Tasks[i]), at(m.BPB, i)))
 		g.z = append(g.z, row(r, at(m.Knowledge, i)))
+		if withT {
+			g.trained = append(g.trained, row(m.Trained[i], math.NaN()))
+		}
 	}
 	return g
 }
@@ -216,8 +255,12 @@ func barWidth(methods int) vg.Length {
 
 func matrixSize(m *Matrix) (w, h vg.Length) {
 	cols, rows := len(m.Tasks)+1, len(m.R)+1
+	rowHeight := 1.3 * vg.Centimeter
+	if m.Trained != nil || m.BPB != nil { // two lines per cell or row label
+		rowHeight = 1.7 * vg.Centimeter
+	}
 	return max(14*vg.Centimeter, vg.Length(cols)*2.2*vg.Centimeter+5*vg.Centimeter),
-		max(9*vg.Centimeter, vg.Length(rows)*1.3*vg.Centimeter+4*vg.Centimeter)
+		max(9*vg.Centimeter, vg.Length(rows)*rowHeight+4*vg.Centimeter)
 }
 
 func zeroIfNaN(x float64) float64 {

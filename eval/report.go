@@ -13,47 +13,67 @@ import (
 	"unicode"
 )
 
-// MethodResult is one method's outcome: its accuracy matrix, if it ran several rounds, and the two
-// numbers the paper's figures compare, acquisition and retention.
+// MethodResult is one method's outcome: its accuracy matrix, if it ran several rounds, and the numbers
+// the paper's figures compare: acquisition of the new knowledge (on held-out phrasings, the knowledge
+// that generalises, and on the trained phrasings) and retention of the old (the base model's facts,
+// and its general text's bits per byte).
 type MethodResult struct {
 	// Method names the method, e.g. "LoRA sequential" or "O-LoRA λ=0.5".
 	Method string `json:"method"`
 	// Setting is "semi-cooperative", "fully-cooperative", or empty.
 	Setting string `json:"setting,omitempty"`
-	// Acquisition is the mean score on the new tasks after training (NaN if not measured).
+	// Acquisition is the mean headline score on the new tasks after training, on their held-out
+	// phrasings where they have any (NaN if not measured).
 	Acquisition float64 `json:"-"`
-	// Retention is the score on the base model's own knowledge (or earlier tasks) after training (NaN
-	// if not measured).
+	// AcquisitionTrained is the mean score on the new tasks' trained phrasings after training (NaN if
+	// not measured).
+	AcquisitionTrained float64 `json:"-"`
+	// Retention is the score on the base model's own knowledge (or earlier tasks) after training, on
+	// held-out phrasings where it has any (NaN if not measured).
 	Retention float64 `json:"-"`
+	// DeltaBPB is the change in bits per byte on held-out general text, after training minus before:
+	// positive means general text got less likely (NaN if not measured).
+	DeltaBPB float64 `json:"-"`
 	// Matrix is the run's accuracy matrix; nil for a one-round result.
 	Matrix *Matrix `json:"matrix,omitempty"`
 }
 
-// FromMatrix summarises a multi-round run: Acquisition is m.ACC() and Retention m.FinalKnowledge().
+// FromMatrix summarises a multi-round run: Acquisition is m.ACC(), AcquisitionTrained the ACC of
+// m.TrainedMatrix() (NaN without one), Retention m.FinalKnowledge() and DeltaBPB m.DeltaBPB().
 func FromMatrix(method, setting string, m *Matrix) MethodResult {
-	return MethodResult{Method: method, Setting: setting, Acquisition: m.ACC(), Retention: m.FinalKnowledge(), Matrix: m}
+	acqT := math.NaN()
+	if tm := m.TrainedMatrix(); tm != nil {
+		acqT = tm.ACC()
+	}
+	return MethodResult{Method: method, Setting: setting, Acquisition: m.ACC(), AcquisitionTrained: acqT,
+		Retention: m.FinalKnowledge(), DeltaBPB: m.DeltaBPB(), Matrix: m}
 }
 
 type methodResultJSON struct {
-	Method      string  `json:"method"`
-	Setting     string  `json:"setting,omitempty"`
-	Acquisition num     `json:"acquisition"`
-	Retention   num     `json:"retention"`
-	Matrix      *Matrix `json:"matrix,omitempty"`
+	Method             string  `json:"method"`
+	Setting            string  `json:"setting,omitempty"`
+	Acquisition        num     `json:"acquisition"`
+	AcquisitionTrained num     `json:"acquisition_trained"`
+	Retention          num     `json:"retention"`
+	DeltaBPB           num     `json:"delta_bpb"`
+	Matrix             *Matrix `json:"matrix,omitempty"`
 }
 
 // MarshalJSON encodes NaN as null.
 func (r MethodResult) MarshalJSON() ([]byte, error) {
-	return json.Marshal(methodResultJSON{r.Method, r.Setting, num(r.Acquisition), num(r.Retention), r.Matrix})
+	return json.Marshal(methodResultJSON{r.Method, r.Setting, num(r.Acquisition), num(r.AcquisitionTrained),
+		num(r.Retention), num(r.DeltaBPB), r.Matrix})
 }
 
 // UnmarshalJSON decodes null (or an absent number) as NaN.
 func (r *MethodResult) UnmarshalJSON(b []byte) error {
-	j := methodResultJSON{Acquisition: num(math.NaN()), Retention: num(math.NaN())}
+	nan := num(math.NaN())
+	j := methodResultJSON{Acquisition: nan, AcquisitionTrained: nan, Retention: nan, DeltaBPB: nan}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*r = MethodResult{j.Method, j.Setting, float64(j.Acquisition), float64(j.Retention), j.Matrix}
+	*r = MethodResult{j.Method, j.Setting, float64(j.Acquisition), float64(j.AcquisitionTrained),
+		float64(j.Retention), float64(j.DeltaBPB), j.Matrix}
 	return nil
 }
 
@@ -72,37 +92,55 @@ func (r *Report) title() string {
 }
 
 // summaryColumns are the columns of the summary table and CSV, after the method and setting.
-var summaryColumns = []string{"acquisition", "retention", "acc", "bwt", "fwt", "forgetting", "avg_inc_acc", "rounds"}
+var summaryColumns = []string{"acquisition", "acquisition_trained", "retention", "delta_bpb", "acc", "bwt",
+	"fwt", "forgetting", "avg_inc_acc", "rounds"}
+
+// summaryHeader is the Markdown header of summaryColumns.
+var summaryHeader = []string{"acquisition (held-out) | acquisition (trained) | retention (base facts) | ΔBPB",
+	"ACC | BWT | FWT | forgetting | avg. incr. acc. | rounds"}
 
 func summary(mr MethodResult) []float64 {
-	v := []float64{mr.Acquisition, mr.Retention, math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
+	v := []float64{mr.Acquisition, mr.AcquisitionTrained, mr.Retention, mr.DeltaBPB,
+		math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
 	if m := mr.Matrix; m != nil {
-		v[2], v[3], v[4], v[5], v[6], v[7] = m.ACC(), m.BWT(), m.FWT(), m.Forgetting(), m.AvgIncrementalAccuracy(), float64(m.Rounds())
+		v[4], v[5], v[6], v[7], v[8], v[9] = m.ACC(), m.BWT(), m.FWT(), m.Forgetting(), m.AvgIncrementalAccuracy(), float64(m.Rounds())
 	}
 	return v
 }
 
-// WriteMarkdown writes a summary table (one row per method) and each method's accuracy matrix as
-// Markdown tables, scores with four decimals and "–" for undefined values. BWT is GEM's (÷ T−1) and
-// forgetting Chaudhry et al.'s (max-based), as the text under the table says.
+// deltaColumn is the index of delta_bpb in summaryColumns, printed with its sign.
+const deltaColumn = 3
+
+// WriteMarkdown writes a summary table (one row per method) and each method's accuracy matrices as
+// Markdown tables, on held-out and (when measured) trained phrasings, scores with four decimals and
+// "–" for undefined values. The text under the summary says what each column means: BWT is GEM's
+// (÷ T−1) and forgetting Chaudhry et al.'s (max-based).
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("# %s\n\n", r.title())
-	ew.printf("| method | setting | acquisition | retention | ACC | BWT | FWT | forgetting | avg. incr. acc. | rounds |\n")
+	ew.printf("| method | setting | %s | %s |\n", summaryHeader[0], summaryHeader[1])
 	ew.printf("| --- | --- |%s\n", strings.Repeat(" ---: |", len(summaryColumns)))
 	for _, mr := range r.Methods {
 		v := summary(mr)
 		ew.printf("| %s | %s |", mdEscape(mr.Method), mdEscape(mr.Setting))
 		for i, x := range v {
-			if i == len(v)-1 {
+			switch i {
+			case len(v) - 1:
 				ew.printf(" %s |", mdInt(x))
-			} else {
+			case deltaColumn:
+				ew.printf(" %s |", mdSigned(x))
+			default:
 				ew.printf(" %s |", mdFloat(x))
 			}
 		}
 		ew.printf("\n")
 	}
-	ew.printf("\nAcquisition: mean score on the new tasks; retention: score on the base model's own knowledge. " +
+	ew.printf("\nAcquisition (held-out): mean score on the new tasks on phrasings never trained on (paraphrases and " +
+		"novel phrasings), the knowledge that generalises; this is what the accuracy matrix and ACC, BWT, FWT, " +
+		"forgetting and avg. incr. acc. are computed on. Acquisition (trained): the same on the phrasings " +
+		"trained on. Retention (base facts): score on the base model's own facts, on held-out phrasings, after " +
+		"the last round. ΔBPB: bits per byte on held-out general text after the last round minus the base " +
+		"model's (positive: general text got less likely). " +
 		"ACC, BWT and FWT as in GEM (Lopez-Paz & Ranzato 2017; BWT and FWT divide by T−1); " +
 		"forgetting as in Chaudhry et al. 2018 (max-based); avg. incr. acc. as in iCaRL.\n")
 	for _, mr := range r.Methods {
@@ -110,41 +148,69 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if m == nil || len(m.R) == 0 {
 			continue
 		}
-		ew.printf("\n## %s: accuracy matrix\n\nRow i: scores after round i (which trained task i).\n\n", mdEscape(mr.Method))
-		withK := m.Knowledge != nil
-		ew.printf("| after |")
-		for _, t := range m.Tasks {
-			ew.printf(" %s |", mdEscape(t))
+		ew.printf("\n## %s: accuracy matrix\n\nRow i: scores after round i (which trained task i), on held-out "+
+			"phrasings where a task has them", mdEscape(mr.Method))
+		if m.Knowledge != nil {
+			ew.printf("; base knowledge: retention of the base model's facts")
 		}
-		cols := len(m.Tasks)
-		if withK {
-			ew.printf(" base knowledge |")
-			cols++
+		if m.BPB != nil {
+			ew.printf("; bpb: bits per byte on held-out general text (lower is better)")
 		}
-		ew.printf("\n| --- |%s\n", strings.Repeat(" ---: |", cols))
-		row := func(label string, scores []float64, k float64) {
-			ew.printf("| %s |", label)
-			for j := range m.Tasks {
-				ew.printf(" %s |", mdFloat(at(scores, j)))
-			}
-			if withK {
-				ew.printf(" %s |", mdFloat(k))
-			}
-			ew.printf("\n")
-		}
-		if m.Base != nil || withK {
-			row("base model", m.Base, m.BaseKnowledge)
-		}
-		for i, r := range m.R {
-			row(fmt.Sprintf("%d: %s", i+1, mdEscape(m.Tasks[i])), r, at(m.Knowledge, i))
+		ew.printf(".\n\n")
+		writeMatrixTable(ew, m.Tasks, m.Base, m.R, m.Knowledge, m.BaseKnowledge, m.BPB, m.BaseBPB)
+		if m.Trained != nil {
+			ew.printf("\n## %s: accuracy matrix, trained phrasings\n\nRow i: scores after round i on the phrasing "+
+				"each task was trained with.\n\n", mdEscape(mr.Method))
+			writeMatrixTable(ew, m.Tasks, m.BaseTrained, m.Trained, nil, math.NaN(), nil, math.NaN())
 		}
 	}
 	return ew.err
 }
 
-// WriteCSV writes the summary as CSV: a header row "method,setting,acquisition,retention,acc,bwt,fwt,
-// forgetting,avg_inc_acc,rounds", then one row per method, numbers in full precision and undefined
-// values as empty fields. The matrices are in the JSON.
+// writeMatrixTable writes one accuracy matrix as a Markdown table: a base row (when base, knowledge or
+// bpb is set) and one row per round, with a knowledge column and a bpb column when those are set.
+func writeMatrixTable(ew *errWriter, tasks []string, base []float64, rows [][]float64, knowledge []float64,
+	baseKnowledge float64, bpb []float64, baseBPB float64) {
+	withK, withB := knowledge != nil, bpb != nil
+	ew.printf("| after |")
+	for _, t := range tasks {
+		ew.printf(" %s |", mdEscape(t))
+	}
+	cols := len(tasks)
+	if withK {
+		ew.printf(" base knowledge |")
+		cols++
+	}
+	if withB {
+		ew.printf(" bpb |")
+		cols++
+	}
+	ew.printf("\n| --- |%s\n", strings.Repeat(" ---: |", cols))
+	row := func(label string, scores []float64, k, b float64) {
+		ew.printf("| %s |", label)
+		for j := range tasks {
+			ew.printf(" %s |", mdFloat(at(scores, j)))
+		}
+		if withK {
+			ew.printf(" %s |", mdFloat(k))
+		}
+		if withB {
+			ew.printf(" %s |", mdFloat(b))
+		}
+		ew.printf("\n")
+	}
+	if base != nil || withK || withB {
+		row("base model", base, baseKnowledge, baseBPB)
+	}
+	for i, r := range rows {
+		row(fmt.Sprintf("%d: %s", i+1, mdEscape(tasks[i])), r, at(knowledge, i), at(bpb, i))
+	}
+}
+
+// WriteCSV writes the summary as CSV: a header row "method,setting,acquisition,acquisition_trained,
+// retention,delta_bpb,acc,bwt,fwt,forgetting,avg_inc_acc,rounds" (the columns of WriteMarkdown's
+// summary), then one row per method, numbers in full precision and undefined values as empty fields.
+// The matrices are in the JSON.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(append([]string{"method", "setting"}, summaryColumns...)); err != nil {
@@ -247,6 +313,13 @@ func mdFloat(x float64) string {
 		return "–"
 	}
 	return strconv.FormatFloat(x, 'f', 4, 64)
+}
+
+func mdSigned(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.4f", x)
 }
 
 func mdInt(x float64) string {

@@ -21,15 +21,16 @@ import (
 var plotsDir = flag.String("plots", "", "also save the test report into this directory")
 
 func testReport() *Report {
-	seq := example3()
+	seq := withTrainedAndBPB()
 	orth := example3()
 	orth.R[2] = []float64{0.75, 0.85, 0.9}
 	orth.Knowledge = []float64{0.61, 0.6, 0.6}
 	return &Report{Title: "Three tasks, two methods", Methods: []MethodResult{
 		FromMatrix("LoRA sequential", "semi-cooperative", seq),
 		FromMatrix("O-LoRA λ=0.5", "semi-cooperative", orth),
-		{Method: "FFT one round", Acquisition: 0.9, Retention: 0.3},
-		{Method: "Joint | all", Setting: "fully-cooperative", Acquisition: 0.8, Retention: math.NaN()},
+		{Method: "FFT one round", Acquisition: 0.9, AcquisitionTrained: math.NaN(), Retention: 0.3, DeltaBPB: math.NaN()},
+		{Method: "Joint | all", Setting: "fully-cooperative", Acquisition: 0.8, AcquisitionTrained: 0.95,
+			Retention: math.NaN(), DeltaBPB: 0.01},
 	}}
 }
 
@@ -37,6 +38,13 @@ func TestFromMatrix(t *testing.T) {
 	r := FromMatrix("m", "", example3())
 	assert.InDelta(t, 2.15/3, r.Acquisition, 1e-12)
 	assert.Equal(t, 0.5, r.Retention)
+	assert.True(t, math.IsNaN(r.AcquisitionTrained))
+	assert.True(t, math.IsNaN(r.DeltaBPB))
+
+	r = FromMatrix("m", "", withTrainedAndBPB())
+	assert.InDelta(t, 2.15/3, r.Acquisition, 1e-12)
+	assert.InDelta(t, 2.5/3, r.AcquisitionTrained, 1e-12)
+	assert.InDelta(t, 0.17, r.DeltaBPB, 1e-12)
 }
 
 func TestWriteMarkdown(t *testing.T) {
@@ -44,14 +52,24 @@ func TestWriteMarkdown(t *testing.T) {
 	require.NoError(t, testReport().WriteMarkdown(&b))
 	md := b.String()
 	assert.True(t, strings.HasPrefix(md, "# Three tasks, two methods\n"))
-	assert.Contains(t, md, "| LoRA sequential | semi-cooperative | 0.7167 | 0.5000 | 0.7167 | -0.2500 | 0.0500 | 0.2750 | 0.7972 | 3 |")
-	assert.Contains(t, md, "| FFT one round |  | 0.9000 | 0.3000 | – | – | – | – | – | – |")
-	assert.Contains(t, md, `| Joint \| all | fully-cooperative | 0.8000 | – |`)
-	assert.Contains(t, md, "## LoRA sequential: accuracy matrix")
-	assert.Contains(t, md, "| base model | 0.1000 | 0.2000 | 0.1000 | 0.6200 |")
-	assert.Contains(t, md, "| 2: t2 | 0.8500 | 0.9000 | 0.3000 | 0.5500 |")
+	assert.Contains(t, md, "| method | setting | acquisition (held-out) | acquisition (trained) | retention (base facts) | ΔBPB | ACC |")
+	assert.Contains(t, md, "| LoRA sequential | semi-cooperative | 0.7167 | 0.8333 | 0.5000 | +0.1700 | 0.7167 | -0.2500 | 0.0500 | 0.2750 | 0.7972 | 3 |")
+	assert.Contains(t, md, "| O-LoRA λ=0.5 | semi-cooperative | 0.8333 | – | 0.6000 | – | 0.8333 |")
+	assert.Contains(t, md, "| FFT one round |  | 0.9000 | – | 0.3000 | – | – | – | – | – | – | – |")
+	assert.Contains(t, md, `| Joint \| all | fully-cooperative | 0.8000 | 0.9500 | – | +0.0100 | – |`)
+	assert.Contains(t, md, "## LoRA sequential: accuracy matrix\n")
+	assert.Contains(t, md, "| after | t1 | t2 | t3 | base knowledge | bpb |")
+	assert.Contains(t, md, "| base model | 0.1000 | 0.2000 | 0.1000 | 0.6200 | 1.2500 |")
+	assert.Contains(t, md, "| 2: t2 | 0.8500 | 0.9000 | 0.3000 | 0.5500 | 1.3500 |")
+	assert.Contains(t, md, "## LoRA sequential: accuracy matrix, trained phrasings")
+	assert.Contains(t, md, "| 2: t2 | 0.9500 | 1.0000 | 0.3000 |\n")
+	assert.Contains(t, md, "## O-LoRA λ=0.5: accuracy matrix")
+	assert.NotContains(t, md, "## O-LoRA λ=0.5: accuracy matrix, trained phrasings")
+	assert.Contains(t, md, "| 3: t3 | 0.7500 | 0.8500 | 0.9000 | 0.6000 |\n")
 	assert.NotContains(t, md, "## FFT one round")
 	assert.Contains(t, md, "divide by T−1")
+	assert.Contains(t, md, "Acquisition (held-out): mean score on the new tasks on phrasings never trained on")
+	assert.Contains(t, md, "ΔBPB: bits per byte on held-out general text")
 }
 
 func TestWriteCSV(t *testing.T) {
@@ -60,16 +78,17 @@ func TestWriteCSV(t *testing.T) {
 	recs, err := csv.NewReader(&b).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, recs, 5)
-	assert.Equal(t, []string{"method", "setting", "acquisition", "retention", "acc", "bwt", "fwt", "forgetting", "avg_inc_acc", "rounds"}, recs[0])
+	assert.Equal(t, []string{"method", "setting", "acquisition", "acquisition_trained", "retention", "delta_bpb",
+		"acc", "bwt", "fwt", "forgetting", "avg_inc_acc", "rounds"}, recs[0])
 	assert.Equal(t, []string{"LoRA sequential", "semi-cooperative"}, recs[1][:2])
-	for i, want := range []float64{2.15 / 3, 0.5, 2.15 / 3, -0.25, 0.05, 0.275, (0.8 + 0.875 + 2.15/3) / 3, 3} {
+	for i, want := range []float64{2.15 / 3, 2.5 / 3, 0.5, 0.17, 2.15 / 3, -0.25, 0.05, 0.275, (0.8 + 0.875 + 2.15/3) / 3, 3} {
 		got, err := strconv.ParseFloat(recs[1][2+i], 64)
 		require.NoError(t, err)
 		assert.InDelta(t, want, got, 1e-12, recs[0][2+i])
 	}
-	assert.Equal(t, []string{"FFT one round", "", "0.9", "0.3", "", "", "", "", "", ""}, recs[3])
+	assert.Equal(t, []string{"FFT one round", "", "0.9", "", "0.3", "", "", "", "", "", "", ""}, recs[3])
 	assert.Equal(t, "Joint | all", recs[4][0])
-	assert.Equal(t, "", recs[4][3])
+	assert.Equal(t, "", recs[4][4])
 }
 
 func TestWriteJSONRoundTrip(t *testing.T) {
@@ -77,15 +96,45 @@ func TestWriteJSONRoundTrip(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, r.WriteJSON(&b))
 	assert.Contains(t, b.String(), `"retention": null`)
+	assert.Contains(t, b.String(), `"acquisition_trained": null`)
+	assert.Contains(t, b.String(), `"delta_bpb": 0.1699`)
 	assert.Contains(t, b.String(), `"method": "O-LoRA λ=0.5"`)
 	var back Report
 	require.NoError(t, json.Unmarshal(b.Bytes(), &back))
 	require.Len(t, back.Methods, 4)
 	assert.Equal(t, r.Title, back.Title)
 	assert.Equal(t, r.Methods[0].Matrix, back.Methods[0].Matrix)
-	assert.Equal(t, r.Methods[2], back.Methods[2])
+	assert.Equal(t, 0.9, back.Methods[2].Acquisition)
+	assert.Equal(t, 0.3, back.Methods[2].Retention)
+	assert.True(t, math.IsNaN(back.Methods[2].AcquisitionTrained))
+	assert.True(t, math.IsNaN(back.Methods[2].DeltaBPB))
+	assert.Nil(t, back.Methods[2].Matrix)
+	assert.Equal(t, 0.95, back.Methods[3].AcquisitionTrained)
+	assert.Equal(t, 0.01, back.Methods[3].DeltaBPB)
 	assert.True(t, math.IsNaN(back.Methods[3].Retention))
 	assert.InDelta(t, r.Methods[1].Acquisition, back.Methods[1].Acquisition, 0)
+	assert.InDelta(t, r.Methods[0].AcquisitionTrained, back.Methods[0].AcquisitionTrained, 0)
+	assert.InDelta(t, r.Methods[0].DeltaBPB, back.Methods[0].DeltaBPB, 0)
+
+	// A report written before trained phrasings and bpb: they decode as NaN.
+	var old MethodResult
+	require.NoError(t, json.Unmarshal([]byte(`{"method":"x","acquisition":0.5,"retention":0.4}`), &old))
+	assert.True(t, math.IsNaN(old.AcquisitionTrained))
+	assert.True(t, math.IsNaN(old.DeltaBPB))
+}
+
+func TestMatrixGridShowsTrainedPhrasings(t *testing.T) {
+	g := newMatrixGrid(withTrainedAndBPB())
+	assert.Equal(t, []string{"t1", "t2", "t3", "knowledge"}, g.cols)
+	assert.Equal(t, []string{"base\n1.250 bpb", "1: t1\n1.300 bpb", "2: t2\n1.350 bpb", "3: t3\n1.420 bpb"}, g.rows)
+	require.Len(t, g.trained, 4)
+	assert.Equal(t, []float64{0.95, 1.00, 0.30}, g.trained[2][:3])
+	assert.True(t, math.IsNaN(g.trained[2][3]), "no trained phrasing for knowledge")
+	assert.Equal(t, []float64{0.85, 0.90, 0.30, 0.55}, g.z[2])
+
+	g = newMatrixGrid(example3())
+	assert.Nil(t, g.trained)
+	assert.Equal(t, "1: t1", g.rows[1])
 }
 
 func TestSave(t *testing.T) {
