@@ -8,9 +8,11 @@
 //   - semi-cooperative: merging (average, TIES, DARE) and a mixture of LoRA experts (Figure 4);
 //   - fully cooperative: joint training and sequential training with replay (Figure 5).
 //
-// It prints the acquisition/retention table and the continual-learning metrics of every method, and
-// writes report.md, report.csv, report.json, the figures and one accuracy-matrix heat map per method
-// to the output directory.
+// Acquisition is scored on held-out phrasings of the new facts (knowledge that generalises) and on the
+// phrasings trained with; retention on the base model's facts (held-out phrasings) and as the change
+// in bits per byte on held-out general text (packs.HeldOutText). It prints the table and the
+// continual-learning metrics of every method, and writes report.md, report.csv, report.json, the
+// figures and one accuracy-matrix heat map per method to the output directory.
 //
 //	go run ./examples/paper                 # the default miniature (under 10 minutes on 2 cores)
 //	go run ./examples/paper -full           # every method over every round
@@ -52,6 +54,7 @@ type options struct {
 	methods                 []string
 	rounds, seqRounds       int
 	limit, rank             int
+	bpbDocs                 int
 	epochs                  int
 	seed                    uint64
 	lrLoRA, lrFFT           float64
@@ -71,6 +74,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 0, "rounds (tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; -full: every task)")
 	fs.IntVar(&o.seqRounds, "seq-rounds", 0, "rounds of sequential LoRA and FFT (default 7; -full: every task)")
 	fs.IntVar(&o.limit, "limit", 0, "items per task (default 16; -full: every item)")
+	fs.IntVar(&o.bpbDocs, "bpb-docs", 64, "documents of held-out general text scored for bits per byte before and after every round (0: none)")
 	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
 	fs.IntVar(&o.epochs, "epochs", 0, "training epochs per round (default 12)")
 	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "LoRA learning rate")
@@ -100,6 +104,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.rounds < 0 || o.seqRounds < 0 || o.limit < 0 || o.rank <= 0 || o.epochs < 0 || o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
 		return o, errors.New("-rounds, -limit and -epochs must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
+	}
+	if o.bpbDocs < 0 {
+		return o, fmt.Errorf("-bpb-docs must be ≥ 0, got %d", o.bpbDocs)
 	}
 	if !o.full {
 		o.limit = cmp.Or(o.limit, 16)
@@ -171,7 +178,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		l.Cache = cache
 		return l, nil
 	}
-	runOpts := accrete.RunOptions{Knowledge: knowledge}
+	runOpts := accrete.RunOptions{Knowledge: knowledge, GeneralText: heldOutText(o.bpbDocs)}
 	report := eval.Report{Title: "accrete: adding knowledge in rounds (arXiv 2410.14753 in miniature)"}
 	for _, name := range o.methods {
 		spec, _ := methodByName(name)
@@ -197,8 +204,9 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 			res.Acquisition = mat.R[0][0]
 		}
 		report.Methods = append(report.Methods, res)
-		fmt.Fprintf(stdout, "%s: acquisition %.3f, retention %.3f (base %.3f), BWT %s, forgetting %s (%s)\n", spec.label,
-			res.Acquisition, res.Retention, mat.BaseKnowledge, fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
+		fmt.Fprintf(stdout, "%s: acquisition %.3f held-out, %.3f trained phrasings; retention %.3f (base %.3f), ΔBPB %s; BWT %s, forgetting %s (%s)\n",
+			spec.label, res.Acquisition, res.AcquisitionTrained, res.Retention, mat.BaseKnowledge, fmtF(res.DeltaBPB),
+			fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
 	}
 	// Figures 3–5 compare with sequential LoRA over as many rounds as the other methods had: the first
 	// rounds of the longer sequential run are exactly that run (training is deterministic).
@@ -225,19 +233,45 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	return nil
 }
 
-// firstRounds returns the accuracy matrix of the first n rounds and tasks of m.
+// firstRounds returns the accuracy matrix of the first n rounds and tasks of m, trained-phrasing
+// scores and bits per byte included.
 func firstRounds(m *eval.Matrix, n int) *eval.Matrix {
-	sub := eval.NewMatrix(m.Tasks[:n], m.Base[:n], m.BaseKnowledge)
+	sub := eval.NewMatrix(m.Tasks[:n], prefix(m.Base, n), m.BaseKnowledge)
+	sub.BaseTrained, sub.BaseBPB = prefix(m.BaseTrained, n), m.BaseBPB
 	for i := range n {
-		know := math.NaN()
-		if len(m.Knowledge) > i {
-			know = m.Knowledge[i]
+		rs := eval.RoundScores{Scores: m.R[i][:n], Knowledge: math.NaN(), BPB: math.NaN()}
+		if len(m.Trained) > i {
+			rs.Trained = m.Trained[i][:n]
 		}
-		if err := sub.AddRound(m.R[i][:n], know); err != nil {
+		if len(m.Knowledge) > i {
+			rs.Knowledge = m.Knowledge[i]
+		}
+		if len(m.BPB) > i {
+			rs.BPB = m.BPB[i]
+		}
+		if err := sub.Add(rs); err != nil {
 			panic(err) // n ≤ m.Rounds() and the rows have len(m.Tasks) entries
 		}
 	}
 	return sub
+}
+
+// prefix is xs[:n], or nil for nil xs.
+func prefix(xs []float64, n int) []float64 {
+	if xs == nil {
+		return nil
+	}
+	return xs[:n]
+}
+
+// heldOutText returns the first n documents of the shipped held-out general text (nil for n = 0):
+// the text whose bits per byte measure retention of general language ability.
+func heldOutText(n int) []string {
+	if n == 0 {
+		return nil
+	}
+	docs := packs.HeldOutText()
+	return docs[:min(n, len(docs))]
 }
 
 func fmtF(x float64) string {
