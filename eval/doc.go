@@ -5,8 +5,11 @@
 //
 // A Task (read from a task directory with ReadTasks) names a Metric and holds train and test Examples.
 // Score runs a Model — anything with greedy Generate and LogLikelihood, implemented by package model —
-// over a task's test items, once on each trained prompt and once on each held-out paraphrase, and
-// returns a TaskScore. The scorers are also plain functions:
+// over a task's test items, once on each trained prompt and once on each held-out phrasing (paraphrases,
+// whose templates other items train with, and novel phrasings, whose templates no item trains with),
+// and returns a TaskScore; its Headline, the held-out score, is the knowledge that generalises.
+// BitsPerByte measures a Model on general text, tokenizer-independently. The scorers are also plain
+// functions:
 //
 //   - ExactMatchScore after SQuAD's Normalize (lower case, no punctuation, no a/an/the);
 //   - FirstCharScore, the first non-space character, for choice-letter tasks;
@@ -20,9 +23,10 @@
 // Template fixes the prompt format ("Q: {prompt}\nA:" and " {answer}\n" by default); the trainer uses
 // the same Format and FormatAnswer so that a model is scored in the phrasing it learnt.
 //
-// A Matrix holds R[i][j], the score on task j after round i, the base model's scores b[j], and the score
-// on the base model's own knowledge after each round. Its methods are the standard continual-learning
-// metrics:
+// A Matrix holds R[i][j], the headline score on task j after round i, the base model's scores b[j], the
+// same on the trained phrasings (Trained, TrainedMatrix), and two retention measures after each round:
+// the score on the base model's own knowledge and bits per byte on held-out general text (DeltaBPB).
+// Its methods are the standard continual-learning metrics:
 //
 //   - ACC, BWT and FWT of GEM (Lopez-Paz & Ranzato, "Gradient Episodic Memory for Continual Learning",
 //     NeurIPS 2017, arXiv 1706.08840); BWT and FWT divide by T−1;
@@ -32,7 +36,7 @@
 //   - OP and TraceBWT of TRACE (Wang et al. 2023, arXiv 2310.06762), whose BWT divides by t, not t−1.
 //
 // A Report gathers MethodResults and writes them as Markdown, CSV and JSON, with a grouped bar chart of
-// acquisition and retention per method (the figures of arXiv 2410.14753) and a heat map of each matrix
+// acquisition (held-out and trained phrasings) and retention per method (the figures of arXiv 2410.14753) and a heat map of each matrix
 // (PNG via gonum.org/v1/plot).
 //
 // # Invariants

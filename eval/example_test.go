@@ -78,10 +78,12 @@ func (p parrot) LogLikelihood(_ context.Context, pairs [][2]string) ([]float64, 
 	return make([]float64, len(pairs)), make([]int, len(pairs)), nil
 }
 
-// A model that memorised the trained strings scores 1 on them and 0 on paraphrases.
+// A model that memorised the trained strings scores 1 on them and 0 on the held-out phrasings, its
+// headline score.
 func ExampleScore_memorisation() {
 	task := eval.Task{Name: "capitals", Metric: eval.ExactMatch, Test: []eval.Example{
-		{ID: "fr", Prompt: "Capital of France?", Answer: "Paris", Paraphrases: []string{"France's capital is?"}},
+		{ID: "fr", Prompt: "Capital of France?", Answer: "Paris", Paraphrases: []string{"France's capital is?"},
+			Novel: []string{"Landing in France's capital, you are in?"}},
 		{ID: "it", Prompt: "Capital of Italy?", Answer: "Rome", Paraphrases: []string{"Italy's capital is?"}},
 	}}
 	m := parrot{
@@ -92,9 +94,11 @@ func ExampleScore_memorisation() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("trained %.4g, paraphrase %.4g over %d items\n", s.Trained, s.Paraphrase, s.N)
+	fmt.Printf("trained %.4g, paraphrase %.4g, novel %.4g over %d items\n", s.Trained, s.Paraphrase, s.Novel, s.N)
+	fmt.Printf("held out %.4g over %d phrasings; headline %.4g\n", s.HeldOut, s.NParaphrases+s.NNovel, s.Headline())
 	fmt.Printf("%q%q\n", eval.Format("Capital of France?"), eval.FormatAnswer("Paris"))
 	// Output:
-	// trained 1, paraphrase 0 over 2 items
+	// trained 1, paraphrase 0, novel 0 over 2 items
+	// held out 0 over 3 phrasings; headline 0
 	// "Q: Capital of France?\nA:"" Paris\n"
 }

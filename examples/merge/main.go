@@ -95,7 +95,7 @@ func scoreAll(ctx context.Context, l *accrete.Learner, tasks []accrete.Task) ([]
 		if err != nil {
 			return nil, fmt.Errorf("scoring %s: %w", t.Name, err)
 		}
-		out[i] = s.Headline() // acc_norm for multiple choice, else the score on the trained phrasing
+		out[i] = s.Headline() // held-out phrasings where the task has them, else the trained one (acc_norm for multiple choice)
 	}
 	return out, nil
 }
