@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 
 	"github.com/accrete/accrete/eval"
@@ -25,20 +26,28 @@ type Entry struct {
 	Metric      eval.Metric `json:"metric"`
 	File        string      `json:"file"`        // relative to data/
 	Items       int         `json:"items"`       // number of examples in File
-	Paraphrases int         `json:"paraphrases"` // held-out paraphrases per example
+	Phrasings   int         `json:"phrasings"`   // trained phrasings per example (Prompt and Phrasings)
+	Paraphrases int         `json:"paraphrases"` // held-out paraphrases per example (templates other examples train on)
+	Novel       int         `json:"novel"`       // held-out phrasings per example from templates no example trains on
+	Templates   int         `json:"templates"`   // templates in each relation's pool
 	Choices     int         `json:"choices"`     // choices per example; 0 unless multiple_choice or first_char
 	Description string      `json:"description"`
 	Source      string      `json:"source"`  // package, version and registry of each source
 	Licence     string      `json:"licence"` // SPDX identifiers
 }
 
-// TextEntry describes the general-text corpus in data/tasks.json.
+// TextEntry describes the general-text corpus in data/tasks.json: Files are pretrained on, HeldOut
+// never is. Each file holds documents separated by a blank line.
 type TextEntry struct {
-	File        string `json:"file"`
-	Bytes       int    `json:"bytes"`
-	Description string `json:"description"`
-	Source      string `json:"source"`
-	Licence     string `json:"licence"`
+	Files        []string `json:"files"`
+	Bytes        int      `json:"bytes"`
+	Documents    int      `json:"documents"`
+	HeldOut      string   `json:"held_out"`
+	HeldOutBytes int      `json:"held_out_bytes"`
+	HeldOutDocs  int      `json:"held_out_documents"`
+	Description  string   `json:"description"`
+	Source       string   `json:"source"`
+	Licence      string   `json:"licence"`
 }
 
 // Manifest is the content of data/tasks.json.
@@ -122,17 +131,48 @@ func Base(o Options) (eval.Task, error) {
 	return load(m.Base, o)
 }
 
-// GeneralText returns the general English pretraining text (fortune cookies separated by blank lines).
+// GeneralText returns the general English pretraining text (fortune cookies and WordNet's glosses as
+// dictionary entries), documents separated by a blank line. The base model was pretrained on it.
 func GeneralText() string {
 	m, err := manifest()
 	if err != nil {
 		panic(err)
 	}
-	b, err := data.ReadFile(path.Join("data", m.General.File))
+	var sb strings.Builder
+	for _, f := range m.General.Files {
+		sb.Write(mustRead(f))
+	}
+	return sb.String()
+}
+
+// HeldOutText returns the held-out general text as documents: text of the same kind as GeneralText
+// that no training ever sees, on which language ability is measured in bits per byte
+// (eval.BitsPerByte).
+func HeldOutText() []string {
+	m, err := manifest()
+	if err != nil {
+		panic(err)
+	}
+	return Documents(string(mustRead(m.General.HeldOut)))
+}
+
+// Documents splits text into its blank-line-separated documents.
+func Documents(text string) []string {
+	var out []string
+	for _, d := range strings.Split(text, "\n\n") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func mustRead(name string) []byte {
+	b, err := data.ReadFile(path.Join("data", name))
 	if err != nil {
 		panic(fmt.Errorf("packs: %w", err)) // embedded: a missing file is a build bug
 	}
-	return string(b)
+	return b
 }
 
 // ReadExamples decodes one JSONL file of examples; name is used in errors.

@@ -1,13 +1,23 @@
-// Command pretrain builds accrete's shipped base model: it trains a BPE tokenizer and a tiny Llama
-// (GQA, RoPE, SwiGLU) from scratch on the base pack's facts plus general English text, on the pure-Go
-// backend, and saves both in Hugging Face layout (config.json, model.safetensors, tokenizer.json) with
-// a RECIPE.md holding the flags, the seed and the measured scores.
+// Command pretrain builds accrete's shipped base model from scratch: it trains a BPE tokenizer and a
+// small Llama (GQA, RoPE, SwiGLU) on the base pack's facts mixed into general English text, on the
+// CPU, and saves both in Hugging Face layout (config.json, model.safetensors, tokenizer.json) with a
+// RECIPE.md holding the command, the seed, the time and the measured scores.
 //
 //	go run ./examples/pretrain -out model/tiny/llama
 //
-// The base facts are the "old knowledge" whose retention the study measures; the new-knowledge packs
-// are never trained on (only their text is seen by the tokenizer trainer, as a real tokenizer would
-// have seen such words), so the base model scores near chance on them.
+// Knowledge augmentation (Allen-Zhu & Li, arXiv 2309.14316): every base fact is shown in several
+// phrasings (its Prompt and Phrasings, drawn from a pool of templates per relation), each as a short
+// "Q: …\nA: …" document shuffled among the general-text documents, so that the model stores the fact
+// rather than a string and can answer phrasings it never saw with that fact: the held-out paraphrases
+// (templates other facts train on) and the novel phrasings (templates no fact trains on). Every
+// document starts with BOS and ends with EOS; the stream of documents is cut into windows of -seq
+// tokens, with the loss on every token.
+//
+// The new-knowledge packs are never trained on, nor their text shown to the tokenizer, so the base
+// model scores at chance on them. Bits per byte are measured on held-out general text
+// (packs.HeldOutText) that no training sees.
+//
+// -score DIR rescores a saved model without training.
 package main
 
 import (
@@ -26,64 +36,128 @@ import (
 	"github.com/accrete/accrete/eval"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
+	"github.com/accrete/accrete/model/tiny"
 	"github.com/accrete/accrete/model/tokenizer"
 	"github.com/accrete/accrete/packs"
 )
 
+type options struct {
+	out               string
+	cfg               model.Config
+	vocab, seq, batch int
+	factReps          int
+	textEpochs        float64
+	tokSample         int
+	lr, minLRFrac, wd float64
+	warmup            int
+	seed              uint64
+	heldDocs          int
+}
+
 func main() {
+	var o options
 	var (
-		out     = flag.String("out", "model/tiny/llama", "output directory (Hugging Face layout)")
-		dim     = flag.Int("dim", 128, "hidden size")
-		layers  = flag.Int("layers", 4, "decoder layers")
-		heads   = flag.Int("heads", 4, "attention heads")
-		kvHeads = flag.Int("kv-heads", 2, "key/value heads (GQA)")
-		hidden  = flag.Int("hidden", 344, "MLP intermediate size")
-		vocab   = flag.Int("vocab", 1024, "tokenizer vocabulary size (512–4096)")
-		epochs  = flag.Int("epochs", 40, "epochs over the base facts")
-		general = flag.Int("general-chunks", 64, "general-text chunks mixed into each epoch")
-		chunk   = flag.Int("chunk", 48, "tokens per general-text chunk")
-		lr      = flag.Float64("lr", 3e-3, "peak learning rate (cosine schedule, warm-up 50 steps)")
-		batch   = flag.Int("batch", 16, "batch size")
-		seed    = flag.Uint64("seed", 20241014, "seed of the tokenizer-independent randomness (init, shuffling)")
+		dim     = flag.Int("dim", 256, "hidden size")
+		layers  = flag.Int("layers", 6, "decoder layers")
+		heads   = flag.Int("heads", 8, "attention heads")
+		kvHeads = flag.Int("kv-heads", 4, "key/value heads (GQA)")
+		hidden  = flag.Int("hidden", 688, "MLP intermediate size")
+		score   = flag.String("score", "", "rescore the model saved in this directory instead of training")
 	)
+	flag.StringVar(&o.out, "out", "model/tiny/llama", "output directory (Hugging Face layout)")
+	flag.IntVar(&o.vocab, "vocab", 4096, "tokenizer vocabulary size (512–16384)")
+	flag.IntVar(&o.seq, "seq", 128, "tokens per training window")
+	flag.IntVar(&o.batch, "batch", 16, "windows per optimizer step")
+	flag.IntVar(&o.factReps, "fact-reps", 30, "times each trained phrasing of each base fact is shown")
+	flag.Float64Var(&o.textEpochs, "text-epochs", 4, "passes over the general text (fractions take a seeded sample of documents)")
+	flag.IntVar(&o.tokSample, "tokenizer-bytes", 3<<20, "bytes of general text (evenly spaced documents) the tokenizer is trained on")
+	flag.Float64Var(&o.lr, "lr", 3e-3, "peak learning rate (warm-up, then cosine)")
+	flag.Float64Var(&o.wd, "weight-decay", 0.01, "AdamW weight decay")
+	flag.IntVar(&o.warmup, "warmup", 200, "warm-up steps")
+	flag.Uint64Var(&o.seed, "seed", 20241014, "seed of the initialisation and of every shuffle")
+	flag.IntVar(&o.heldDocs, "held-docs", 0, "held-out documents for bits per byte (0: all)")
 	flag.Parse()
-	if err := run(*out, model.Config{HiddenSize: *dim, IntermediateSize: *hidden, NumHiddenLayers: *layers,
+	o.cfg = model.Config{HiddenSize: *dim, IntermediateSize: *hidden, NumHiddenLayers: *layers,
 		NumAttentionHeads: *heads, NumKeyValueHeads: *kvHeads, MaxPositionEmbeddings: 512, RopeTheta: 10000,
-		RMSNormEps: 1e-5, TieWordEmbeddings: true}, *vocab, *epochs, *general, *chunk, *lr, *batch, *seed); err != nil {
+		RMSNormEps: 1e-5, TieWordEmbeddings: true}
+	var err error
+	if *score != "" {
+		var m *model.Model
+		var tok *tokenizer.BPE
+		if m, tok, err = tiny.LoadDir(nil, *score); err == nil {
+			var sc scores
+			if sc, err = scoreModel(m, tok, o.heldDocs); err == nil {
+				fmt.Print(sc.table())
+			}
+		}
+	} else {
+		err = run(o)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pretrain:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, cfg model.Config, vocab, epochs, nGeneral, chunk int, lr float64, batch int, seed uint64) error {
+func validate(o options) error {
+	switch {
+	case o.vocab < 512 || o.vocab > 16384:
+		return fmt.Errorf("-vocab %d outside [512, 16384]", o.vocab)
+	case o.seq < 16 || o.seq > o.cfg.MaxPositionEmbeddings:
+		return fmt.Errorf("-seq %d outside [16, %d]", o.seq, o.cfg.MaxPositionEmbeddings)
+	case o.batch < 1 || o.batch > 1024:
+		return fmt.Errorf("-batch %d outside [1, 1024]", o.batch)
+	case o.factReps < 1 || o.factReps > 1000:
+		return fmt.Errorf("-fact-reps %d outside [1, 1000]", o.factReps)
+	case o.textEpochs < 0 || o.textEpochs > 100:
+		return fmt.Errorf("-text-epochs %g outside [0, 100]", o.textEpochs)
+	case o.lr <= 0 || o.lr > 1:
+		return fmt.Errorf("-lr %g outside (0, 1]", o.lr)
+	}
+	c := o.cfg
+	c.VocabSize = o.vocab // the tokenizer's size is known only after training it
+	return c.Validate()
+}
+
+// factDocs are the base facts' trained phrasings as "Q: …\nA: …" texts.
+func factDocs(base eval.Task) []eval.Example {
+	var out []eval.Example
+	for _, e := range base.Train {
+		for _, p := range append([]string{e.Prompt}, e.Phrasings...) {
+			out = append(out, eval.Example{ID: e.ID, Prompt: p, Answer: e.Answer})
+		}
+	}
+	return out
+}
+
+func run(o options) error {
+	if err := validate(o); err != nil {
+		return err
+	}
 	began := time.Now()
 	base, err := packs.Base(packs.Options{})
 	if err != nil {
 		return err
 	}
-	newTasks, err := packs.All(packs.Options{})
-	if err != nil {
-		return err
-	}
 	tmpl := eval.DefaultTemplate
-	text := packs.GeneralText()
+	docs := packs.Documents(packs.GeneralText())
+	facts := factDocs(base)
 
-	// 1. Tokenizer: general text, the formatted base facts and the new packs' text.
-	corpus := []string{text}
-	for _, t := range append([]eval.Task{base}, newTasks...) {
-		for _, ex := range t.Train {
-			corpus = append(corpus, tmpl.Format(ex.Prompt)+tmpl.FormatAnswer(ex.Answer))
-			for _, p := range ex.Paraphrases {
-				corpus = append(corpus, tmpl.Format(p))
-			}
-			corpus = append(corpus, ex.Choices...)
-		}
+	// 1. Tokenizer: an evenly spaced sample of the general text and every trained fact phrasing.
+	var corpus []string
+	stride := max(1, len(packs.GeneralText())/max(1, o.tokSample))
+	for i := 0; i < len(docs); i += stride {
+		corpus = append(corpus, docs[i])
 	}
-	tok, err := tokenizer.Train(corpus, vocab, tokenizer.TrainOptions{})
+	for _, f := range facts {
+		corpus = append(corpus, tmpl.Format(f.Prompt)+tmpl.FormatAnswer(f.Answer))
+	}
+	tok, err := tokenizer.Train(corpus, o.vocab, tokenizer.TrainOptions{})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("tokenizer: %d tokens (%s)\n", tok.VocabSize(), time.Since(began).Round(time.Millisecond))
+	fmt.Printf("tokenizer: %d tokens from %d documents (%s)\n", tok.VocabSize(), len(corpus), time.Since(began).Round(time.Millisecond))
+	cfg := o.cfg
 	cfg.VocabSize = tok.VocabSize()
 	bos, eos := tok.BOS(), tok.EOS()
 	cfg.BOSTokenID = &bos
@@ -94,7 +168,7 @@ func run(out string, cfg model.Config, vocab, epochs, nGeneral, chunk int, lr fl
 	if err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(seed, 1))
+	rng := rand.New(rand.NewPCG(o.seed, 1))
 	m, err := model.New(b, cfg, model.RandomWeights(cfg, rng, 0.02, 0))
 	if err != nil {
 		return err
@@ -103,84 +177,184 @@ func run(out string, cfg model.Config, vocab, epochs, nGeneral, chunk int, lr fl
 	if err != nil {
 		return err
 	}
-	facts := l.Encode(base.Train)
-	for i := range facts {
-		facts[i].PromptLen = 1 // pretraining: loss on every token
+
+	// 3. Data: fact documents ×factReps and text documents ×textEpochs, shuffled together, cut into
+	// windows.
+	var factSeqs [][]int
+	for _, f := range facts {
+		ex := l.Encode([]eval.Example{f})[0]
+		factSeqs = append(factSeqs, append(ex.Tokens, eos))
 	}
-	var chunks []lora.Example
-	ids := tok.Encode(text, false, false)
-	for s := 0; s+chunk <= len(ids); s += chunk {
-		chunks = append(chunks, lora.Example{Tokens: append([]int{bos}, ids[s:s+chunk]...), PromptLen: 1})
+	textSeqs := make([][]int, len(docs))
+	textBytes := 0
+	for i, d := range docs {
+		textSeqs[i] = append(append([]int{bos}, tok.Encode(d, false, false)...), eos)
+		textBytes += len(d)
 	}
-	// Hold out 5% of the general text for perplexity.
-	rng.Shuffle(len(chunks), func(i, j int) { chunks[i], chunks[j] = chunks[j], chunks[i] })
-	nHeld := max(len(chunks)/20, 1)
-	held, chunks := chunks[:nHeld], chunks[nHeld:]
-	var data []lora.Example
-	for e := range epochs {
-		data = append(data, facts...)
-		for k := range nGeneral {
-			data = append(data, chunks[(e*nGeneral+k)%len(chunks)])
+	var stream [][]int
+	for range o.factReps {
+		stream = append(stream, factSeqs...)
+	}
+	whole := int(o.textEpochs)
+	for range whole {
+		stream = append(stream, textSeqs...)
+	}
+	if frac := o.textEpochs - float64(whole); frac > 0 {
+		for _, i := range rng.Perm(len(textSeqs))[:int(frac*float64(len(textSeqs)))] {
+			stream = append(stream, textSeqs[i])
 		}
 	}
-	fmt.Printf("model: %d parameters; %d fact sequences, %d general chunks of %d tokens (%d held out)\n",
-		cfg.NumParams(), len(facts), len(chunks), chunk, len(held))
-	res, err := lora.Train(context.Background(), m, slices.Sorted(mapsKeys(m.Weights)), data, lora.TrainConfig{
-		LearningRate: lr, Schedule: lora.Cosine, WarmupSteps: 50, WeightDecay: 0.01, BatchSize: batch, Epochs: 1,
-		Seed: seed, Progress: os.Stdout, Label: "pretrain"})
+	rng.Shuffle(len(stream), func(i, j int) { stream[i], stream[j] = stream[j], stream[i] })
+	var flat []int
+	for _, s := range stream {
+		flat = append(flat, s...)
+	}
+	var windows []lora.Example
+	for s := 0; s+o.seq <= len(flat); s += o.seq {
+		windows = append(windows, lora.Example{Tokens: flat[s : s+o.seq], PromptLen: 1})
+	}
+	factTokens := 0
+	for _, s := range factSeqs {
+		factTokens += len(s)
+	}
+	fmt.Printf("model: %d parameters; %d base facts in %d phrasings (%d tokens) ×%d, %d text documents (%d bytes, %d tokens) ×%g: %d windows of %d tokens\n",
+		cfg.NumParams(), len(base.Train), len(facts), factTokens, o.factReps, len(docs), textBytes, tokenCount(textSeqs), o.textEpochs,
+		len(windows), o.seq)
+	res, err := lora.Train(context.Background(), m, slices.Sorted(mapsKeys(m.Weights)), windows, lora.TrainConfig{
+		LearningRate: o.lr, Schedule: lora.Cosine, WarmupSteps: o.warmup, WeightDecay: o.wd, BatchSize: o.batch, Epochs: 1,
+		Seed: o.seed, Progress: os.Stdout, Label: "pretrain"})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("trained %d steps, %d tokens, final loss %.4f (%s)\n", res.Steps, res.Tokens, res.Loss, time.Since(began).Round(time.Second))
+	trainTime := time.Since(began)
+	fmt.Printf("trained %d steps, %d tokens, final loss %.4f (%s)\n", res.Steps, res.Tokens, res.Loss, trainTime.Round(time.Second))
+	if err := model.SaveHF(o.out, cfg, m.Weights, model.SaveOptions{}); err != nil {
+		return err
+	}
+	if err := tok.Save(filepath.Join(o.out, "tokenizer.json")); err != nil {
+		return err
+	}
 
-	// 3. Scores: base facts (should be known), new packs (should be near chance), perplexity.
-	ctx := context.Background()
-	em := l.EvalModel()
-	bs, err := eval.Score(ctx, em, base, eval.Options{})
+	// 4. Scores.
+	sc, err := scoreModel(m, tok, o.heldDocs)
 	if err != nil {
 		return err
 	}
-	var report strings.Builder
-	fmt.Fprintf(&report, "| task | metric | trained phrasing | paraphrase |\n| --- | --- | --- | --- |\n")
-	fmt.Fprintf(&report, "| base (old knowledge) | %s | %.3f | %.3f |\n", bs.Metric, bs.Headline(), bs.Paraphrase)
-	for _, t := range newTasks {
-		s, err := eval.Score(ctx, em, t, eval.Options{})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&report, "| %s (new) | %s | %.3f | %.3f |\n", t.Name, s.Metric, s.Headline(), s.Paraphrase)
-	}
-	ppl, err := perplexity(m, held)
-	if err != nil {
-		return err
-	}
-	fmt.Print(report.String())
-	fmt.Printf("held-out general-text perplexity: %.2f\n", ppl)
-
-	if err := model.SaveHF(out, cfg, m.Weights, model.SaveOptions{}); err != nil {
-		return err
-	}
-	if err := tok.Save(filepath.Join(out, "tokenizer.json")); err != nil {
-		return err
-	}
-	recipe := fmt.Sprintf("# Shipped base model\n\nBuilt by `go run ./examples/pretrain %s` in %s on the pure-Go backend.\n\n"+
-		"- architecture: Llama, hidden %d, %d layers, %d heads, %d KV heads, MLP %d, vocab %d (BPE with byte fallback, trained by `tokenizer.Train`), tied head, %d parameters\n"+
-		"- data: %d base facts (packs/data/base/facts.jsonl, template %q) ×%d epochs, plus %d general-text chunks of %d tokens per epoch (packs/data/base/general.txt)\n"+
-		"- optimiser: AdamW, lr %g cosine, warm-up 50, weight decay 0.01, batch %d, %d steps, %d tokens; seed %d\n"+
-		"- final training loss %.4f; held-out general-text perplexity %.2f\n\n## Scores of this model\n\n%s",
-		strings.Join(os.Args[1:], " "), time.Since(began).Round(time.Second),
-		cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.IntermediateSize, cfg.VocabSize, cfg.NumParams(),
-		len(facts), tmpl.Prompt, epochs, nGeneral, chunk, lr, batch, res.Steps, res.Tokens, seed, res.Loss, ppl, report.String())
-	return os.WriteFile(filepath.Join(out, "RECIPE.md"), []byte(recipe), 0o644)
+	fmt.Print(sc.table())
+	recipe := fmt.Sprintf("# Shipped base model\n\nBuilt by `go run ./examples/pretrain %s` in %s (training %s) on the accrete CPU backend, 2 cores.\n\n"+
+		"- architecture: Llama, hidden %d, %d layers, %d heads, %d KV heads, MLP %d, vocab %d (BPE with byte fallback, trained by `tokenizer.Train` on %d bytes of the general text and the trained fact phrasings), tied head, %d parameters\n"+
+		"- data: %d base facts (packs/data/base/facts.jsonl) in %d trained phrasings, each shown %d times as a `Q: …\\nA: …` document; %d general-text documents (%d bytes) ×%g; all shuffled together and cut into windows of %d tokens, loss on every token\n"+
+		"- optimiser: AdamW, lr %g, warm-up %d then cosine, weight decay %g, batch %d, %d steps, %d tokens; seed %d\n"+
+		"- final training loss %.4f\n\n## Scores of this model\n\n%s",
+		strings.Join(os.Args[1:], " "), time.Since(began).Round(time.Second), trainTime.Round(time.Second),
+		cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.IntermediateSize, cfg.VocabSize, o.tokSample, cfg.NumParams(),
+		len(base.Train), len(facts), o.factReps, len(docs), textBytes, o.textEpochs, o.seq,
+		o.lr, o.warmup, o.wd, o.batch, res.Steps, res.Tokens, o.seed, res.Loss, sc.table())
+	return os.WriteFile(filepath.Join(o.out, "RECIPE.md"), []byte(recipe), 0o644)
 }
 
-func perplexity(m *model.Model, held []lora.Example) (float64, error) {
-	var sum float64
-	var n int
-	for s := 0; s < len(held); s += 16 {
+func tokenCount(seqs [][]int) int {
+	n := 0
+	for _, s := range seqs {
+		n += len(s)
+	}
+	return n
+}
+
+// scores are what RECIPE.md reports.
+type scores struct {
+	groups  []string
+	trained map[string]float64 // by group, "" for all base facts
+	para    map[string]float64
+	novel   map[string]float64
+	news    []eval.TaskScore
+	bpb     float64
+	nHeld   int
+}
+
+func scoreModel(m *model.Model, tok *tokenizer.BPE, heldDocs int) (scores, error) {
+	ctx := context.Background()
+	l, err := accrete.NewLearner(m, tok)
+	if err != nil {
+		return scores{}, err
+	}
+	em := l.EvalModel()
+	base, err := packs.Base(packs.Options{})
+	if err != nil {
+		return scores{}, err
+	}
+	sc := scores{trained: map[string]float64{}, para: map[string]float64{}, novel: map[string]float64{}}
+	byGroup := map[string][]eval.Example{}
+	for _, e := range base.Test {
+		g := strings.Split(e.ID, "-")[1]
+		if _, ok := byGroup[g]; !ok {
+			sc.groups = append(sc.groups, g)
+		}
+		byGroup[g] = append(byGroup[g], e)
+	}
+	var n, tr, pa, no, npa, nno float64
+	for _, g := range sc.groups {
+		items := byGroup[g]
+		// The paraphrase family and the novel family are scored as two tasks.
+		a := eval.Task{Name: g, Metric: base.Metric}
+		c := eval.Task{Name: g + "-novel", Metric: base.Metric}
+		for _, e := range items {
+			a.Test = append(a.Test, eval.Example{ID: e.ID, Prompt: e.Prompt, Answer: e.Answer, Paraphrases: e.Paraphrases})
+			c.Test = append(c.Test, eval.Example{ID: e.ID, Prompt: e.Prompt, Answer: e.Answer, Paraphrases: e.Novel})
+		}
+		sa, err := eval.Score(ctx, em, a, eval.Options{})
+		if err != nil {
+			return sc, err
+		}
+		sn, err := eval.Score(ctx, em, c, eval.Options{})
+		if err != nil {
+			return sc, err
+		}
+		sc.trained[g], sc.para[g], sc.novel[g] = sa.Trained, sa.Paraphrase, sn.Paraphrase
+		k := float64(len(items))
+		n += k
+		tr += sa.Trained * k
+		pa += sa.Paraphrase * float64(sa.NParaphrases)
+		npa += float64(sa.NParaphrases)
+		no += sn.Paraphrase * float64(sn.NParaphrases)
+		nno += float64(sn.NParaphrases)
+	}
+	sc.trained[""], sc.para[""], sc.novel[""] = tr/n, pa/npa, no/nno
+	news, err := packs.All(packs.Options{})
+	if err != nil {
+		return sc, err
+	}
+	for _, t := range news {
+		s, err := eval.Score(ctx, em, t, eval.Options{})
+		if err != nil {
+			return sc, err
+		}
+		sc.news = append(sc.news, s)
+	}
+	held := packs.HeldOutText()
+	if heldDocs > 0 && heldDocs < len(held) {
+		held = held[:heldDocs]
+	}
+	sc.nHeld = len(held)
+	sc.bpb, err = bitsPerByte(m, tok, held)
+	return sc, err
+}
+
+// bitsPerByte is −Σ log2 p(token) over each document's tokens (after BOS, EOS included) divided by
+// the documents' UTF-8 bytes: a measure of language ability that does not depend on the tokenizer.
+func bitsPerByte(m *model.Model, tok *tokenizer.BPE, docs []string) (float64, error) {
+	var nats float64
+	var bytes int
+	const batch = 8
+	for s := 0; s < len(docs); s += batch {
 		var seqs [][]int
-		for _, ex := range held[s:min(s+16, len(held))] {
-			seqs = append(seqs, ex.Tokens)
+		for _, d := range docs[s:min(s+batch, len(docs))] {
+			ids := append(append([]int{tok.BOS()}, tok.Encode(d, false, false)...), tok.EOS())
+			if len(ids) > m.Config.MaxPositionEmbeddings {
+				return 0, fmt.Errorf("held-out document of %d tokens is longer than the model's %d positions", len(ids), m.Config.MaxPositionEmbeddings)
+			}
+			seqs = append(seqs, ids)
+			bytes += len(d)
 		}
 		lps, err := m.TokenLogProbs(seqs)
 		if err != nil {
@@ -188,12 +362,28 @@ func perplexity(m *model.Model, held []lora.Example) (float64, error) {
 		}
 		for _, lp := range lps {
 			for _, v := range lp {
-				sum += float64(v)
-				n++
+				nats -= float64(v)
 			}
 		}
 	}
-	return math.Exp(-sum / float64(n)), nil
+	return nats / math.Ln2 / float64(bytes), nil
+}
+
+func (s scores) table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Base facts, exact match. Trained: the fact's first trained phrasing. Held-out paraphrase: a template other facts of the relation train on, never this fact. Novel: the relation's templates that no fact trains on.\n\n")
+	fmt.Fprintf(&b, "| relation | trained | held-out paraphrase | novel phrasing |\n| --- | ---: | ---: | ---: |\n")
+	for _, g := range s.groups {
+		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.3f |\n", g, s.trained[g], s.para[g], s.novel[g])
+	}
+	fmt.Fprintf(&b, "| **all base facts** | **%.3f** | **%.3f** | **%.3f** |\n\n", s.trained[""], s.para[""], s.novel[""])
+	fmt.Fprintf(&b, "New-knowledge packs (never trained on; chance is about 0 for open answers, 0.25 for four choices):\n\n")
+	fmt.Fprintf(&b, "| task | metric | trained phrasing | held-out paraphrase |\n| --- | --- | ---: | ---: |\n")
+	for _, t := range s.news {
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.3f |\n", t.Task, t.Metric, t.Trained, t.Paraphrase)
+	}
+	fmt.Fprintf(&b, "\nHeld-out general text (%d documents of packs/data/base/heldout.txt): %.3f bits per byte.\n", s.nHeld, s.bpb)
+	return b.String()
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {

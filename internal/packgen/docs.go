@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -23,59 +24,167 @@ var generalFiles = []struct {
 }
 
 const (
-	maxCookie  = 1200   // longer cookies are dropped (mostly ASCII art and long stories)
-	maxGeneral = 900000 // bytes; files are added in order until the next cookie would pass this
+	maxCookie  = 1200    // longer cookies are dropped (mostly ASCII art and long stories)
+	maxGeneral = 900000  // bytes of fortune cookies; files are added in order until the next cookie would pass this
+	maxWordnet = 8000000 // bytes of WordNet entries; a seeded sample of documents when there are more
+	entriesPer = 6       // WordNet entries per document
+	heldOutPct = 5       // percent of the documents held out (heldout.txt) to measure bits per byte
+	shardBytes = 4 << 20 // general-NN.txt files are cut at document boundaries below this size
 )
 
-// generalText builds base/general.txt: fortune cookies in file order, one blank line between cookies,
-// dropping cookies that are not ASCII or too long, and cookies that could leak a new-knowledge fact:
-// those that contain a new task's subject or answer of at least 16 normalised characters (verse lines,
-// events), or that name both a new fact's subject and its answer as whole words.
-func generalText(src string, news []built) (string, int, error) {
-	var leaks []string
-	var pairs [][2]string
+// corpus is the general text: documents for pretraining and held-out documents that no training
+// ever sees.
+type corpus struct {
+	train, heldOut []string
+	nCookies       int // fortune cookies among the documents
+	nEntries       int // WordNet entries among the documents
+}
+
+// leakFilter tells documents that could leak a new-knowledge fact: those that contain a new task's
+// subject or answer of at least 16 normalised characters (verse lines, events), or that name a new
+// fact's subject and every word of its answer as whole words.
+type leakFilter struct {
+	long  []string
+	pairs []leakPair
+}
+
+type leakPair struct {
+	subject string   // words() of the subject
+	answer  []string // " w " for every word of the answer
+}
+
+func newLeakFilter(news []built) leakFilter {
+	var lf leakFilter
 	for _, b := range news {
 		for _, f := range b.facts {
 			for _, s := range []string{f.Subject, f.Answer} {
 				if k := norm(s); len(k) >= 16 {
-					leaks = append(leaks, k)
+					lf.long = append(lf.long, k)
 				}
 			}
-			pairs = append(pairs, [2]string{words(f.Subject), words(f.Answer)})
+			p := leakPair{subject: words(f.Subject)}
+			for _, w := range strings.Fields(words(f.Answer)) {
+				p.answer = append(p.answer, " "+w+" ")
+			}
+			lf.pairs = append(lf.pairs, p)
 		}
 	}
-	var sb strings.Builder
-	n := 0
+	return lf
+}
+
+func (lf leakFilter) leaks(doc string) bool {
+	k, w := norm(doc), words(doc)
+	for _, l := range lf.long {
+		if strings.Contains(k, l) {
+			return true
+		}
+	}
+next:
+	for _, p := range lf.pairs {
+		if !strings.Contains(w, p.subject) {
+			continue
+		}
+		for _, a := range p.answer {
+			if !strings.Contains(w, a) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// generalText builds the general-text corpus: fortune cookies in file order (one document each,
+// dropping cookies that are not ASCII or too long), then WordNet's glosses written out as dictionary
+// entries, entriesPer to a document in WordNet's order. Documents that could leak a new-knowledge fact
+// (leakFilter) are dropped; heldOutPct percent of the rest, drawn with the seed, are held out.
+func generalText(src string, news []built, seed uint64) (corpus, error) {
+	lf := newLeakFilter(news)
+	var c corpus
+	var docs []string
+	dup := map[string]bool{} // a cookie found in two files is kept once
+	size := 0
+files:
 	for _, f := range generalFiles {
 		cookies, err := fortunes(src, f.src, f.name)
 		if err != nil {
-			return "", 0, err
+			return c, err
 		}
-	next:
-		for _, c := range cookies {
-			if len(c) > maxCookie || !isASCII(strings.ReplaceAll(c, "\n", " ")) {
+		for _, ck := range cookies {
+			if len(ck) > maxCookie || !isASCII(strings.ReplaceAll(ck, "\n", " ")) || dup[ck] || lf.leaks(ck) {
 				continue
 			}
-			k, w := norm(c), words(c)
-			for _, l := range leaks {
-				if strings.Contains(k, l) {
-					continue next
-				}
+			dup[ck] = true
+			if size+len(ck)+2 > maxGeneral {
+				break files
 			}
-			for _, p := range pairs {
-				if strings.Contains(w, p[0]) && strings.Contains(w, p[1]) {
-					continue next
-				}
-			}
-			if sb.Len()+len(c)+2 > maxGeneral {
-				return sb.String(), n, nil
-			}
-			sb.WriteString(c)
-			sb.WriteString("\n\n")
-			n++
+			docs = append(docs, ck)
+			size += len(ck) + 2
+			c.nCookies++
 		}
 	}
-	return sb.String(), n, nil
+	entries, err := wordnetEntries(src)
+	if err != nil {
+		return c, err
+	}
+	var wdocs []string
+	var wn []int
+	wsize := 0
+	for s := 0; s < len(entries); s += entriesPer {
+		d := strings.Join(entries[s:min(s+entriesPer, len(entries))], "\n")
+		if dup[d] || lf.leaks(d) {
+			continue
+		}
+		dup[d] = true
+		wdocs = append(wdocs, d)
+		wn = append(wn, min(s+entriesPer, len(entries))-s)
+		wsize += len(d) + 2
+	}
+	r := taskRand(seed, "general")
+	keep := make([]bool, len(wdocs))
+	for _, i := range r.Perm(len(wdocs)) {
+		if wsize <= maxWordnet {
+			keep[i] = true
+			continue
+		}
+		wsize -= len(wdocs[i]) + 2
+	}
+	for i, d := range wdocs {
+		if keep[i] {
+			docs = append(docs, d)
+			c.nEntries += wn[i]
+		}
+	}
+	held := map[int]bool{}
+	for _, i := range r.Perm(len(docs))[:len(docs)*heldOutPct/100] {
+		held[i] = true
+	}
+	for i, d := range docs {
+		if held[i] {
+			c.heldOut = append(c.heldOut, d)
+		} else {
+			c.train = append(c.train, d)
+		}
+	}
+	return c, nil
+}
+
+// shards cuts documents into files of at most shardBytes, documents separated by a blank line.
+func shards(docs []string) [][]byte {
+	var out [][]byte
+	var b bytes.Buffer
+	for _, d := range docs {
+		if b.Len() > 0 && b.Len()+len(d)+2 > shardBytes {
+			out = append(out, bytes.Clone(b.Bytes()))
+			b.Reset()
+		}
+		b.WriteString(d)
+		b.WriteString("\n\n")
+	}
+	if b.Len() > 0 {
+		out = append(out, b.Bytes())
+	}
+	return out
 }
 
 // words is s in lower case with every run of non-alphanumerics turned into one space and a space at
@@ -86,13 +195,24 @@ func words(s string) string {
 	}), " ") + " "
 }
 
+// textInfo describes the general-text files written.
+type textInfo struct {
+	files               []string
+	bytes, heldOutBytes int
+	docs, heldOutDocs   int
+	cookies, entries    int
+}
+
 // manifestTask is one entry of tasks.json.
 type manifestTask struct {
 	Name        string `json:"name"`
 	Metric      string `json:"metric"`
 	File        string `json:"file"`
 	Items       int    `json:"items"`
-	Paraphrases int    `json:"paraphrases"`
+	Phrasings   int    `json:"phrasings"`   // trained phrasings per item
+	Paraphrases int    `json:"paraphrases"` // held-out paraphrases per item
+	Novel       int    `json:"novel"`       // held-out phrasings per item from templates no item trains on
+	Templates   int    `json:"templates"`   // templates in the relation's pool (smallest over the base's groups)
 	Choices     int    `json:"choices,omitempty"`
 	Description string `json:"description"`
 	Source      string `json:"source"`
@@ -100,11 +220,15 @@ type manifestTask struct {
 }
 
 type manifestText struct {
-	File        string `json:"file"`
-	Bytes       int    `json:"bytes"`
-	Description string `json:"description"`
-	Source      string `json:"source"`
-	Licence     string `json:"licence"`
+	Files        []string `json:"files"`
+	Bytes        int      `json:"bytes"`
+	Documents    int      `json:"documents"`
+	HeldOut      string   `json:"held_out"`
+	HeldOutBytes int      `json:"held_out_bytes"`
+	HeldOutDocs  int      `json:"held_out_documents"`
+	Description  string   `json:"description"`
+	Source       string   `json:"source"`
+	Licence      string   `json:"licence"`
 }
 
 type manifestDoc struct {
@@ -134,24 +258,40 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-func manifest(news []built, nFacts, nGeneral int, seed uint64) []byte {
+func manifest(news, base []built, nFacts int, g textInfo, seed uint64) []byte {
 	doc := manifestDoc{Seed: seed}
 	for _, b := range news {
 		s, l := sourceLine(b.def.Sources)
 		doc.Tasks = append(doc.Tasks, manifestTask{
 			Name: b.def.Name, Metric: b.def.Metric, File: "new/" + b.def.Name + ".jsonl", Items: len(b.items),
-			Paraphrases: b.def.NPara, Choices: b.def.Choices, Description: b.def.Description, Source: s, Licence: l,
+			Phrasings: b.def.NTrain, Paraphrases: 1, Novel: len(b.def.Novel), Templates: len(b.def.Templates),
+			Choices: b.def.Choices, Description: b.def.Description, Source: s, Licence: l,
 		})
 	}
-	bs, bl := sourceLine([]source{srcBsdgames, srcCountries})
-	doc.Base = manifestTask{Name: "base", Metric: "exact_match", File: "base/facts.jsonl", Items: nFacts, Paraphrases: 1,
+	var srcs []source
+	tmpl, novel := 1<<30, 1<<30
+	for _, b := range base {
+		for _, x := range b.def.Sources {
+			if !slices.Contains(srcs, x) {
+				srcs = append(srcs, x)
+			}
+		}
+		tmpl, novel = min(tmpl, len(b.def.Templates)), min(novel, len(b.def.Novel))
+	}
+	bs, bl := sourceLine(srcs)
+	doc.Base = manifestTask{Name: "base", Metric: "exact_match", File: "base/facts.jsonl", Items: nFacts,
+		Phrasings: base[0].def.NTrain, Paraphrases: 1, Novel: novel, Templates: tmpl,
 		Description: "Old knowledge the base model is pretrained on: European, US-state and Canadian capitals, US postal " +
-			"abbreviations, US presidents' and English sovereigns' successors, times tables, female forms, animal young.",
+			"abbreviations, US presidents' and English sovereigns' successors, times tables, female forms, animal young, " +
+			"adjective antonyms, irregular verb forms and plurals, people's occupations.",
 		Source: bs, Licence: bl}
-	gs, gl := sourceLine([]source{srcFortunesMin, srcFortunes})
-	doc.General = manifestText{File: "base/general.txt", Bytes: nGeneral,
-		Description: "General English text for pretraining: fortune cookies (quotations, sayings, riddles), blank-line separated.",
-		Source:      gs, Licence: gl}
+	gs, gl := sourceLine([]source{srcFortunesMin, srcFortunes, srcWordnet})
+	doc.General = manifestText{Files: g.files, Bytes: g.bytes, Documents: g.docs, HeldOut: "base/heldout.txt",
+		HeldOutBytes: g.heldOutBytes, HeldOutDocs: g.heldOutDocs,
+		Description: "General English text: fortune cookies (quotations, sayings, riddles) and WordNet's glosses written " +
+			"out as dictionary entries, one document per blank-line-separated block. The files are pretrained on; " +
+			"held_out is never trained on and measures language ability in bits per byte.",
+		Source: gs, Licence: gl}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -169,7 +309,7 @@ func chance(d taskDef) string {
 	return "≈0"
 }
 
-func readme(news, base []built, nFacts, nGeneral, nCookies int) []byte {
+func readme(news, base []built, nFacts int, g textInfo) []byte {
 	var b strings.Builder
 	b.WriteString(`# Knowledge packs
 
@@ -178,47 +318,64 @@ Provenance and licences: new/PROVENANCE.md and base/PROVENANCE.md.
 
 ## Layout
 - ` + "`tasks.json`" + ` — the manifest: ` + "`tasks`" + ` (new-knowledge tasks in the default round order), ` + "`base`" + ` (the
-  base facts) and ` + "`general`" + ` (the pretraining text); each task entry has name, metric, file (relative to this
-  directory), items, paraphrases (held-out phrasings per item), choices (multiple choice only), description,
-  source and licence.
+  base facts) and ` + "`general`" + ` (the general text); each task entry has name, metric, file (relative to this
+  directory), items, phrasings (trained phrasings per item), paraphrases and novel (held-out phrasings per
+  item), templates (the relation's pool), choices (multiple choice only), description, source and licence.
 - ` + "`new/NAME.jsonl`" + ` — one new-knowledge task per file.
 - ` + "`base/facts.jsonl`" + ` — the base model's old knowledge (exact_match); ids are ` + "`base-GROUP-NNNN`" + `.
-- ` + "`base/general.txt`" + ` — general English text, cookies separated by a blank line.
+- ` + "`base/general-NN.txt`" + ` — general English text for pretraining, documents separated by a blank line.
+- ` + "`base/heldout.txt`" + ` — held-out general text, never trained on: bits per byte are measured on it.
 
 ## Item schema (eval.Example)
-One JSON object per line: ` + "`{\"id\",\"prompt\",\"answer\",\"paraphrases\":[...],\"choices\":[...]}`" + `.
-` + "`prompt`" + ` is the phrasing trained on; ` + "`paraphrases`" + ` are held-out phrasings of the same fact, only scored.
+One JSON object per line: ` + "`{\"id\",\"prompt\",\"phrasings\":[...],\"answer\",\"paraphrases\":[...],\"novel\":[...],\"choices\":[...]}`" + `.
+` + "`prompt`" + ` and ` + "`phrasings`" + ` are the phrasings trained on; ` + "`paraphrases`" + ` are held-out phrasings
+whose template other items train on, and ` + "`novel`" + ` (base facts only) held-out phrasings from templates no item
+trains on. Every phrasing of an item comes from its relation's pool of templates: each item draws its trained
+ones and one held-out paraphrase from the pool at random (seeded), so the templates are mixed across items.
 ` + "`choices`" + ` (multiple_choice only) holds the answer and its distractors. For first_char tasks the lettered
-options "A) … B) … C) … D) …" end the prompt and every paraphrase, and the answer is the letter.
+options "A) … B) … C) … D) …" end every phrasing, and the answer is the letter.
 Items are sorted by subject; ids are TASK-NNNN in that order.
 
 ## New-knowledge tasks (default round order)
-| # | name | metric | items | paraphrases/item | chance | description |
-| --- | --- | --- | --- | --- | --- | --- |
+| # | name | metric | items | trained phrasings/item | held-out/item | templates | chance | description |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 `)
 	for i, t := range news {
-		fmt.Fprintf(&b, "| %d | %s | %s | %d | %d | %s | %s |\n", i+1, t.def.Name, t.def.Metric, len(t.items), t.def.NPara,
-			chance(t.def), t.def.Description)
+		fmt.Fprintf(&b, "| %d | %s | %s | %d | %d | 1 | %d | %s | %s |\n", i+1, t.def.Name, t.def.Metric, len(t.items), t.def.NTrain,
+			len(t.def.Templates), chance(t.def), t.def.Description)
 	}
 	fmt.Fprintf(&b, `
 Chance for exact_match is near zero (open answers); for rouge_l and edit_sim a base model scores above zero
 from word and character overlap alone, so compare with the base model's score b[j], not with zero.
 
 ## Base pack
-%d facts (exact_match, one held-out paraphrase each) and %d bytes of general text (%d cookies).
+%d facts (exact_match) over %d relations, each fact trained in %d phrasings drawn from its relation's pool of 8
+templates, with one more of the pool held out (paraphrases) and the relation's 2 novel templates held out
+(novel), plus %d bytes of general text in %d documents (%d fortune cookies, %d WordNet entries) and %d
+held-out bytes in %d documents.
 
-| group | items | trained prompt |
-| --- | --- | --- |
-`, nFacts, nGeneral, nCookies)
-	for _, g := range base {
-		fmt.Fprintf(&b, "| %s | %d | %s |\n", g.def.Name, len(g.items), g.def.Train)
+| group | items | templates (trained pool) | novel templates |
+| --- | --- | --- | --- |
+`, nFacts, len(base), base[0].def.NTrain, g.bytes, g.docs+g.heldOutDocs, g.cookies, g.entries, g.heldOutBytes, g.heldOutDocs)
+	for _, x := range base {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", x.def.Name, len(x.items), mdList(x.def.Templates), mdList(x.def.Novel))
 	}
 	b.WriteString(`
-The new tasks share no fact with the base pack: no phrasing (trained or paraphrase) occurs in both, European
-capitals are base while other capitals are new, and general.txt drops every cookie that quotes a new task's
-subject or answer of 16 or more letters or names both a new fact's subject and its answer.
+The new tasks share no fact with the base pack: no phrasing (trained or held out) occurs in both, European
+capitals are base while other capitals are new, and the general text drops every document that quotes a new
+task's subject or answer of 16 or more letters, or names a new fact's subject and every word of its answer.
+A test in package packs checks that no phrasing of a new task and no held-out phrasing of a base fact occurs
+in any text the base model was pretrained on.
 `)
 	return []byte(b.String())
+}
+
+func mdList(ts []string) string {
+	q := make([]string, len(ts))
+	for i, t := range ts {
+		q[i] = "`" + strings.ReplaceAll(t, "|", "\\|") + "`"
+	}
+	return strings.Join(q, ", ")
 }
 
 const bsdLicence = `Redistribution and use in source and binary forms, with or without modification, are permitted provided
@@ -237,6 +394,30 @@ SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PRO
 SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF
 LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY
 WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+`
+
+const wordnetLicence = `WordNet Release 3.0. This software and database is being provided to you, the LICENSEE, by Princeton
+University under the following license. By obtaining, using and/or copying this software and database, you
+agree that you have read, understood, and will comply with these terms and conditions.:
+
+Permission to use, copy, modify and distribute this software and database and its documentation for any
+purpose and without fee or royalty is hereby granted, provided that you agree to comply with the following
+copyright notice and statements, including the disclaimer, and that the same appear on ALL copies of the
+software, database and documentation, including modifications that you make for internal use or for
+distribution.
+
+WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
+
+THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR
+WARRANTIES, EXPRESS OR IMPLIED. BY WAY OF EXAMPLE, BUT NOT LIMITATION, PRINCETON UNIVERSITY MAKES NO
+REPRESENTATIONS OR WARRANTIES OF MERCHANT- ABILITY OR FITNESS FOR ANY PARTICULAR PURPOSE OR THAT THE USE OF
+THE LICENSED SOFTWARE, DATABASE OR DOCUMENTATION WILL NOT INFRINGE ANY THIRD PARTY PATENTS, COPYRIGHTS,
+TRADEMARKS OR OTHER RIGHTS.
+
+The name of Princeton University or Princeton may not be used in advertising or publicity pertaining to
+distribution of the software and/or database. Title to copyright in this software, database and any
+associated documentation shall at all times remain with Princeton University and LICENSEE agrees to preserve
+same.
 `
 
 const mitLicence = `Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
@@ -261,6 +442,7 @@ var inPackage = map[string]string{
 	"calendar":       "/" + calendarDir + "/{calendar.history,calendar.birthday,calendar.music}",
 	"countries-list": countriesFile + " (inside the npm tarball)",
 	"fortunes-min":   "/" + fortuneDir + "/{fortunes,literature,riddles}",
+	"wordnet-base":   "/" + wordnetDir + "/{data,index}.{noun,verb,adj,adv}, verb.exc, noun.exc",
 	"fortunes": "/" + fortuneDir + "/{wisdom,education,food,kids,pets,platitudes,magic,goedel,paradoxum,science," +
 		"people,humorists,miscellaneous,work}",
 }
@@ -282,9 +464,12 @@ func licences(b *strings.Builder, ss []source) {
 		}
 		done[s.Copyright] = true
 		fmt.Fprintf(b, "\n### %s (%s)\n\n```\n%s\n\n", s.Package, s.Licence, s.Copyright)
-		if s.Licence == "MIT" {
+		switch s.Licence {
+		case "MIT":
 			b.WriteString(mitLicence)
-		} else {
+		case "WordNet-3.0":
+			b.WriteString(wordnetLicence)
+		default:
 			b.WriteString(bsdLicence)
 		}
 		b.WriteString("```\n")
@@ -308,9 +493,8 @@ func provenanceNew(news []built, seed uint64) []byte {
 	b.WriteString("\n## Tasks\n")
 	for _, t := range news {
 		s, l := sourceLine(t.def.Sources)
-		fmt.Fprintf(&b, "\n### %s.jsonl — %s, %d items\n- source: %s; licence %s\n- derivation: %s\n- trained prompt: `%s`\n- paraphrase templates (%d per item): `%s`\n",
-			t.def.Name, t.def.Metric, len(t.items), s, l, t.def.Derivation, t.def.Train, t.def.NPara,
-			strings.Join(t.def.Paraphrases, "`, `"))
+		fmt.Fprintf(&b, "\n### %s.jsonl — %s, %d items\n- source: %s; licence %s\n- derivation: %s\n- templates (%d trained and 1 held out per item): %s\n",
+			t.def.Name, t.def.Metric, len(t.items), s, l, t.def.Derivation, t.def.NTrain, mdList(t.def.Templates))
 		if t.def.Max > 0 {
 			fmt.Fprintf(&b, "- sampled: at most %d facts\n", t.def.Max)
 		}
@@ -319,29 +503,36 @@ func provenanceNew(news []built, seed uint64) []byte {
 	return []byte(b.String())
 }
 
-func provenanceBase(base []built, nFacts, nGeneral, nCookies int) []byte {
+func provenanceBase(base []built, nFacts int, g textInfo) []byte {
 	var b strings.Builder
 	b.WriteString("# Provenance of the base pack\n\nGenerated by internal/packgen; do not edit by hand.\n\n")
 	b.WriteString(common)
 	b.WriteString("\n## Sources\n")
-	sourcesTable(&b, []source{srcBsdgames, srcCountries, srcFortunesMin, srcFortunes})
+	all := []source{srcBsdgames, srcCountries, srcFortunesMin, srcFortunes, srcWordnet}
+	sourcesTable(&b, all)
 	fmt.Fprintf(&b, "\n## facts.jsonl — exact_match, %d items\n", nFacts)
-	for _, g := range base {
-		s, l := sourceLine(g.def.Sources)
-		fmt.Fprintf(&b, "- **%s** (%d items, ids base-%s-NNNN; %s; %s): %s Trained `%s`; paraphrases `%s`.\n",
-			g.def.Name, len(g.items), g.def.Name, s, l, g.def.Derivation, g.def.Train, strings.Join(g.def.Paraphrases, "`, `"))
+	for _, x := range base {
+		s, l := sourceLine(x.def.Sources)
+		fmt.Fprintf(&b, "- **%s** (%d items, ids base-%s-NNNN; %s; %s): %s Templates %s; novel %s.\n",
+			x.def.Name, len(x.items), x.def.Name, s, l, x.def.Derivation, mdList(x.def.Templates), mdList(x.def.Novel))
 	}
-	fmt.Fprintf(&b, "\n## general.txt — %d bytes, %d cookies\n", nGeneral, nCookies)
+	fmt.Fprintf(&b, "\n## general-NN.txt and heldout.txt — %d + %d bytes, %d + %d documents\n", g.bytes, g.heldOutBytes, g.docs, g.heldOutDocs)
 	var names []string
 	for _, f := range generalFiles {
 		names = append(names, f.src.Package+":"+f.name)
 	}
 	fmt.Fprintf(&b, "Fortune cookies from, in this order: %s. Each cookie's lines are trimmed and their inner "+
-		"whitespace collapsed; cookies are separated by a blank line. Dropped: cookies that are not ASCII, longer "+
-		"than %d bytes, that contain (letters and digits only, lower case) any subject or answer of a new task "+
-		"of 16 or more characters, or that name both the subject and the answer of a new fact as whole words. Files are read in order until %d bytes. fortunes-off (offensive cookies) is "+
-		"not used; from fortunes the files on politics, ethnicity, drugs, men-women, law, medicine and song lyrics "+
-		"are left out.\n", strings.Join(names, ", "), maxCookie, maxGeneral)
-	licences(&b, []source{srcBsdgames, srcCountries, srcFortunesMin})
+		"whitespace collapsed; each cookie is one document. Dropped: cookies that are not ASCII or longer than %d bytes, and repeats of an earlier cookie. "+
+		"Files are read in order until %d bytes. fortunes-off (offensive cookies) is not used; from fortunes the files "+
+		"on politics, ethnicity, drugs, men-women, law, medicine and song lyrics are left out.\n\n", strings.Join(names, ", "), maxCookie, maxGeneral)
+	fmt.Fprintf(&b, "Then WordNet 3.0's synsets (data.noun, data.verb, data.adj, data.adv, in that order and file order), "+
+		"each written as one dictionary entry `lemma, lemma (part of speech): gloss` (lemmas' underscores as spaces, "+
+		"adjective markers dropped), %d entries to a document; synsets whose lemmas or gloss are not ASCII are dropped, "+
+		"and a seeded sample of documents is kept when they pass %d bytes (%d entries kept).\n\n", entriesPer, maxWordnet, g.entries)
+	fmt.Fprintf(&b, "Dropped from both: every document that contains (letters and digits only, lower case) any subject "+
+		"or answer of a new task of 16 or more characters, or that names a new fact's subject and every word of its "+
+		"answer as whole words. Of the remaining documents, %d%% drawn with the seed form heldout.txt (never trained "+
+		"on); the rest are cut into general-NN.txt files below %d bytes at document boundaries.\n", heldOutPct, shardBytes)
+	licences(&b, all)
 	return []byte(b.String())
 }

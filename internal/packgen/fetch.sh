@@ -18,6 +18,7 @@ deb bsdgames 2.17-29+b1
 deb calendar 12.1.8
 deb fortunes-min 1:1.99.1-7.3
 deb fortunes 1:1.99.1-7.3
+deb wordnet-base 1:3.0-37
 npm pack countries-list@3.4.1
 rm -rf countries-list
 mkdir -p countries-list

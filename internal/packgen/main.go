@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultSeed seeds every random choice of the generator (sampling, paraphrase templates,
@@ -24,9 +25,16 @@ const DefaultSeed = 241014753
 type example struct {
 	ID          string   `json:"id"`
 	Prompt      string   `json:"prompt"`
+	Phrasings   []string `json:"phrasings,omitempty"`
 	Answer      string   `json:"answer"`
 	Paraphrases []string `json:"paraphrases,omitempty"`
+	Novel       []string `json:"novel,omitempty"`
 	Choices     []string `json:"choices,omitempty"`
+}
+
+// phrasings are all of an item's prompts: trained, held-out paraphrases and novel ones.
+func (e example) phrasings() []string {
+	return slices.Concat([]string{e.Prompt}, e.Phrasings, e.Paraphrases, e.Novel)
 }
 
 // built is one generated task or base group.
@@ -75,7 +83,7 @@ func generate(src, out string, seed uint64) error {
 	if err := checkDisjoint(append(slices.Clone(news), base...)); err != nil {
 		return err
 	}
-	general, nCookies, err := generalText(src, news)
+	general, err := generalText(src, news, seed)
 	if err != nil {
 		return err
 	}
@@ -89,12 +97,29 @@ func generate(src, out string, seed uint64) error {
 		facts = append(facts, b.items...)
 	}
 	files["base/facts.jsonl"] = jsonl(facts)
-	files["base/general.txt"] = []byte(general)
-	files["tasks.json"] = manifest(news, len(facts), len(general), seed)
-	files["README.md"] = readme(news, base, len(facts), len(general), nCookies)
+	var textFiles []string
+	nText := 0
+	for i, sh := range shards(general.train) {
+		name := fmt.Sprintf("base/general-%02d.txt", i+1)
+		files[name] = sh
+		textFiles = append(textFiles, name)
+		nText += len(sh)
+	}
+	held := shards(general.heldOut)
+	if len(held) != 1 {
+		return fmt.Errorf("packgen: held-out text takes %d files, want 1", len(held))
+	}
+	files["base/heldout.txt"] = held[0]
+	g := textInfo{files: textFiles, bytes: nText, heldOutBytes: len(held[0]), docs: len(general.train),
+		heldOutDocs: len(general.heldOut), cookies: general.nCookies, entries: general.nEntries}
+	files["tasks.json"] = manifest(news, base, len(facts), g, seed)
+	files["README.md"] = readme(news, base, len(facts), g)
 	files["new/PROVENANCE.md"] = provenanceNew(news, seed)
-	files["base/PROVENANCE.md"] = provenanceBase(base, len(facts), len(general), nCookies)
+	files["base/PROVENANCE.md"] = provenanceBase(base, len(facts), g)
 
+	if err := os.RemoveAll(filepath.Join(out, "base")); err != nil {
+		return fmt.Errorf("packgen: %w", err)
+	}
 	for name, b := range files {
 		p := filepath.Join(out, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -132,7 +157,15 @@ func norm(s string) string {
 	}, s)
 }
 
-func fill(tmpl, x string) string { return strings.ReplaceAll(tmpl, "{X}", x) }
+// fill puts the subject x into a template; a phrasing that starts with a lower-case letter (a
+// template that opens with the subject) is capitalised.
+func fill(tmpl, x string) string {
+	s := strings.ReplaceAll(tmpl, "{X}", x)
+	if r, n := utf8.DecodeRuneInString(s); unicode.IsLower(r) {
+		s = string(unicode.ToUpper(r)) + s[n:]
+	}
+	return s
+}
 
 // buildTask derives the items of one task: facts are cleaned (ASCII only, subjects with two different
 // answers dropped, duplicates merged), sorted by subject, optionally sampled, then templated.
@@ -190,11 +223,21 @@ func buildTask(src string, d taskDef, prefix string, seed uint64) ([]example, []
 		}
 	})
 
+	if len(d.Templates) < 8 || d.NTrain < 3 || d.NTrain >= len(d.Templates) {
+		return nil, nil, fmt.Errorf("packgen: task %s: %d templates for %d trained phrasings (want at least 8, and 3 or more trained with one left to hold out)",
+			d.Name, len(d.Templates), d.NTrain)
+	}
 	items := make([]example, 0, len(fs))
 	for i, f := range fs {
-		e := example{ID: fmt.Sprintf("%s-%04d", prefix, i+1), Prompt: fill(d.Train, f.Subject), Answer: f.Answer}
-		for _, j := range r.Perm(len(d.Paraphrases))[:d.NPara] {
-			e.Paraphrases = append(e.Paraphrases, fill(d.Paraphrases[j], f.Subject))
+		e := example{ID: fmt.Sprintf("%s-%04d", prefix, i+1), Answer: f.Answer}
+		perm := r.Perm(len(d.Templates))
+		e.Prompt = fill(d.Templates[perm[0]], f.Subject)
+		for _, j := range perm[1:d.NTrain] {
+			e.Phrasings = append(e.Phrasings, fill(d.Templates[j], f.Subject))
+		}
+		e.Paraphrases = []string{fill(d.Templates[perm[d.NTrain]], f.Subject)}
+		for _, t := range d.Novel {
+			e.Novel = append(e.Novel, fill(t, f.Subject))
 		}
 		if d.Choices > 0 {
 			choices := []string{f.Answer}
@@ -218,8 +261,10 @@ func buildTask(src string, d taskDef, prefix string, seed uint64) ([]example, []
 				}
 				o := " " + strings.Join(opts, " ")
 				e.Prompt += o
-				for k := range e.Paraphrases {
-					e.Paraphrases[k] += o
+				for _, ps := range [][]string{e.Phrasings, e.Paraphrases, e.Novel} {
+					for k := range ps {
+						ps[k] += o
+					}
 				}
 			} else {
 				e.Choices = choices
@@ -261,7 +306,7 @@ func checkDisjoint(all []built) error {
 			if e.Choices == nil && len(e.Answer) == 1 { // lettered: compare with the options in the prompt
 				key = e.Prompt
 			}
-			for _, p := range append([]string{e.Prompt}, e.Paraphrases...) {
+			for _, p := range e.phrasings() {
 				k := norm(p)
 				if o, ok := seen[k]; ok && o.id != e.ID &&
 					(o.answer != key || strings.HasPrefix(o.id, "base-") != strings.HasPrefix(e.ID, "base-")) {

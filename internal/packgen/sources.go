@@ -52,7 +52,13 @@ var (
 		Copyright: "Copyright (c) 1991 The Regents of the University of California. All rights reserved.",
 		Fetch:     "apt-get download fortunes=1:1.99.1-7.3",
 	}
-	allSources = []source{srcBsdgames, srcCalendar, srcCountries, srcFortunesMin, srcFortunes}
+	srcWordnet = source{
+		Dir: "wordnet-base", Package: "wordnet-base", Version: "1:3.0-37", Registry: "Debian bookworm (main)",
+		Licence:   "WordNet-3.0",
+		Copyright: "WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.",
+		Fetch:     "apt-get download wordnet-base=1:3.0-37",
+	}
+	allSources = []source{srcBsdgames, srcCalendar, srcCountries, srcFortunesMin, srcFortunes, srcWordnet}
 )
 
 // checkVersions verifies that DIR/<pkg>/VERSION (written by fetch.sh) names the pinned version, so
