@@ -24,10 +24,10 @@ var generalFiles = []struct {
 }
 
 const (
-	maxCookie  = 1200    // longer cookies are dropped (mostly ASCII art and long stories)
+	maxCookie  = 700     // longer cookies are dropped (mostly ASCII art and long stories), so every document fits a short context
+	maxDoc     = 700     // bytes of WordNet entries per document at most
 	maxGeneral = 900000  // bytes of fortune cookies; files are added in order until the next cookie would pass this
 	maxWordnet = 8000000 // bytes of WordNet entries; a seeded sample of documents when there are more
-	entriesPer = 6       // WordNet entries per document
 	heldOutPct = 5       // percent of the documents held out (heldout.txt) to measure bits per byte
 	shardBytes = 4 << 20 // general-NN.txt files are cut at document boundaries below this size
 )
@@ -130,15 +130,19 @@ files:
 	var wdocs []string
 	var wn []int
 	wsize := 0
-	for s := 0; s < len(entries); s += entriesPer {
-		d := strings.Join(entries[s:min(s+entriesPer, len(entries))], "\n")
-		if dup[d] || lf.leaks(d) {
-			continue
+	for s := 0; s < len(entries); {
+		e := s + 1
+		for n := len(entries[s]); e < len(entries) && n+1+len(entries[e]) <= maxDoc; e++ {
+			n += 1 + len(entries[e])
 		}
-		dup[d] = true
-		wdocs = append(wdocs, d)
-		wn = append(wn, min(s+entriesPer, len(entries))-s)
-		wsize += len(d) + 2
+		d := strings.Join(entries[s:e], "\n")
+		if len(d) <= maxDoc && !dup[d] && !lf.leaks(d) {
+			dup[d] = true
+			wdocs = append(wdocs, d)
+			wn = append(wn, e-s)
+			wsize += len(d) + 2
+		}
+		s = e
 	}
 	r := taskRand(seed, "general")
 	keep := make([]bool, len(wdocs))
@@ -527,8 +531,8 @@ func provenanceBase(base []built, nFacts int, g textInfo) []byte {
 		"on politics, ethnicity, drugs, men-women, law, medicine and song lyrics are left out.\n\n", strings.Join(names, ", "), maxCookie, maxGeneral)
 	fmt.Fprintf(&b, "Then WordNet 3.0's synsets (data.noun, data.verb, data.adj, data.adv, in that order and file order), "+
 		"each written as one dictionary entry `lemma, lemma (part of speech): gloss` (lemmas' underscores as spaces, "+
-		"adjective markers dropped), %d entries to a document; synsets whose lemmas or gloss are not ASCII are dropped, "+
-		"and a seeded sample of documents is kept when they pass %d bytes (%d entries kept).\n\n", entriesPer, maxWordnet, g.entries)
+		"adjective markers dropped), consecutive entries grouped into documents of at most %d bytes (a longer entry is dropped); synsets whose lemmas or gloss are not ASCII are dropped, "+
+		"and a seeded sample of documents is kept when they pass %d bytes (%d entries kept).\n\n", maxDoc, maxWordnet, g.entries)
 	fmt.Fprintf(&b, "Dropped from both: every document that contains (letters and digits only, lower case) any subject "+
 		"or answer of a new task of 16 or more characters, or that names a new fact's subject and every word of its "+
 		"answer as whole words. Of the remaining documents, %d%% drawn with the seed form heldout.txt (never trained "+
