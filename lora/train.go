@@ -55,8 +55,14 @@ type TrainConfig struct {
 	Epochs int
 	// MaxSteps, when > 0, stops after that many optimizer steps.
 	MaxSteps int
-	// BatchSize is the number of sequences per step. Default (0): 8.
+	// BatchSize is the number of sequences per optimizer step (the effective batch). Default (0): 8.
 	BatchSize int
+	// MicroBatchSize, when > 0 and < BatchSize, splits each step's batch into micro-batches of at most
+	// this many sequences that run one after another (gradient accumulation): their gradients are
+	// summed, each weighted by its share of the step's answer tokens, before the one AdamW step, so the
+	// update equals the full batch's up to float rounding while activations are held for only
+	// MicroBatchSize sequences at a time. Default (0): BatchSize, no accumulation.
+	MicroBatchSize int
 	// TargetLoss, when > 0, stops after the first epoch whose mean task loss is at or below it.
 	TargetLoss float64
 	// Seed shuffles the data each epoch and drives dropout. Default 0.
@@ -85,6 +91,9 @@ func (c TrainConfig) withDefaults() TrainConfig {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 8
 	}
+	if c.MicroBatchSize <= 0 || c.MicroBatchSize > c.BatchSize {
+		c.MicroBatchSize = c.BatchSize
+	}
 	if c.Label == "" {
 		c.Label = "train"
 	}
@@ -100,6 +109,9 @@ func cmpOr(v, d float64) float64 {
 
 // Validate names the first bad field.
 func (c TrainConfig) Validate() error {
+	if c.MicroBatchSize < 0 {
+		return fmt.Errorf("lora train config: MicroBatchSize must be ≥ 0, got %d", c.MicroBatchSize)
+	}
 	c = c.withDefaults()
 	switch {
 	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0):
@@ -193,13 +205,17 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 	if a, ok := m.Adapter().(*Adapter); ok && a.Config.Dropout > 0 {
 		dropAdapter = a
 	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a1))
 	mc := m.Config
+	// The graph's inputs: the parameters, then tokens, positions, targets, mask, the micro-batch's
+	// weight in the step's loss (its share of the answer tokens; 1 without accumulation, which
+	// leaves the gradients bit-identical) and, with dropout, the RNG state.
 	build := func() *graph.Exec {
 		return graph.MustNewExec(m.Backend(), func(in []*graph.Node) []*graph.Node {
 			p := model.BuildParams(names, in)
 			k := len(names)
 			if dropAdapter != nil {
-				dropAdapter.rng = in[k+4]
+				dropAdapter.rng = in[k+5]
 				defer func() { dropAdapter.rng = nil }()
 			}
 			h, _ := model.Forward(mc, p, model.ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p)})
@@ -209,6 +225,7 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 				extra = cfg.ExtraLoss(p)
 				total = graph.Add(loss, extra)
 			}
+			total = graph.Mul(total, in[k+4])
 			wrt := make([]*graph.Node, len(idx))
 			for i, j := range idx {
 				wrt[i] = in[j]
@@ -222,9 +239,31 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 			e.Finalize()
 		}
 	}()
+	// micro runs one micro-batch and returns its task loss, extra loss and weighted gradients.
+	micro := func(args []any, B, T int) (loss, extra float64, grads []*tensors.Tensor, err error) {
+		if dropAdapter != nil {
+			args = append(args, rngState(rng))
+		}
+		e, ok := execs[[2]int{B, T}]
+		if !ok {
+			e = build()
+			execs[[2]int{B, T}] = e
+		}
+		params := m.ParamTensors(names)
+		all := make([]any, 0, len(params)+len(args))
+		for _, t := range params {
+			all = append(all, t)
+		}
+		out, err := e.Exec(append(all, args...)...)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		loss, extra = scalar(out[0]), scalar(out[1])
+		finalize(out[:2])
+		return loss, extra, out[2:], nil
+	}
 
 	opt := newAdamW(trainable, host, cfg)
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a1))
 	stepsPerEpoch := (len(data) + cfg.BatchSize - 1) / cfg.BatchSize
 	total := cfg.Epochs * stepsPerEpoch
 	if cfg.MaxSteps > 0 {
@@ -249,39 +288,51 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 			for _, i := range order[s:min(s+cfg.BatchSize, len(order))] {
 				batch = append(batch, data[i])
 			}
-			args, B, T, ntok := batchArgs(batch, cfg.BatchSize)
-			if dropAdapter != nil {
-				st := tensors.FromShape(graph.RNGStateShape)
-				tensors.MutableFlatData(st, func(f []uint64) {
-					for i := range f {
-						f[i] = rng.Uint64()
-					}
-				})
-				args = append(args, st)
+			type microArgs struct {
+				args       []any
+				B, T, ntok int
 			}
-			e, ok := execs[[2]int{B, T}]
-			if !ok {
-				e = build()
-				execs[[2]int{B, T}] = e
+			var micros []microArgs
+			ntok := 0
+			for lo := 0; lo < len(batch); lo += cfg.MicroBatchSize {
+				args, B, T, n := batchArgs(batch[lo:min(lo+cfg.MicroBatchSize, len(batch))], cfg.MicroBatchSize)
+				micros = append(micros, microArgs{args, B, T, n})
+				ntok += n
 			}
-			params := m.ParamTensors(names)
-			all := make([]any, 0, len(params)+len(args))
-			for _, t := range params {
-				all = append(all, t)
+			var loss, extra float64
+			var grads []*tensors.Tensor
+			for _, mb := range micros {
+				w := float32(1)
+				if len(micros) > 1 {
+					w = float32(float64(mb.ntok) / float64(ntok))
+				}
+				l, x, g, err := micro(append(mb.args, tensors.FromScalar(w)), mb.B, mb.T)
+				if err != nil {
+					finalize(grads)
+					restore()
+					return res, fmt.Errorf("lora: training step %d: %w", res.Steps, err)
+				}
+				if math.IsNaN(l+x) || math.IsInf(l+x, 0) {
+					finalize(g)
+					finalize(grads)
+					restore()
+					return res, fmt.Errorf("%w at step %d (task loss %g, extra %g); weights restored", ErrNonFinite, res.Steps, l, x)
+				}
+				if len(micros) == 1 {
+					loss, extra = l, x
+				} else {
+					loss += float64(w) * l
+					extra += float64(w) * x
+				}
+				if grads == nil {
+					grads = g
+				} else {
+					accumulate(grads, g)
+					finalize(g)
+				}
 			}
-			out, err := e.Exec(append(all, args...)...)
-			if err != nil {
-				restore()
-				return res, fmt.Errorf("lora: training step %d: %w", res.Steps, err)
-			}
-			loss, extra := scalar(out[0]), scalar(out[1])
-			if math.IsNaN(loss+extra) || math.IsInf(loss+extra, 0) {
-				finalize(out)
-				restore()
-				return res, fmt.Errorf("%w at step %d (task loss %g, extra %g); weights restored", ErrNonFinite, res.Steps, loss, extra)
-			}
-			opt.step(out[2:], res.Steps, total)
-			finalize(out)
+			opt.step(grads, res.Steps, total)
+			finalize(grads)
 			m.UpdateWeights(trainable...)
 			res.Steps++
 			res.Tokens += ntok
@@ -304,6 +355,44 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 		}
 	}
 	return res, nil
+}
+
+// rngState draws a fresh GoMLX RNG state (dropout masks) from rng.
+func rngState(rng *rand.Rand) *tensors.Tensor {
+	st := tensors.FromShape(graph.RNGStateShape)
+	tensors.MutableFlatData(st, func(f []uint64) {
+		for i := range f {
+			f[i] = rng.Uint64()
+		}
+	})
+	return st
+}
+
+// accumulate adds each gradient of g into the one of acc at the same index, in place.
+func accumulate(acc, g []*tensors.Tensor) {
+	type chunk struct{ i, lo, hi int }
+	var chunks []chunk
+	for i, t := range acc {
+		n := t.Shape().Size()
+		for lo := 0; lo < n; lo += adamChunk {
+			chunks = append(chunks, chunk{i, lo, min(n, lo+adamChunk)})
+		}
+	}
+	dst := make([][]float32, len(acc))
+	src := make([][]float32, len(g))
+	for i := range acc {
+		// The flat slices stay valid after the access functions return: the tensors are local and
+		// neither is finalized before the additions are done.
+		tensors.MutableFlatData(acc[i], func(f []float32) { dst[i] = f })
+		tensors.ConstFlatData(g[i], func(f []float32) { src[i] = f })
+	}
+	parallelChunks(len(chunks), func(k int) {
+		ch := chunks[k]
+		d, s := dst[ch.i][ch.lo:ch.hi], src[ch.i][ch.lo:ch.hi]
+		for j := range d {
+			d[j] += s[j]
+		}
+	})
 }
 
 func scalar(t *tensors.Tensor) float64 {
