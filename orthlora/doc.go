@@ -24,13 +24,28 @@
 // equals folding them into the weights, which is what Strategy does after each round (PEFT's
 // merge_and_unload). It keeps only the past A matrices, which are all the penalty needs.
 //
-// # λ guidance
+// # λ on a known scale
 //
-// O-LoRA's authors warn that the orthogonality term can be thousands of times the task loss: it is a
-// sum over every adapted module of r·Σr absolute inner products. They tune λ1 in 0–5 and λ2 in 0–0.5.
-// Strategy logs, for every round, the task loss, the penalty and their ratio (RoundLog), so the scale
-// can be checked before a long run. A λ that is too large keeps the adapter orthogonal but stops it
-// from learning; λ = 0 is plain sequential LoRA.
+// The raw term is a sum over every adapted module of r·Σr absolute inner products, so its size grows
+// with the number of target modules, the rank, the model width (through A's initial scale) and every
+// round (Σr grows): O-LoRA's authors warn it can be thousands of times the task loss, and with the
+// paper's λ = 0.5 on five small tasks it reached 2.4–2.8 times the task loss and stopped later rounds
+// from learning. Config.Scale divides the term before λ weighs it:
+//
+//   - Initial (the default) divides by the term's value for the round's freshly initialised A_new, so
+//     the penalty starts every round at exactly λ, in the task loss's unit (nats per token), and falls
+//     as A_new turns away from the past subspace. λ then reads the same on any model, rank, set of
+//     target modules and round: λ = 0.5 starts each round with half a nat of penalty beside a task
+//     loss of a few nats. It is the default because it is the only one of the three whose starting
+//     value does not depend on the model, the adapter or the round.
+//   - Mean divides by the number of entries of A_new·A_pastᵀ (Σ_modules r·Σr): λ weighs the mean
+//     absolute inner product of a new and a past row of A, which is independent of the number of
+//     modules, rank and rounds but still of order 1/√d_in at initialisation.
+//   - Sum is the raw sum of O-LoRA's and arXiv 2410.14753's code; choose it to reproduce their λ's.
+//
+// Strategy logs, for every round, the task loss, the penalty, their ratio, the raw overlap and the
+// divisor (RoundLog), so the scale can be checked before a long run. A λ that is too large keeps the
+// adapter orthogonal but stops it from learning; λ = 0 is plain sequential LoRA.
 //
 // # Not for
 //

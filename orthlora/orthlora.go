@@ -17,10 +17,15 @@ import (
 // Config configures O-LoRA. The zero value is plain sequential LoRA (no penalty) with the learner's
 // adapter and training defaults.
 type Config struct {
-	// Lambda (λ1) weights the orthogonality term Σ|A_new·A_pastᵀ|. Zero means no orthogonality
-	// penalty, so that λ = 0 can be compared with λ > 0; arXiv 2410.14753 uses 0.5 and 5, and O-LoRA's
-	// authors tune it in 0–5. Must be ≥ 0.
+	// Lambda (λ1) weights the orthogonality term Σ|A_new·A_pastᵀ|, divided first as Scale says.
+	// Zero means no orthogonality penalty, so that λ = 0 can be compared with λ > 0. Under the default
+	// Scale (Initial) the penalty starts each round at λ nats, the unit of the task loss; under Sum,
+	// arXiv 2410.14753 uses 0.5 and 5 and O-LoRA's authors tune it in 0–5. Must be ≥ 0.
 	Lambda float64
+	// Scale says what Σ|A_new·A_pastᵀ| is divided by before Lambda weighs it. Default (0): Initial,
+	// its value at the start of the round, so that λ means the same for any model width, rank, set of
+	// target modules and round; Sum is the papers' raw sum. See the package doc.
+	Scale Scale
 	// Lambda2 weights the original O-LoRA's L2 term Σ‖P‖_F over the new adapter's A and B tensors
 	// (Frobenius norm, not squared). Default 0: off, as in arXiv 2410.14753; O-LoRA tunes it in
 	// 0–0.5. Must be ≥ 0.
@@ -43,6 +48,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("orthlora: Config.Lambda must be finite and ≥ 0, got %g", c.Lambda)
 	case !(c.Lambda2 >= 0) || math.IsInf(c.Lambda2, 0):
 		return fmt.Errorf("orthlora: Config.Lambda2 must be finite and ≥ 0, got %g", c.Lambda2)
+	case c.Scale < Initial || c.Scale > Sum:
+		return fmt.Errorf("orthlora: Config.Scale %d unknown (Initial, Mean or Sum)", int(c.Scale))
 	}
 	if c.LoRA != nil {
 		if err := c.LoRA.Validate(); err != nil {
@@ -66,13 +73,17 @@ type RoundLog struct {
 	Rank int `json:"rank"`
 	// Steps is the number of optimizer steps.
 	Steps int `json:"steps"`
-	// Loss is the mean task loss of the last epoch, Extra the mean penalty (λ-weighted, with the L2
-	// term when Lambda2 > 0) of the last epoch: lora.Result's Loss and Extra.
+	// Loss is the mean task loss of the last epoch, Extra the mean penalty (λ-weighted and divided by
+	// Divisor, with the L2 term when Lambda2 > 0) of the last epoch: lora.Result's Loss and Extra.
 	Loss  float64 `json:"loss"`
 	Extra float64 `json:"extra"`
-	// Overlap is Σ|A_new·A_pastᵀ| of the trained adapter (not weighted by λ), and Norm its Σ‖P‖_F.
+	// Overlap is Σ|A_new·A_pastᵀ| of the trained adapter (not weighted by λ, not divided), and Norm
+	// its Σ‖P‖_F.
 	Overlap float64 `json:"overlap"`
 	Norm    float64 `json:"norm"`
+	// Divisor is what the round divided Overlap by before weighing it by λ (Scale.Divisor of the
+	// freshly initialised adapter): the orthogonality part of Extra is about λ·Overlap/Divisor.
+	Divisor float64 `json:"divisor,omitempty"`
 }
 
 // Ratio is Extra/Loss, the penalty's scale relative to the task loss (O-LoRA's authors saw it reach
@@ -104,9 +115,13 @@ func (s *Strategy) Config() Config { return s.cfg }
 // Past returns a copy of the stacked A matrices of the finished rounds.
 func (s *Strategy) Past() Past { return s.past.Clone() }
 
-// Name implements accrete.Namer: "o-lora λ=0.5", with " λ2=…" when Lambda2 > 0.
+// Name implements accrete.Namer: "o-lora λ=0.5", with " (mean)" or " (sum)" for a Scale other than
+// the default and " λ2=…" when Lambda2 > 0.
 func (s *Strategy) Name() string {
 	n := fmt.Sprintf("o-lora λ=%g", s.cfg.Lambda)
+	if s.cfg.Scale != Initial {
+		n += " (" + s.cfg.Scale.String() + ")"
+	}
 	if s.cfg.Lambda2 != 0 {
 		n += fmt.Sprintf(" λ2=%g", s.cfg.Lambda2)
 	}
@@ -140,9 +155,10 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		}
 	}
 	past := s.past.Clone() // the graph's constants; s.past changes only once the round succeeds
+	div := s.cfg.Scale.Divisor(a, past)
 	if s.cfg.Lambda != 0 && len(past) > 0 || s.cfg.Lambda2 != 0 {
 		user := tc.ExtraLoss
-		lambda, lambda2 := s.cfg.Lambda, s.cfg.Lambda2
+		lambda, lambda2 := s.cfg.Lambda/div, s.cfg.Lambda2
 		tc.ExtraLoss = func(p model.Params) *graph.Node {
 			pen := Penalty(p, a, past, lambda, lambda2)
 			if user != nil {
@@ -173,14 +189,14 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	l.Model.UpdateWeights()
 
 	rec := RoundLog{Index: r.Index, Task: r.Task.Name, Rank: a.Config.Rank, Steps: res.Steps, Loss: res.Loss,
-		Extra: res.Extra, Overlap: OverlapPast(a, past), Norm: Norm(a)}
+		Extra: res.Extra, Overlap: OverlapPast(a, past), Norm: Norm(a), Divisor: div}
 	if err := s.past.Add(a); err != nil {
 		return err
 	}
 	s.History = append(s.History, rec)
 	if l.Progress != nil {
-		fmt.Fprintf(l.Progress, "o-lora round %d (%s): task loss %.4g, penalty %.4g (λ=%g, λ2=%g), penalty/task %.4g, overlap %.4g, past rank %d\n",
-			r.Index+1, r.Task.Name, rec.Loss, rec.Extra, s.cfg.Lambda, s.cfg.Lambda2, rec.Ratio(), rec.Overlap, s.past.Rank())
+		fmt.Fprintf(l.Progress, "o-lora round %d (%s): task loss %.4g, penalty %.4g (λ=%g %s, λ2=%g), penalty/task %.4g, overlap %.4g (÷ %.4g), past rank %d\n",
+			r.Index+1, r.Task.Name, rec.Loss, rec.Extra, s.cfg.Lambda, s.cfg.Scale, s.cfg.Lambda2, rec.Ratio(), rec.Overlap, div, s.past.Rank())
 	}
 	return nil
 }

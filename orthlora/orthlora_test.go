@@ -110,6 +110,10 @@ func TestStateRoundTrip(t *testing.T) {
 		err := New(Config{Lambda: 5, Lambda2: 0.01}).LoadState(dir, l)
 		require.ErrorContains(t, err, "λ=0.5")
 	})
+	t.Run("scale mismatch", func(t *testing.T) {
+		err := New(Config{Lambda: 0.5, Lambda2: 0.01, Scale: Sum}).LoadState(dir, l)
+		require.ErrorContains(t, err, "λ=0.5 (initial)")
+	})
 	t.Run("foreign tensor", func(t *testing.T) {
 		bad := t.TempDir()
 		s2 := New(Config{Lambda: 0.5, Lambda2: 0.01})
@@ -137,6 +141,9 @@ func TestConfigValidateAndName(t *testing.T) {
 	assert.NoError(t, Config{Lambda: 5, Lambda2: 0.5}.Validate())
 	assert.Equal(t, "o-lora λ=0.5", New(Config{Lambda: 0.5}).Name())
 	assert.Equal(t, "o-lora λ=5 λ2=0.1", New(Config{Lambda: 5, Lambda2: 0.1}).Name())
+	assert.Equal(t, "o-lora λ=0.5 (sum)", New(Config{Lambda: 0.5, Scale: Sum}).Name())
+	assert.Equal(t, "o-lora λ=0.5 (mean)", New(Config{Lambda: 0.5, Scale: Mean}).Name())
+	assert.ErrorContains(t, Config{Scale: 3}.Validate(), "Scale 3 unknown")
 	var n accrete.Namer = New(Config{})
 	assert.True(t, strings.HasPrefix(n.Name(), "o-lora"))
 	tasks, tok := tinyTasks(t, 1, 2)

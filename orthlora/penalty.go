@@ -114,6 +114,73 @@ func overlapL1(A, P *model.Tensor, m lora.Module) float64 {
 	return s
 }
 
+// Scale says what the orthogonality term Σ_modules Σ_{j,k} |(A_new·A_pastᵀ)_{jk}| is divided by
+// before λ weighs it (see Config.Scale and the package doc's "λ on a known scale").
+type Scale int
+
+const (
+	// Initial divides by the term's value for the freshly initialised A_new of the round, so that the
+	// penalty starts every round at λ, in the task loss's unit (nats per token), whatever the model
+	// width, rank, target modules or number of past rounds; training then lowers it as A_new turns
+	// away from the past subspace. The default.
+	Initial Scale = iota
+	// Mean divides by the number of entries of A_new·A_pastᵀ over every module with a past,
+	// Σ_modules r·Σr: λ weighs the mean absolute inner product of a new and a past row of A. That
+	// mean still depends on A's scale (Kaiming-uniform rows have inner products of order 1/√d_in).
+	Mean
+	// Sum divides by nothing: the raw sum of O-LoRA's and arXiv 2410.14753's code. It grows with the
+	// number of adapted modules, with the rank and with every round (Σr), so a fixed λ weighs later
+	// rounds ever more heavily.
+	Sum
+)
+
+// String returns "initial", "mean" or "sum".
+func (s Scale) String() string {
+	switch s {
+	case Initial:
+		return "initial"
+	case Mean:
+		return "mean"
+	case Sum:
+		return "sum"
+	}
+	return fmt.Sprintf("Scale(%d)", int(s))
+}
+
+// Divisor returns what Σ|A_new·A_pastᵀ| of adapter a against past is divided by under s: 1 for Sum,
+// Entries(a, past) for Mean, OverlapPast(a, past) for Initial (call it before training, on the
+// freshly initialised a). It returns 1 where that would be 0 (no past, or an A of zeros), so that the
+// weight λ/Divisor is always finite. It panics on an unknown Scale.
+func (s Scale) Divisor(a *lora.Adapter, past Past) float64 {
+	var d float64
+	switch s {
+	case Sum:
+		return 1
+	case Mean:
+		d = float64(Entries(a, past))
+	case Initial:
+		d = OverlapPast(a, past)
+	default:
+		panic(fmt.Sprintf("orthlora: unknown Scale %d", int(s)))
+	}
+	if !(d > 0) || math.IsInf(d, 0) {
+		return 1
+	}
+	return d
+}
+
+// Entries is the number of entries of A_new·A_pastᵀ summed over the modules that a adapts and past
+// holds: Σ_modules r·Σr.
+func Entries(a *lora.Adapter, past Past) int {
+	n := 0
+	for _, m := range a.Modules() {
+		if P, ok := past[m]; ok {
+			n += a.A[m].Shape[0] * P.Shape[0]
+		}
+	}
+	return n
+}
+
 // Norm is the original O-LoRA's L2 term without its λ2: Σ over a's tensors (every lora_A and lora_B)
 // of the Frobenius norm ‖P‖ = √(Σ P²), not squared, computed on the host in float64.
 func Norm(a *lora.Adapter) float64 {
@@ -131,7 +198,8 @@ func Norm(a *lora.Adapter) float64 {
 }
 
 // Penalty builds, inside a training graph whose parameters are p, the O-LoRA term for adapter a:
-// lambda·Σ_modules Σ|A_new·A_pastᵀ| + lambda2·Σ_P ‖P‖_F, with A_new = p[a.TensorName(m, "A")], the
+// lambda·Σ_modules Σ|A_new·A_pastᵀ| + lambda2·Σ_P ‖P‖_F (the raw sum: pass λ/Scale.Divisor as lambda
+// for a normalised penalty, as Strategy does), with A_new = p[a.TensorName(m, "A")], the
 // past A's entering as constants, and P ranging over a's A and B tensors. It returns a scalar of A's
 // dtype (a zero when both terms vanish) and panics, naming the tensor, if p lacks one of a's tensors.
 func Penalty(p model.Params, a *lora.Adapter, past Past, lambda, lambda2 float64) *graph.Node {

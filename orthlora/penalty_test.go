@@ -189,3 +189,53 @@ func TestGoldenTorchReference(t *testing.T) {
 	assert.InDelta(t, g.Expected, got, 1e-5*g.Expected, "graph")
 	assert.InDelta(t, g.Expected, g.Lambda*OverlapPast(a, past), 1e-5*g.Expected, "host")
 }
+
+// TestScaleDivisor checks each Scale's divisor on a hand-computed case: one module with a 1×2 A_new
+// against a 2×2 past, whose |A·Pᵀ| entries are 11 and 3.
+func TestScaleDivisor(t *testing.T) {
+	a, err := lora.NewAdapter("new", smallConfig, lora.Config{Rank: 1, TargetModules: []string{"q_proj"}})
+	require.NoError(t, err)
+	m0, m1 := lora.Module{Layer: 0, Name: "q_proj"}, lora.Module{Layer: 1, Name: "q_proj"}
+	for _, m := range []lora.Module{m0, m1} {
+		clear(a.A[m].Data)
+	}
+	a.A[m0].Data[0], a.A[m0].Data[1] = 1, 2
+	P := model.NewTensor(2, smallConfig.HiddenSize)
+	P.Data[0], P.Data[1] = 3, 4
+	P.Data[smallConfig.HiddenSize], P.Data[smallConfig.HiddenSize+1] = -5, 1
+	past := Past{m0: P} // layer 1 has no past: it adds no entries
+	require.Equal(t, 14.0, OverlapPast(a, past))
+	assert.Equal(t, 2, Entries(a, past))
+	for _, tc := range []struct {
+		s    Scale
+		name string
+		want float64
+	}{{Initial, "initial", 14}, {Mean, "mean", 2}, {Sum, "sum", 1}} {
+		assert.Equal(t, tc.want, tc.s.Divisor(a, past), tc.name)
+		assert.Equal(t, tc.name, tc.s.String())
+	}
+	// Normalised penalties: Initial starts at λ, Mean is λ × the mean |entry| (14/2 = 7).
+	assert.Equal(t, 0.5, 0.5*OverlapPast(a, past)/Initial.Divisor(a, past))
+	assert.Equal(t, 3.5, 0.5*OverlapPast(a, past)/Mean.Divisor(a, past))
+	// Nothing to divide by (no past): 1, so λ/Divisor stays finite.
+	for _, s := range []Scale{Initial, Mean, Sum} {
+		assert.Equal(t, 1.0, s.Divisor(a, Past{}), s.String())
+	}
+	assert.Panics(t, func() { Scale(7).Divisor(a, past) })
+}
+
+// TestStrategyDividesPenalty: under Initial the graph's penalty at the freshly initialised adapter is
+// λ, under Mean λ × the mean |entry|, under Sum the raw λ-weighted sum.
+func TestStrategyDividesPenalty(t *testing.T) {
+	past, err := PastOf(randomAdapter(t, "p1", 1, false), randomAdapter(t, "p2", 2, false))
+	require.NoError(t, err)
+	a := randomAdapter(t, "new", 3, true)
+	raw := OverlapPast(a, past)
+	for _, tc := range []struct {
+		s    Scale
+		want float64
+	}{{Initial, 0.5}, {Mean, 0.5 * raw / float64(Entries(a, past))}, {Sum, 0.5 * raw}} {
+		got, _ := penaltyAndGrads(t, a, past, 0.5/tc.s.Divisor(a, past), 0)
+		assert.InDelta(t, tc.want, got, 1e-5*max(1, tc.want), tc.s.String())
+	}
+}

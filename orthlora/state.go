@@ -26,9 +26,11 @@ const (
 )
 
 type stateJSON struct {
-	Lambda  float64    `json:"lambda"`
-	Lambda2 float64    `json:"lambda2"`
-	Rounds  []RoundLog `json:"rounds"`
+	Lambda  float64 `json:"lambda"`
+	Lambda2 float64 `json:"lambda2"`
+	// Scale is Config.Scale's String; absent in files written before Scale existed, which used Sum.
+	Scale  string     `json:"scale,omitempty"`
+	Rounds []RoundLog `json:"rounds"`
 }
 
 var _ accrete.Stateful = (*Strategy)(nil)
@@ -44,7 +46,7 @@ func (s *Strategy) SaveState(dir string) error {
 	if err := safetensors.Write(path, ts, safetensors.F32, meta); err != nil {
 		return fmt.Errorf("orthlora: saving %s: %w", path, err)
 	}
-	data, err := json.MarshalIndent(stateJSON{Lambda: s.cfg.Lambda, Lambda2: s.cfg.Lambda2, Rounds: s.History}, "", "  ")
+	data, err := json.MarshalIndent(stateJSON{Lambda: s.cfg.Lambda, Lambda2: s.cfg.Lambda2, Scale: s.cfg.Scale.String(), Rounds: s.History}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("orthlora: encoding the history: %w", err)
 	}
@@ -57,7 +59,7 @@ func (s *Strategy) SaveState(dir string) error {
 
 // LoadState implements accrete.Stateful: it replaces the past A's and the history with those SaveState
 // wrote into dir, checking every tensor against l's model (known module, d_in). A saved λ that differs
-// from the configured one is an error: resuming would mix two penalties.
+// (or Scale) from the configured one is an error: resuming would mix two penalties.
 func (s *Strategy) LoadState(dir string, l *accrete.Learner) error {
 	path := filepath.Join(dir, HistoryFile)
 	data, err := os.ReadFile(path)
@@ -68,9 +70,12 @@ func (s *Strategy) LoadState(dir string, l *accrete.Learner) error {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("orthlora: loading state: %s: %w", path, err)
 	}
-	if st.Lambda != s.cfg.Lambda || st.Lambda2 != s.cfg.Lambda2 {
-		return fmt.Errorf("orthlora: loading state: %s was saved with λ=%g λ2=%g, this strategy has λ=%g λ2=%g",
-			path, st.Lambda, st.Lambda2, s.cfg.Lambda, s.cfg.Lambda2)
+	if st.Scale == "" {
+		st.Scale = Sum.String()
+	}
+	if st.Lambda != s.cfg.Lambda || st.Lambda2 != s.cfg.Lambda2 || st.Scale != s.cfg.Scale.String() {
+		return fmt.Errorf("orthlora: loading state: %s was saved with λ=%g (%s) λ2=%g, this strategy has λ=%g (%s) λ2=%g",
+			path, st.Lambda, st.Scale, st.Lambda2, s.cfg.Lambda, s.cfg.Scale, s.cfg.Lambda2)
 	}
 	path = filepath.Join(dir, PastFile)
 	f, err := safetensors.Read(path)

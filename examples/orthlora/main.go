@@ -4,7 +4,8 @@
 // runs it.
 //
 // Every round trains a fresh LoRA adapter on one pack with the task loss plus
-// λ·Σ|A_new·A_pastᵀ|, which pushes the new adapter's input subspace away from the earlier rounds'
+// λ·Σ|A_new·A_pastᵀ|/divisor (-scale: initial, the default, starts the penalty at λ; sum is the
+// papers' raw sum), which pushes the new adapter's input subspace away from the earlier rounds'
 // adapters, then folds it into the weights. The program prints the accuracy matrix (with ACC and
 // BWT), and for every round the task loss against the orthogonality penalty and how much the
 // adapter overlaps the earlier ones — at initialisation, after training with λ and, with -baseline,
@@ -12,6 +13,7 @@
 //
 //	go run ./examples/orthlora                     # λ = 0.5 over capitals, collectives, continents
 //	go run ./examples/orthlora -lambda 5 -rounds 2 -baseline=false
+//	go run ./examples/orthlora -lambda 0.5 -scale sum  # the paper's λ on its raw sum
 package main
 
 import (
@@ -37,6 +39,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type options struct {
 	cli.Common
 	lambda   float64
+	scale    orthlora.Scale
 	baseline bool
 }
 
@@ -51,6 +54,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		Seed:      "seed of the adapters' initialisation and the data order",
 	})
 	fs.Float64Var(&o.lambda, "lambda", 0.5, "O-LoRA's λ, the weight of the orthogonality penalty (the paper tries 0.5 and 5)")
+	scale := fs.String("scale", "initial", "what the overlap is divided by before λ weighs it: initial (the penalty starts each round at λ), mean (per entry of A·A_pastᵀ) or sum (the papers' raw sum)")
 	fs.BoolVar(&o.baseline, "baseline", true, "also run λ = 0 (plain sequential LoRA) to compare the overlaps")
 	if err := o.Parse(fs, args); err != nil {
 		return o, err
@@ -58,7 +62,20 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.lambda < 0 {
 		return o, fmt.Errorf("-lambda must be ≥ 0, got %g", o.lambda)
 	}
+	var ok bool
+	if o.scale, ok = parseScale(*scale); !ok {
+		return o, fmt.Errorf("-scale must be initial, mean or sum, got %q", *scale)
+	}
 	return o, o.Validate()
+}
+
+func parseScale(s string) (orthlora.Scale, bool) {
+	for _, sc := range []orthlora.Scale{orthlora.Initial, orthlora.Mean, orthlora.Sum} {
+		if sc.String() == s {
+			return sc, true
+		}
+	}
+	return 0, false
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -74,11 +91,12 @@ type outcome struct {
 }
 
 // olora runs O-LoRA with λ over the tasks from the base model.
-func olora(ctx context.Context, l *accrete.Learner, lambda float64, tasks, knowledge []accrete.Task) (outcome, error) {
+func olora(ctx context.Context, l *accrete.Learner, lambda float64, scale orthlora.Scale, tasks, knowledge []accrete.Task) (outcome, error) {
 	l.ResetToBase()
 	var out outcome
 	out.strategy = orthlora.New(orthlora.Config{
 		Lambda: lambda,
+		Scale:  scale,
 		// OnAdapter sees each trained adapter before it joins the past subspace; redraw the adapter
 		// the round started from (same config, seed offset by the round as the strategy does) to see
 		// how much of the overlap training removed.
@@ -112,7 +130,7 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	report.Title = "O-LoRA over " + strings.Join(o.Packs, ", ")
 	var outs []outcome
 	for _, lambda := range runs {
-		out, err := olora(ctx, l, lambda, tasks, knowledge)
+		out, err := olora(ctx, l, lambda, o.scale, tasks, knowledge)
 		if err != nil {
 			return err
 		}
@@ -126,13 +144,13 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	for _, out := range outs {
 		fmt.Fprintf(stdout, "\n## %s: task loss vs orthogonality penalty\n\n", out.strategy.Name())
-		fmt.Fprintln(stdout, "Overlap is Σ|A·A_pastᵀ| with the earlier rounds' adapters (the penalty is λ × overlap).")
+		fmt.Fprintln(stdout, "Overlap is Σ|A·A_pastᵀ| with the earlier rounds' adapters; the penalty is λ × overlap ÷ divisor (scale "+o.scale.String()+").")
 		fmt.Fprintln(stdout)
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "round\ttask\tsteps\ttask loss\tpenalty\tpenalty/task\toverlap at init\toverlap trained\t")
+		fmt.Fprintln(tw, "round\ttask\tsteps\ttask loss\tpenalty\tpenalty/task\toverlap at init\toverlap trained\tdivisor\t")
 		for i, h := range out.strategy.History {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%.4g\t%.4g\t%.4g\t%.4g\t%.4g\t\n", h.Index+1, h.Task, h.Steps, h.Loss, h.Extra,
-				h.Ratio(), out.initOverlap[i], h.Overlap)
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%.4g\t%.4g\t%.4g\t%.4g\t%.4g\t%.4g\t\n", h.Index+1, h.Task, h.Steps, h.Loss, h.Extra,
+				h.Ratio(), out.initOverlap[i], h.Overlap, h.Divisor)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -22,8 +22,8 @@ func TestOrthLoRATwoRounds(t *testing.T) {
 	require.Contains(t, s, "| 2: collectives |")
 	require.Contains(t, s, "## o-lora λ=5: task loss vs orthogonality penalty")
 	// Round 1 has no earlier adapter; round 2 is penalised, and its overlap at initialisation is positive.
-	require.Regexp(t, `(?m)^\s+1\s+capitals\s+1\s+\S+\s+0\s+0\s+0\s+0\s*$`, s)
-	m := regexp.MustCompile(`(?m)^\s+2\s+collectives\s+1\s+\S+\s+([0-9.e+-]+)\s+\S+\s+([0-9.e+-]+)\s+\S+\s*$`).FindStringSubmatch(s)
+	require.Regexp(t, `(?m)^\s+1\s+capitals\s+1\s+\S+\s+0\s+0\s+0\s+0\s+1\s*$`, s)
+	m := regexp.MustCompile(`(?m)^\s+2\s+collectives\s+1\s+\S+\s+([0-9.e+-]+)\s+\S+\s+([0-9.e+-]+)\s+\S+\s+\S+\s*$`).FindStringSubmatch(s)
 	require.NotNil(t, m, s)
 	require.NotEqual(t, "0", m[1], "penalty of round 2")
 	require.NotEqual(t, "0", m[2], "overlap at init of round 2")
@@ -36,6 +36,7 @@ func TestOrthLoRABadFlags(t *testing.T) {
 	}{
 		{[]string{"-bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"-lambda", "-1"}, "-lambda must be ≥ 0, got -1"},
+		{[]string{"-scale", "max"}, `-scale must be initial, mean or sum, got "max"`},
 		{[]string{"-packs", "capitals,nope"}, `unknown pack "nope"`},
 		{[]string{"-rounds", "9"}, "-rounds must be between 0 and the 3 packs"},
 		{[]string{"extra"}, `unexpected argument "extra"`},

@@ -34,6 +34,10 @@ var methods = []method{
 	}},
 	{"olora-0.5", "O-LoRA λ=0.5", semi, false, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 0.5}) }},
 	{"olora-5", "O-LoRA λ=5", semi, false, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 5}) }},
+	// The papers' raw sum (orthlora.Sum), whose λ = 0.5 weighs later rounds ever more heavily.
+	{"olora-0.5-sum", "O-LoRA λ=0.5 (raw sum)", semi, false, false, func(o options) accrete.Strategy {
+		return orthlora.New(orthlora.Config{Lambda: 0.5, Scale: orthlora.Sum})
+	}},
 	{"merge-avg", "merge average", semi, false, false, func(o options) accrete.Strategy { return merge.New(merge.Config{Method: merge.Linear}) }},
 	{"merge-ties", "merge TIES", semi, false, false, func(o options) accrete.Strategy {
 		return merge.New(merge.Config{Method: merge.TIES, Density: 0.2})
