@@ -199,3 +199,24 @@ func TestTrainConfigValidateNamesField(t *testing.T) {
 	_, err = Train(context.Background(), m, []string{"model.norm.weight"}, []Example{{Tokens: []int{1, 99}, PromptLen: 1}}, TrainConfig{})
 	require.ErrorContains(t, err, "token 99")
 }
+
+// TestTrainMinSteps: MinSteps raises the epochs of a small task to reach it; MaxSteps still caps it.
+func TestTrainMinSteps(t *testing.T) {
+	facts := tinyFacts(6, 7) // 2 steps an epoch at batch 4
+	for _, tc := range []struct {
+		cfg          TrainConfig
+		steps, epoch int
+	}{
+		{TrainConfig{Epochs: 1, MinSteps: 5, BatchSize: 4}, 6, 3},
+		{TrainConfig{Epochs: 4, MinSteps: 5, BatchSize: 4}, 8, 4},
+		{TrainConfig{Epochs: 1, MinSteps: 5, MaxSteps: 3, BatchSize: 4}, 3, 2},
+	} {
+		m := testmodel.Tiny(t, tinyConfig, 4)
+		_, names := attachNew(t, m, Config{Rank: 2, Seed: 2})
+		res, err := Train(context.Background(), m, names, facts, tc.cfg)
+		require.NoError(t, err)
+		require.Equal(t, tc.steps, res.Steps, "%+v", tc.cfg)
+		require.Equal(t, tc.epoch, res.Epochs, "%+v", tc.cfg)
+	}
+	require.ErrorContains(t, TrainConfig{MinSteps: -1}.Validate(), "MinSteps must be ≥ 0, got -1")
+}
