@@ -42,6 +42,16 @@ func NewAdapter(name string, mc model.Config, cfg Config) (*Adapter, error) {
 	}
 	cfg = cfg.WithDefaults()
 	mc = mc.WithDefaults()
+	if err := mc.Validate(); err != nil {
+		return nil, fmt.Errorf("lora: adapter %q: %w", name, err)
+	}
+	for _, m := range cfg.TargetModules {
+		// A rank above min(in, out) adds parameters but no expressiveness, and is how a mistyped
+		// -rank asks for gigabytes: refused before anything is allocated.
+		if out, in := mc.ModuleShape(m); cfg.Rank > min(out, in) {
+			return nil, fmt.Errorf("lora: adapter %q: Rank %d is above min(in, out) = min(%d, %d) of module %s", name, cfg.Rank, in, out, m)
+		}
+	}
 	a := &Adapter{Name: name, Config: cfg, Model: mc, A: map[Module]*model.Tensor{}, B: map[Module]*model.Tensor{}}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x10a))
 	for _, mod := range a.Modules() {

@@ -131,3 +131,14 @@ func TestFoldMatchesUnfolded(t *testing.T) {
 	}
 	require.Less(t, maxDiff, 1e-4)
 }
+
+func TestRankBoundedByModule(t *testing.T) {
+	cfg := testmodel.Config(64) // hidden 32, MLP 64
+	_, err := NewAdapter("big", cfg, Config{Rank: 33})
+	require.ErrorContains(t, err, `lora: adapter "big": Rank 33 is above min(in, out) = min(32, 32) of module q_proj`)
+	_, err = NewAdapter("ok", cfg, Config{Rank: 16})
+	require.NoError(t, err)
+	_, err = NewAdapter("huge", model.Config{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 1_000_000_000,
+		NumAttentionHeads: 4, NumKeyValueHeads: 2, VocabSize: 64}, Config{Rank: 8})
+	require.ErrorContains(t, err, "num_hidden_layers 1000000000 is above")
+}

@@ -82,6 +82,25 @@ func (c Config) Validate() error {
 			return fmt.Errorf("model config: %s must be > 0, got %d", p.name, p.v)
 		}
 	}
+	// Upper bounds far above any Llama (405B: hidden 16384, 126 layers, MLP 53248, vocabulary 128256),
+	// checked before anything is sized from them.
+	bounded := []struct {
+		name   string
+		v, max int
+	}{
+		{"hidden_size", c.HiddenSize, 1 << 16}, {"intermediate_size", c.IntermediateSize, 1 << 18},
+		{"num_hidden_layers", c.NumHiddenLayers, 1024}, {"num_attention_heads", c.NumAttentionHeads, 1024},
+		{"num_key_value_heads", c.NumKeyValueHeads, 1024}, {"head_dim", c.HeadDim, 4096},
+		{"vocab_size", c.VocabSize, 1 << 22}, {"max_position_embeddings", c.MaxPositionEmbeddings, 1 << 22},
+	}
+	for _, p := range bounded {
+		if p.v > p.max {
+			return fmt.Errorf("model config: %s %d is above the supported %d", p.name, p.v, p.max)
+		}
+	}
+	if c.MaxPositionEmbeddings < 0 {
+		return fmt.Errorf("model config: max_position_embeddings must be >= 0, got %d", c.MaxPositionEmbeddings)
+	}
 	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
 		return fmt.Errorf("model config: num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)",
 			c.NumAttentionHeads, c.NumKeyValueHeads)

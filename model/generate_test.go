@@ -151,6 +151,32 @@ func TestGenerateErrors(t *testing.T) {
 	got, err := m.Generate(ctx, nil, GenerateOptions{})
 	assert.NoError(t, err)
 	assert.Empty(t, got)
+
+	// A prompt past the context is refused before anything is allocated for it.
+	long := make([]int, m.Config.MaxPositionEmbeddings)
+	_, err = m.Generate(ctx, [][]int{{1}, long}, GenerateOptions{MaxNewTokens: 4})
+	assert.ErrorContains(t, err, fmt.Sprintf("prompt 1 has %d tokens; with MaxNewTokens 4 that passes the model's max_position_embeddings %d",
+		len(long), m.Config.MaxPositionEmbeddings))
+	_, err = m.Logits([][]int{append(long, 1)})
+	assert.ErrorContains(t, err, "more than the model's max_position_embeddings")
+	_, err = m.TokenLogProbs([][]int{append(long, 1)})
+	assert.ErrorContains(t, err, "more than the model's max_position_embeddings")
+}
+
+func TestConfigBounds(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(*Config)
+		msg  string
+	}{
+		{func(c *Config) { c.NumHiddenLayers = 1_000_000_000 }, "num_hidden_layers 1000000000 is above the supported 1024"},
+		{func(c *Config) { c.HiddenSize = 1 << 20 }, "hidden_size 1048576 is above"},
+		{func(c *Config) { c.VocabSize = 1 << 30 }, "vocab_size 1073741824 is above"},
+		{func(c *Config) { c.MaxPositionEmbeddings = -1 }, "max_position_embeddings must be >= 0"},
+	} {
+		c := genTestConfig
+		tc.edit(&c)
+		assert.ErrorContains(t, c.Validate(), tc.msg)
+	}
 }
 
 // TestManyShapes runs far more distinct shape buckets than GoMLX's per-Exec cache of 32 shapes (and

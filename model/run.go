@@ -63,9 +63,14 @@ func PadBatchTo(seqs [][]int, B int) (tokens, positions []int32, T int) {
 	return tokens, positions, T
 }
 
+// checkTokens refuses token ids outside the vocabulary and sequences longer than the model's context
+// (max_position_embeddings, when the config sets it), before anything is allocated for them.
 func (m *Model) checkTokens(seqs [][]int) error {
 	V := m.Config.VocabSize
 	for i, s := range seqs {
+		if L := m.Config.MaxPositionEmbeddings; L > 0 && len(s) > L {
+			return fmt.Errorf("model: sequence %d has %d tokens, more than the model's max_position_embeddings %d", i, len(s), L)
+		}
 		for j, id := range s {
 			if id < 0 || id >= V {
 				return fmt.Errorf("model: sequence %d position %d: token %d outside the vocabulary [0, %d)", i, j, id, V)
@@ -203,6 +208,14 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 			return nil, fmt.Errorf("model: Generate: empty prompt")
 		}
 		maxPrompt = max(maxPrompt, len(p))
+	}
+	if ctxLen := cfg.MaxPositionEmbeddings; ctxLen > 0 && maxPrompt+maxNew > ctxLen {
+		for i, p := range prompts {
+			if len(p)+maxNew > ctxLen {
+				return nil, fmt.Errorf("model: Generate: prompt %d has %d tokens; with MaxNewTokens %d that passes the model's max_position_embeddings %d (shorten the prompt or ask for fewer tokens)",
+					i, len(p), maxNew, ctxLen)
+			}
+		}
 	}
 	B, S := batchBucket(n), Bucket(maxPrompt)
 	L := Bucket(S + maxNew)

@@ -25,11 +25,14 @@ func chance(e packs.Entry) float64 {
 	return 0
 }
 
-// TestBaseModelKnowsItsFactsAndNotTheNewOnes checks the shipped model: at least 80% exact match on the
-// base facts it was pretrained on, and at most chance + 5 points on every new-knowledge pack.
-func TestBaseModelKnowsItsFactsAndNotTheNewOnes(t *testing.T) {
+// TestBaseModelKnowsItsFacts checks the shipped model on the base facts it was pretrained on: at least
+// 0.9 exact match on their trained phrasings, and at least 0.6 on their held-out phrasings (a template
+// other facts train on, and the relation's templates that no fact trains on, together), which is
+// knowledge that generalises rather than memorised strings. It also checks the held-out general text:
+// at most 1.8 bits per byte.
+func TestBaseModelKnowsItsFacts(t *testing.T) {
 	if testing.Short() {
-		t.Skip("scores every pack on the base model (about a minute)")
+		t.Skip("scores 1,277 base facts in four phrasings each on the base model (about a minute)")
 	}
 	m, tok, err := tiny.Load(nil)
 	require.NoError(t, err)
@@ -40,9 +43,28 @@ func TestBaseModelKnowsItsFactsAndNotTheNewOnes(t *testing.T) {
 	require.NoError(t, err)
 	s, err := eval.Score(ctx, l.EvalModel(), base, eval.Options{})
 	require.NoError(t, err)
-	t.Logf("base facts: %.3f trained phrasing, %.3f paraphrase", s.Trained, s.Paraphrase)
-	require.GreaterOrEqual(t, s.Trained, 0.80)
+	t.Logf("base facts: %.3f trained phrasing, %.3f held out (%.3f paraphrase, %.3f novel)", s.Trained, s.HeldOut, s.Paraphrase, s.Novel)
+	require.Equal(t, s.HeldOut, s.Headline(), "the headline is the held-out score")
+	require.GreaterOrEqual(t, s.Trained, 0.9)
+	require.GreaterOrEqual(t, s.HeldOut, 0.6)
 
+	bpb, err := eval.BitsPerByte(ctx, l.EvalModel(), packs.HeldOutText())
+	require.NoError(t, err)
+	t.Logf("held-out general text: %.3f bits per byte", bpb)
+	require.LessOrEqual(t, bpb, 1.8)
+}
+
+// TestBaseModelDoesNotKnowTheNewPacks checks that the shipped model is at chance (+5 points) on every
+// new-knowledge pack, on the trained phrasings and on the held-out ones.
+func TestBaseModelDoesNotKnowTheNewPacks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores every new pack on the base model (about a minute)")
+	}
+	m, tok, err := tiny.Load(nil)
+	require.NoError(t, err)
+	l, err := accrete.NewLearner(m, tok)
+	require.NoError(t, err)
+	ctx := context.Background()
 	man, err := packs.ReadManifest()
 	require.NoError(t, err)
 	for _, e := range man.Tasks {
@@ -54,8 +76,9 @@ func TestBaseModelKnowsItsFactsAndNotTheNewOnes(t *testing.T) {
 		if e.Metric == eval.RougeL || e.Metric == eval.EditSim {
 			ref = formChance(task)
 		}
-		t.Logf("%s (%s): %.3f, chance %.3f", e.Name, e.Metric, s.Headline(), ref)
-		require.LessOrEqual(t, s.Headline(), ref+0.05, e.Name)
+		t.Logf("%s (%s): %.3f trained phrasing, %.3f held out, chance %.3f", e.Name, e.Metric, s.Trained, s.HeldOut, ref)
+		require.LessOrEqual(t, s.Trained, ref+0.05, e.Name)
+		require.LessOrEqual(t, s.HeldOut, ref+0.05, e.Name)
 	}
 }
 
