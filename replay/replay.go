@@ -20,6 +20,13 @@ import (
 // DefaultRatio is the Ratio used when Config.Ratio is zero.
 const DefaultRatio = 0.1
 
+// MaxRatio bounds Config.Ratio: each earlier task then contributes at most 100 times the current
+// task's size, far past the paper's w_hist of 0.1–1. MaxItems bounds a round's mixed training set.
+const (
+	MaxRatio = 100
+	MaxItems = 10_000_000
+)
+
 // Config configures replay. The zero value replays 10% of the current task's size from every earlier
 // task, drawn from the whole earlier tasks, with seed 0.
 type Config struct {
@@ -40,8 +47,8 @@ type Config struct {
 // Validate names the first bad field and its value.
 func (c Config) Validate() error {
 	switch {
-	case !(c.Ratio >= 0) || math.IsInf(c.Ratio, 0):
-		return fmt.Errorf("replay: Config.Ratio must be finite and ≥ 0, got %g", c.Ratio)
+	case !(c.Ratio >= 0) || c.Ratio > MaxRatio:
+		return fmt.Errorf("replay: Config.Ratio must be in [0, %d], got %g", MaxRatio, c.Ratio)
 	case c.Budget < 0:
 		return fmt.Errorf("replay: Config.Budget must be ≥ 0, got %d", c.Budget)
 	}
@@ -103,6 +110,10 @@ func (s *strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		return err
 	}
 	perTask := int(math.Round(s.cfg.ratio() * float64(len(r.Task.Train))))
+	if total := len(r.Task.Train) + perTask*len(r.History); total > MaxItems {
+		return fmt.Errorf("replay: round %d would train on %d items (%d of task %s and %d from each of %d earlier tasks), more than %d: lower Config.Ratio",
+			r.Index+1, total, len(r.Task.Train), r.Task.Name, perTask, len(r.History), MaxItems)
+	}
 	rng := rand.New(rand.NewPCG(s.cfg.Seed, uint64(r.Index)))
 	mixed := make([]accrete.Example, 0, len(r.Task.Train)+perTask*len(r.History))
 	mixed = append(mixed, r.Task.Train...)

@@ -170,6 +170,7 @@ func TestName(t *testing.T) {
 func TestValidate(t *testing.T) {
 	assert.ErrorContains(t, Config{Ratio: -0.1}.Validate(), "Config.Ratio")
 	assert.ErrorContains(t, Config{Ratio: math.Inf(1)}.Validate(), "Config.Ratio")
+	assert.ErrorContains(t, Config{Ratio: 1e9}.Validate(), "Config.Ratio must be in [0, 100], got 1e+09")
 	assert.ErrorContains(t, Config{Budget: -1}.Validate(), "Config.Budget")
 	rec := &recorder{}
 	err := Wrap(rec, Config{Ratio: math.NaN()}).Learn(context.Background(), nil, accrete.Round{Task: task("cur", 3)})
