@@ -34,7 +34,9 @@ type Learner struct {
 	Template eval.Template
 	// LoRA is the default adapter configuration for strategies that do not set their own.
 	LoRA lora.Config
-	// Train is the default training configuration for strategies that do not set their own.
+	// Train is the default training configuration for strategies that do not set their own. Its zero
+	// LearningRate, Epochs and MinSteps are filled in by TrainDefaults (the study's settings, which
+	// learn), not left to lora's neutral 1e-3 for one epoch, which learns nothing in a round.
 	Train lora.TrainConfig
 	// Progress receives progress bars and round logs. nil: silent.
 	Progress io.Writer
@@ -156,7 +158,8 @@ func (l *Learner) encodePair(ctx, cont string) lora.Example {
 }
 
 // TrainAdapter trains a fresh LoRA adapter named name on the effective model and returns it detached
-// (the model's weights are unchanged). lc and tc default to the learner's when nil.
+// (the model's weights are unchanged). lc and tc default to the learner's when nil; TrainDefaults
+// fills what the training configuration leaves zero.
 func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Example, lc *lora.Config, tc *lora.TrainConfig) (*lora.Adapter, lora.Result, error) {
 	cfg := l.LoRA
 	if lc != nil {
@@ -166,7 +169,7 @@ func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Ex
 	if err != nil {
 		return nil, lora.Result{}, err
 	}
-	t := l.trainConfig(tc, name)
+	t := l.trainConfig(tc, name, LoRA)
 	var key string
 	if l.Cache != nil && t.ExtraLoss == nil {
 		key = l.Cache.key(l, name, items, cfg, t)
@@ -187,9 +190,10 @@ func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Ex
 	return a, res, nil
 }
 
-// TrainFull fine-tunes every weight of the effective model on items.
+// TrainFull fine-tunes every weight of the effective model on items. tc defaults to the learner's
+// when nil; TrainDefaults (FFT) fills what it leaves zero.
 func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Example, tc *lora.TrainConfig) (lora.Result, error) {
-	t := l.trainConfig(tc, label)
+	t := l.trainConfig(tc, label, FFT)
 	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(l.Model.Weights)), items, t)
 	if err != nil {
 		return res, fmt.Errorf("accrete: full fine-tuning %q: %w", label, err)
@@ -197,11 +201,47 @@ func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Exam
 	return res, nil
 }
 
-func (l *Learner) trainConfig(tc *lora.TrainConfig, label string) lora.TrainConfig {
+// Training defaults of the rounds (TrainDefaults): those of examples/paper, which learn the shipped
+// packs in a round.
+const (
+	// DefaultAdapterRate is the learning rate of a LoRA adapter.
+	DefaultAdapterRate = 3e-3
+	// DefaultFullRate is the learning rate of full fine-tuning, lower because every weight moves.
+	DefaultFullRate = 5e-4
+	// DefaultEpochs is the number of epochs over a round's task.
+	DefaultEpochs = 12
+	// DefaultMinSteps is the fewest optimizer steps of a round (lora.TrainConfig.MinSteps): a small
+	// task gets more epochs, a large one DefaultEpochs.
+	DefaultMinSteps = 120
+)
+
+// TrainDefaults fills what t leaves zero with the rounds' defaults for mode m (LoRA when ""): a zero
+// LearningRate becomes DefaultAdapterRate (DefaultFullRate for FFT), and zero Epochs and MaxSteps
+// become DefaultEpochs with MinSteps DefaultMinSteps (a t that sets Epochs or MaxSteps keeps its
+// own length). Every other field is kept. Learner's training methods apply it to every
+// configuration; a strategy that calls lora.Train itself should too.
+func TrainDefaults(t lora.TrainConfig, m Mode) lora.TrainConfig {
+	if t.LearningRate == 0 {
+		t.LearningRate = DefaultAdapterRate
+		if m == FFT {
+			t.LearningRate = DefaultFullRate
+		}
+	}
+	if t.Epochs == 0 && t.MaxSteps == 0 {
+		t.Epochs = DefaultEpochs
+		if t.MinSteps == 0 {
+			t.MinSteps = DefaultMinSteps
+		}
+	}
+	return t
+}
+
+func (l *Learner) trainConfig(tc *lora.TrainConfig, label string, m Mode) lora.TrainConfig {
 	t := l.Train
 	if tc != nil {
 		t = *tc
 	}
+	t = TrainDefaults(t, m)
 	if t.Progress == nil {
 		t.Progress = l.Progress
 	}

@@ -137,6 +137,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		s.past = Past{}
 	}
 	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
+	tc = accrete.TrainDefaults(tc, accrete.LoRA)
 	if tc.Progress == nil {
 		tc.Progress = l.Progress
 	}
