@@ -14,6 +14,12 @@
 // model: the adapter's (LoRA) or the base weights (full fine-tuning), plus an optional in-graph extra
 // loss (O-LoRA's orthogonality penalty).
 //
+// TrainConfig.MicroBatchSize accumulates gradients over micro-batches, so an effective batch larger
+// than memory allows takes the same update as in one piece. PlanMemory estimates the bytes a run needs
+// by category (weights, gradients, optimizer state, activations, logits, KV cache) for LoRA, FFT or
+// decoding, in float32 or bf16, in the CPU backends' host layout or a device's; Train refuses a run
+// whose plan exceeds TrainConfig.MemoryBudget (by default the machine's memory) before it allocates.
+//
 // A Store keeps named adapters for one base model in a directory, each in its own subdirectory as
 // PEFT writes it, with a manifest that records the base model's Fingerprint and each adapter's task,
 // round, creation time and metrics. SavePEFT and LoadPEFT read and write single adapter directories.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -78,6 +79,12 @@ type TrainConfig struct {
 	Progress io.Writer
 	// Label prefixes the progress bar. Default "train".
 	Label string
+	// MemoryBudget is the bytes the run may use: Train refuses a run whose memory plan (PlanMemory
+	// for this model, the trained tensors, MicroBatchSize and the longest example) exceeds it, before
+	// it allocates anything, with a *PlanError that wraps ErrMemory and holds the plan. Default (0):
+	// the machine's physical memory on the CPU backends (no check where it cannot be read, or on
+	// other backends); negative: no check.
+	MemoryBudget int64
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -191,6 +198,9 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 				return Result{}, fmt.Errorf("lora: Train: example %d: token %d outside the vocabulary [0, %d)", i, id, m.Config.VocabSize)
 			}
 		}
+	}
+	if err := checkMemory(m, host, data, cfg); err != nil {
+		return Result{}, err
 	}
 	snapshot := make(map[string][]float32, len(host))
 	for n, t := range host {
@@ -402,6 +412,52 @@ func accumulate(acc, g []*tensors.Tensor) {
 			d[j] += s[j]
 		}
 	})
+}
+
+// trainPlan is the memory plan of a Train call on m with the trained tensors host.
+func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Example, cfg TrainConfig) Plan {
+	o := PlanOptions{Method: MethodLoRA, Batch: cfg.MicroBatchSize, Accumulate: cfg.MicroBatchSize < cfg.BatchSize}
+	for n, t := range host {
+		o.TrainableParams += int64(t.Size())
+		if _, ok := m.Weights[n]; ok {
+			o.Method = MethodFFT
+		}
+	}
+	if a, ok := m.Adapter().(*Adapter); ok {
+		o.Adapter = a.Config
+	}
+	maxLen := 0
+	for _, ex := range data {
+		maxLen = max(maxLen, len(ex.Tokens))
+	}
+	o.SeqLen = model.Bucket(maxLen)
+	return PlanMemory(m.Config, o)
+}
+
+// checkMemory refuses a run whose plan exceeds cfg.MemoryBudget (or its default).
+func checkMemory(m *model.Model, host map[string]*model.Tensor, data []Example, cfg TrainConfig) error {
+	budget := cfg.MemoryBudget
+	if budget < 0 {
+		return nil
+	}
+	if budget == 0 {
+		if !onHost(m.Backend()) {
+			return nil
+		}
+		if budget = hostMemory(); budget == 0 {
+			return nil
+		}
+	}
+	if p := trainPlan(m, host, data, cfg); !p.Fits(budget) {
+		return &PlanError{Plan: p, Budget: budget}
+	}
+	return nil
+}
+
+// onHost reports whether b computes in host memory: accrete's CPU backend or GoMLX's pure-Go one.
+func onHost(b backends.Backend) bool {
+	s := b.String()
+	return s == "accrete" || s == "go"
 }
 
 func scalar(t *tensors.Tensor) float64 {
