@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"os"
 	"path/filepath"
@@ -26,6 +27,12 @@ import (
 const (
 	// ManifestFile sits at the top of a store directory and lists its adapters.
 	ManifestFile = "manifest.json"
+	// LockFile is the advisory lock (flock) that writers of a store hold while they change it.
+	LockFile = ".lock"
+	// QuarantineDir receives what a writer finds in the store's place for an adapter that the
+	// manifest does not list (a user's own folder, or a directory left by a crash): it is moved
+	// there, never deleted.
+	QuarantineDir = ".quarantine"
 	// ExtraFile holds an adapter's Meta.Extra tensors, next to its PEFT files.
 	ExtraFile = "extra.safetensors"
 	// filesDir holds an adapter's Meta.Files.
@@ -43,6 +50,9 @@ var (
 	ErrExists = errors.New("lora: adapter already exists")
 	// ErrBaseMismatch is returned (wrapped) by OpenStore when the store was made for another base model.
 	ErrBaseMismatch = errors.New("lora: store belongs to another base model")
+	// ErrDamagedStore is returned (wrapped) by OpenStore when the manifest is unreadable, or missing
+	// while adapter directories are present.
+	ErrDamagedStore = errors.New("lora: damaged store")
 )
 
 // Meta describes a stored adapter.
@@ -86,8 +96,13 @@ type manifest struct {
 //
 // Every change is atomic: an adapter is written under a temporary name, synced and renamed into
 // place, then the manifest is replaced atomically, so an interrupted Add or Delete leaves the store
-// as it was before or after it, never with a partial adapter. A Store is safe for concurrent use;
-// it assumes it is the only writer of its directory.
+// as it was before or after it, never with a partial adapter. A Store is safe for concurrent use, and
+// several processes may write one directory at once: Add and Delete hold an exclusive advisory lock
+// (flock on LockFile, on Unix) and re-read the manifest under it, so no writer's adapter is lost;
+// readers take no lock (List and a Get of a name not yet seen re-read the manifest). Files in the
+// store that are not the store's are left alone, except a directory in the way of an Add, which is
+// moved to QuarantineDir with a log line. A store whose manifest is missing while adapter directories
+// are present, or damaged, is refused by OpenStore with what it found; RecoverStore rebuilds it.
 type Store struct {
 	dir, fingerprint string
 
@@ -110,6 +125,12 @@ func OpenStore(dir string, fingerprint string) (*Store, error) {
 	raw, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		if found, ferr := adapterDirs(dir); ferr != nil {
+			return nil, fmt.Errorf("lora: open store: %w", ferr)
+		} else if len(found) > 0 {
+			return nil, fmt.Errorf("%w: %s is missing but %s holds adapter directories %v: lora.RecoverStore rebuilds it",
+				ErrDamagedStore, path, dir, found)
+		}
 		s.man = manifest{Format: manifestFormat, Version: manifestVersion, BaseFingerprint: fingerprint}
 		if err := s.writeManifest(s.man); err != nil {
 			return nil, err
@@ -119,7 +140,7 @@ func OpenStore(dir string, fingerprint string) (*Store, error) {
 		return nil, fmt.Errorf("lora: open store: %w", err)
 	}
 	if err := json.Unmarshal(raw, &s.man); err != nil {
-		return nil, fmt.Errorf("lora: open store: %s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s: %v (lora.RecoverStore rebuilds it from the adapter directories)", ErrDamagedStore, path, err)
 	}
 	switch {
 	case s.man.Format != manifestFormat:
@@ -216,6 +237,11 @@ func (s *Store) Add(name string, a *Adapter, meta Meta) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lockAndReload()
+	if err != nil {
+		return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
+	}
+	defer unlock()
 	if s.index(name) >= 0 {
 		return fmt.Errorf("%w: %q in store %s", ErrExists, name, s.dir)
 	}
@@ -260,9 +286,9 @@ func (s *Store) Add(name string, a *Adapter, meta Meta) error {
 	if err := hook("tensors"); err != nil {
 		return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
 	}
-	// A directory under the final name that the manifest does not list is left from an interrupted
-	// Add or Delete: it is garbage.
-	if err := os.RemoveAll(final); err != nil {
+	// Something under the final name that the manifest does not list is left from an interrupted
+	// Add or Delete, or is the user's: it is moved aside, never deleted.
+	if err := s.quarantine(name); err != nil {
 		return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -290,6 +316,12 @@ func (s *Store) Add(name string, a *Adapter, meta Meta) error {
 // The adapter's Name is name. A name the store does not hold gives ErrUnknownAdapter; a model whose
 // shapes differ from the adapter's is refused with an error naming both shapes.
 func (s *Store) Get(name string, mc model.Config) (*Adapter, Meta, error) {
+	s.mu.RLock()
+	known := s.index(name) >= 0
+	s.mu.RUnlock()
+	if !known {
+		s.refresh() // another writer may have added it
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i := s.index(name)
@@ -338,6 +370,7 @@ func (s *Store) Get(name string, mc model.Config) (*Adapter, Meta, error) {
 
 // List returns the Meta of every adapter (Extra and Files nil), sorted by round, then name.
 func (s *Store) List() []Meta {
+	s.refresh()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Meta, len(s.man.Adapters))
@@ -354,6 +387,11 @@ func (s *Store) List() []Meta {
 func (s *Store) Delete(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lockAndReload()
+	if err != nil {
+		return fmt.Errorf("lora: store %s: delete %q: %w", s.dir, name, err)
+	}
+	defer unlock()
 	i := s.index(name)
 	if i < 0 {
 		return fmt.Errorf("%w: %q in store %s", ErrUnknownAdapter, name, s.dir)
@@ -368,6 +406,170 @@ func (s *Store) Delete(name string) error {
 		return fmt.Errorf("lora: store %s: delete %q: the manifest no longer lists it, but: %w", s.dir, name, err)
 	}
 	return nil
+}
+
+// readManifest reads and checks the manifest on disk.
+func (s *Store) readManifest() (manifest, error) {
+	var m manifest
+	path := filepath.Join(s.dir, ManifestFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("%w: %s: %v", ErrDamagedStore, path, err)
+	}
+	if m.Format != manifestFormat || m.Version != manifestVersion || m.BaseFingerprint != s.fingerprint {
+		return m, fmt.Errorf("%w: %s changed under the store: format %q version %d base %s", ErrDamagedStore, path, m.Format, m.Version, m.BaseFingerprint)
+	}
+	return m, nil
+}
+
+// refresh replaces the in-memory manifest with the one on disk, if that one reads; readers take no
+// file lock, since the manifest is replaced atomically.
+func (s *Store) refresh() {
+	m, err := s.readManifest()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.man = m
+	s.mu.Unlock()
+}
+
+// lockAndReload takes the store's file lock and re-reads the manifest (another process may have
+// changed it); the caller holds s.mu and calls the returned function when done.
+func (s *Store) lockAndReload() (func(), error) {
+	unlock, err := lockFile(filepath.Join(s.dir, LockFile))
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.readManifest()
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	s.man = m
+	// Under the lock no other writer is between MkdirTemp and Rename: a temporary directory is left
+	// by a writer that died, and is removed.
+	if stale, err := filepath.Glob(filepath.Join(s.dir, ".tmp-*")); err == nil {
+		for _, p := range stale {
+			os.RemoveAll(p)
+		}
+	}
+	return unlock, nil
+}
+
+// quarantine moves whatever sits at the adapter path name (not listed by the manifest) into
+// QuarantineDir under a unique name, and logs it.
+func (s *Store) quarantine(name string) error {
+	p := filepath.Join(s.dir, name)
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	q := filepath.Join(s.dir, QuarantineDir)
+	if err := os.MkdirAll(q, 0o755); err != nil {
+		return err
+	}
+	dst := filepath.Join(q, fmt.Sprintf("%s-%s", name, time.Now().UTC().Format("20060102T150405.000000000")))
+	if err := os.Rename(p, dst); err != nil {
+		return err
+	}
+	log.Printf("lora: store %s: %s is not listed in the manifest; moved to %s", s.dir, p, dst)
+	return nil
+}
+
+// adapterDirs lists the subdirectories of dir that hold a PEFT adapter_config.json.
+func adapterDirs(dir string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range des {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, d.Name(), "adapter_config.json")); err == nil {
+			out = append(out, d.Name())
+		}
+	}
+	return out, nil
+}
+
+// RecoverStore rebuilds the manifest of the store in dir from its adapter directories, for a model
+// of config mc with the given fingerprint: every directory holding adapter_config.json is loaded and
+// checked against mc (a directory that does not load is reported, not listed), and listed with its
+// name and what the directory holds (extra tensors, files); Task, Round and Metrics, which only the
+// manifest knew, are empty. A readable manifest is merged: its entries keep their Meta. The old
+// manifest, if any, is kept as manifest.json.damaged. It returns the opened store and the names of
+// the directories it could not recover, with why.
+func RecoverStore(dir, fingerprint string, mc model.Config) (*Store, map[string]error, error) {
+	if fingerprint == "" {
+		return nil, nil, fmt.Errorf("lora: recover store %s: empty base fingerprint", dir)
+	}
+	s := &Store{dir: dir, fingerprint: fingerprint}
+	unlock, err := lockFile(filepath.Join(dir, LockFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("lora: recover store %s: %w", dir, err)
+	}
+	defer unlock()
+	old, oldErr := s.readManifest()
+	known := map[string]entry{}
+	if oldErr == nil {
+		for _, e := range old.Adapters {
+			known[e.Name] = e
+		}
+	}
+	names, err := adapterDirs(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lora: recover store %s: %w", dir, err)
+	}
+	failed := map[string]error{}
+	m := manifest{Format: manifestFormat, Version: manifestVersion, BaseFingerprint: fingerprint, Adapters: []entry{}}
+	for _, name := range names {
+		sub := filepath.Join(dir, name)
+		if err := validName(name); err != nil {
+			failed[name] = err
+			continue
+		}
+		if _, err := loadPEFT(sub, mc); err != nil {
+			failed[name] = err
+			continue
+		}
+		e, ok := known[name]
+		if !ok {
+			e = entry{Meta: Meta{Name: name}}
+			if info, err := os.Stat(sub); err == nil {
+				e.Created = info.ModTime().UTC()
+			}
+			if f, err := safetensors.Read(filepath.Join(sub, ExtraFile)); err == nil {
+				e.ExtraTensors = f.Names()
+			}
+			if des, err := os.ReadDir(filepath.Join(sub, filesDir)); err == nil {
+				for _, d := range des {
+					if !d.IsDir() && validName(d.Name()) == nil {
+						e.FileNames = append(e.FileNames, d.Name())
+					}
+				}
+			}
+		}
+		m.Adapters = append(m.Adapters, e)
+	}
+	sortEntries(m.Adapters)
+	path := filepath.Join(dir, ManifestFile)
+	if _, err := os.Stat(path); err == nil {
+		if err := os.Rename(path, path+".damaged"); err != nil {
+			return nil, nil, fmt.Errorf("lora: recover store %s: %w", dir, err)
+		}
+	}
+	if err := s.writeManifest(m); err != nil {
+		return nil, nil, err
+	}
+	s.man = m
+	return s, failed, nil
 }
 
 func (s *Store) writeManifest(m manifest) error {

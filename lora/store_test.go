@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -190,7 +191,7 @@ func TestStoreErrors(t *testing.T) {
 	}
 	err = s.Add("bad", bad, Meta{})
 	require.ErrorContains(t, err, "lora_A has shape [2 5]")
-	require.Equal(t, []string{"a", ManifestFile}, dirEntries(t, dir), "refused adds leave nothing behind")
+	require.Equal(t, []string{LockFile, "a", ManifestFile}, dirEntries(t, dir), "refused adds leave nothing behind")
 
 	_, err = OpenStore(t.TempDir(), "")
 	require.Error(t, err)
@@ -243,7 +244,7 @@ func TestStoreInterruptedAddLeavesStoreAsBefore(t *testing.T) {
 				require.ErrorIs(t, err, ErrUnknownAdapter)
 			}
 			if stage == "tensors" {
-				require.Equal(t, []string{".tmp-r4-123", ManifestFile, "r1", "r2"}, dirEntries(t, dir))
+				require.Equal(t, []string{LockFile, ".tmp-r4-123", ManifestFile, "r1", "r2"}, dirEntries(t, dir))
 			}
 			// The name is free again: a new Add replaces whatever the crash left under it.
 			a3 := trainedLike(t, m.Config, Config{Rank: 3, TargetModules: []string{"k_proj"}}, 4)
@@ -253,8 +254,111 @@ func TestStoreInterruptedAddLeavesStoreAsBefore(t *testing.T) {
 			require.Equal(t, a3.B, got.B)
 			require.Nil(t, meta.Extra)
 			require.NoFileExists(t, filepath.Join(dir, "r3", ExtraFile))
+			require.NoDirExists(t, junk, "a writer's stale temporary directory is removed under the lock")
+			q, _ := os.ReadDir(filepath.Join(dir, QuarantineDir))
+			if stage == "renamed" {
+				require.Len(t, q, 1, "the unlisted r3 left by the crash is moved aside, not deleted")
+			} else {
+				require.Empty(t, q)
+			}
 		})
 	}
+}
+
+// TestStoreSeveralWriters has several processes' worth of writers (separate Store values on one
+// directory, each taking the file lock) add adapters at once: none is lost.
+func TestStoreSeveralWriters(t *testing.T) {
+	m := testmodel.Tiny(t, tinyConfig, 1)
+	fp := Fingerprint(m.Config, m.Weights)
+	dir := t.TempDir()
+	a := trainedLike(t, m.Config, Config{Rank: 2, Seed: 1}, 1)
+	const writers, each = 4, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := OpenStore(dir, fp)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for i := range each {
+				errs <- s.Add(fmt.Sprintf("w%d-%02d", w, i), a, Meta{Round: i})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, mustOpen(t, dir, fp).List(), writers*each)
+}
+
+// TestStoreSeveralProcesses runs writers in child processes (the test binary itself), each with its
+// own flock, and checks that the manifest lists every adapter.
+func TestStoreSeveralProcesses(t *testing.T) {
+	if dir := os.Getenv("ACCRETE_STORE_CHILD"); dir != "" {
+		m := testmodel.Tiny(t, tinyConfig, 1)
+		s := mustOpen(t, dir, Fingerprint(m.Config, m.Weights))
+		a := trainedLike(t, m.Config, Config{Rank: 2, Seed: 1}, 1)
+		for i := range 10 {
+			require.NoError(t, s.Add(fmt.Sprintf("%s-%02d", os.Getenv("ACCRETE_STORE_WRITER"), i), a, Meta{Round: i}))
+		}
+		return
+	}
+	m := testmodel.Tiny(t, tinyConfig, 1)
+	fp := Fingerprint(m.Config, m.Weights)
+	dir := t.TempDir()
+	mustOpen(t, dir, fp)
+	var cmds []*exec.Cmd
+	for w := range 3 {
+		c := exec.Command(os.Args[0], "-test.run", "^TestStoreSeveralProcesses$")
+		c.Env = append(os.Environ(), "ACCRETE_STORE_CHILD="+dir, fmt.Sprintf("ACCRETE_STORE_WRITER=p%d", w))
+		require.NoError(t, c.Start())
+		cmds = append(cmds, c)
+	}
+	for _, c := range cmds {
+		require.NoError(t, c.Wait())
+	}
+	require.Len(t, mustOpen(t, dir, fp).List(), 30)
+}
+
+// TestStoreMissingManifest: a manifest deleted while adapters are on disk is refused with what was
+// found, and RecoverStore lists every adapter that loads again.
+func TestStoreMissingManifest(t *testing.T) {
+	m := testmodel.Tiny(t, tinyConfig, 1)
+	fp := Fingerprint(m.Config, m.Weights)
+	dir := t.TempDir()
+	s := mustOpen(t, dir, fp)
+	a := trainedLike(t, m.Config, Config{Rank: 2, Seed: 1}, 1)
+	require.NoError(t, s.Add("r01", a, Meta{Round: 1, Task: "one"}))
+	require.NoError(t, s.Add("r02", a, Meta{Round: 2, Task: "two"}))
+	require.NoError(t, os.Remove(filepath.Join(dir, ManifestFile)))
+	_, err := OpenStore(dir, fp)
+	require.ErrorIs(t, err, ErrDamagedStore)
+	require.ErrorContains(t, err, "[r01 r02]")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestFile), []byte("{not json"), 0o644))
+	_, err = OpenStore(dir, fp)
+	require.ErrorIs(t, err, ErrDamagedStore)
+
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "broken"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken", "adapter_config.json"), []byte("{}"), 0o644))
+	r, failed, err := RecoverStore(dir, fp, m.Config)
+	require.NoError(t, err)
+	require.Contains(t, failed, "broken")
+	var names []string
+	for _, meta := range r.List() {
+		names = append(names, meta.Name)
+	}
+	require.Equal(t, []string{"r01", "r02"}, names)
+	got, _, err := mustOpen(t, dir, fp).Get("r02", m.Config)
+	require.NoError(t, err)
+	require.Equal(t, a.B, got.B)
+	require.FileExists(t, filepath.Join(dir, ManifestFile+".damaged"))
 }
 
 func mustOpen(t testing.TB, dir, fp string) *Store {
