@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // ManifestName is the file in a task directory that lists its tasks; see ReadTasks.
@@ -177,6 +178,11 @@ func readExamples(r io.Reader, name string, m Metric) ([]Example, error) {
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
+		if !utf8.Valid(b) {
+			// encoding/json would turn the bad bytes into U+FFFD without a word.
+			errs.add(&ExampleError{File: name, Line: line, Err: fmt.Errorf("invalid UTF-8 at byte %d of the line", invalidAt(b))})
+			continue
+		}
 		var e Example
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
@@ -208,6 +214,18 @@ func readExamples(r io.Reader, name string, m Metric) ([]Example, error) {
 		return nil, err
 	}
 	return exs, nil
+}
+
+// invalidAt is the offset of the first byte of b that is not valid UTF-8.
+func invalidAt(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // jsonField extracts the field a decoding error is about, if it says.
@@ -299,13 +317,21 @@ func ReadTasks(dir string) ([]Task, error) {
 		}
 		t := Task{Name: me.Name, Metric: me.Metric}
 		if me.Train != "" {
-			if t.Train, err = readExamplesFile(filepath.Join(dir, me.Train), me.Metric); err != nil {
+			p := filepath.Join(dir, me.Train)
+			if t.Train, err = readExamplesFile(p, me.Metric); err != nil {
 				return nil, err
+			}
+			if len(t.Train) == 0 {
+				return nil, fmt.Errorf("eval: %s: tasks[%d] %q: train file %s holds no items", path, i, me.Name, p)
 			}
 		}
 		if me.Test != "" {
-			if t.Test, err = readExamplesFile(filepath.Join(dir, me.Test), me.Metric); err != nil {
+			p := filepath.Join(dir, me.Test)
+			if t.Test, err = readExamplesFile(p, me.Metric); err != nil {
 				return nil, err
+			}
+			if len(t.Test) == 0 {
+				return nil, fmt.Errorf("eval: %s: tasks[%d] %q: test file %s holds no items", path, i, me.Name, p)
 			}
 		} else {
 			t.Test = slices.Clone(t.Train)

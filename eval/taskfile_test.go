@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -231,4 +232,38 @@ func TestWriteExamplesFileAtomic(t *testing.T) {
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+}
+
+func TestReadTasksRefusesBadBytesAndEmptyFiles(t *testing.T) {
+	_, err := ReadExamples(strings.NewReader("{\"id\":\"a\",\"prompt\":\"caf\xe9?\",\"answer\":\"x\"}\n"), "t.jsonl")
+	require.ErrorContains(t, err, "t.jsonl")
+	require.ErrorContains(t, err, "t.jsonl:1:")
+	require.ErrorContains(t, err, "invalid UTF-8 at byte 23")
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestName),
+		[]byte(`{"tasks":[{"name":"t","metric":"exact_match","train":"a.jsonl","test":"b.jsonl"}]}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.jsonl"), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.jsonl"), []byte(`{"id":"1","prompt":"p","answer":"a"}`+"\n"), 0o644))
+	_, err = ReadTasks(dir)
+	require.ErrorContains(t, err, `tasks[0] "t": train file `+filepath.Join(dir, "a.jsonl")+" holds no items")
+}
+
+// FuzzReadExamples: any bytes either read or give an error; never a panic, and what reads writes back
+// and reads the same.
+func FuzzReadExamples(f *testing.F) {
+	f.Add([]byte(`{"id":"1","prompt":"p","phrasings":["q"],"answer":"a","paraphrases":["r"],"novel":["s"]}` + "\n"))
+	f.Add([]byte("{\"id\":\"1\",\"prompt\":\"\xff\",\"answer\":\"a\"}\n\n"))
+	f.Add([]byte(`{"id":"1","prompt":"p","answer":"a","choices":["a","b"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		exs, err := ReadExamples(bytes.NewReader(b), "fuzz.jsonl")
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		require.NoError(t, WriteExamples(&buf, exs))
+		again, err := ReadExamples(&buf, "again.jsonl")
+		require.NoError(t, err)
+		require.Equal(t, exs, again)
+	})
 }
