@@ -24,7 +24,9 @@ var (
 
 // PlotBars draws the paper's figure: for each method, a bar for acquisition (held-out phrasings), one
 // for acquisition on the trained phrasings (when any method has it) and one for retention, side by
-// side, on a 0–1 axis. Undefined values draw no bar.
+// side, on a 0–1 axis. A method aggregated over seeds (MethodResult.Seeds) draws its means with 95%
+// interval error bars. A bar of height zero is labelled "0" and an undefined value, which draws no
+// bar, "n/a", so that the two can be told apart.
 func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 	if len(methods) == 0 {
 		return nil, fmt.Errorf("eval: PlotBars: no methods")
@@ -39,11 +41,24 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 	ret := make(plotter.Values, len(methods))
 	names := make([]string, len(methods))
 	withT := false
+	marks := make([][]barMark, 3) // per series: the raw value and its interval
 	for i, m := range methods {
 		acq[i], acqT[i], ret[i] = zeroIfNaN(m.Acquisition), zeroIfNaN(m.AcquisitionTrained), zeroIfNaN(m.Retention)
 		withT = withT || !math.IsNaN(m.AcquisitionTrained)
 		p.Y.Max = max(p.Y.Max, acq[i], acqT[i], ret[i])
 		names[i] = m.Method
+		iv := m.Intervals()
+		for k, c := range []struct {
+			v    float64
+			name string
+		}{{m.Acquisition, "acquisition"}, {m.AcquisitionTrained, "acquisition_trained"}, {m.Retention, "retention"}} {
+			mk := barMark{v: c.v, lo: math.NaN(), hi: math.NaN()}
+			if in, ok := iv[c.name]; ok && !math.IsNaN(in.Lo) {
+				mk.lo, mk.hi = in.Lo, in.Hi
+				p.Y.Max = max(p.Y.Max, in.Hi)
+			}
+			marks[k] = append(marks[k], mk)
+		}
 	}
 	p.Y.Max *= 1.18 // room for the legend above the bars
 	if withT {
@@ -57,11 +72,16 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 		c    color.Color
 	}
 	all := []series{{"acquisition (new tasks, held-out phrasings)", acq, acquisitionColor}}
+	allMarks := [][]barMark{marks[0]}
 	if withT {
 		all = append(all, series{"acquisition (new tasks, trained phrasings)", acqT, trainedColor})
+		allMarks = append(allMarks, marks[1])
 	}
 	all = append(all, series{"retention (base knowledge)", ret, retentionColor})
+	allMarks = append(allMarks, marks[2])
 	w := vg.Points(36 / float64(len(all)))
+	labelFont := p.X.Tick.Label
+	labelFont.XAlign, labelFont.YAlign = draw.XCenter, draw.YBottom
 	for k, s := range all {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
@@ -72,6 +92,7 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 		b.Offset = w * vg.Length(2*k-len(all)+1) / 2
 		p.Add(b)
 		p.Legend.Add(s.name, b)
+		p.Add(&barMarks{marks: allMarks[k], offset: b.Offset, width: w, label: labelFont})
 	}
 	p.Legend.Top = true
 	p.Legend.Left = false
@@ -84,6 +105,45 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 		p.X.Tick.Label.YAlign = draw.YTop
 	}
 	return p, nil
+}
+
+// barMark is what barMarks draws on one bar: its value (NaN: not measured) and its interval (NaN:
+// none).
+type barMark struct{ v, lo, hi float64 }
+
+// barMarks is a plot.Plotter that draws, over one series of a bar chart, the error bar of each bar
+// with an interval and the label "0" over a bar of height zero or "n/a" where no value was measured.
+type barMarks struct {
+	marks  []barMark
+	offset vg.Length
+	width  vg.Length
+	label  text.Style
+}
+
+// Plot implements plot.Plotter.
+func (b *barMarks) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	ls := draw.LineStyle{Color: color.Black, Width: vg.Points(0.8)}
+	capW := b.width / 3
+	for i, m := range b.marks {
+		x := trX(float64(i)) + b.offset
+		if !math.IsNaN(m.lo) && !math.IsNaN(m.hi) {
+			lo, hi := trY(m.lo), trY(m.hi)
+			c.StrokeLine2(ls, x, lo, x, hi)
+			c.StrokeLine2(ls, x-capW, lo, x+capW, lo)
+			c.StrokeLine2(ls, x-capW, hi, x+capW, hi)
+		}
+		var lbl string
+		switch {
+		case math.IsNaN(m.v) || math.IsInf(m.v, 0):
+			lbl = "n/a"
+		case m.v == 0:
+			lbl = "0"
+		default:
+			continue
+		}
+		c.FillText(b.label, vg.Point{X: x, Y: trY(0) + vg.Points(2)}, lbl)
+	}
 }
 
 // PlotMatrix draws m as a heat map, one row per round (top to bottom) under a "base" row when Base is

@@ -34,8 +34,13 @@ type MethodResult struct {
 	// DeltaBPB is the change in bits per byte on held-out general text, after training minus before:
 	// positive means general text got less likely (NaN if not measured).
 	DeltaBPB float64 `json:"-"`
-	// Matrix is the run's accuracy matrix; nil for a one-round result.
+	// Matrix is the run's accuracy matrix; nil for a one-round result. For an aggregate over seeds
+	// (see Aggregate) it is the element-wise mean of the seeds' matrices.
 	Matrix *Matrix `json:"matrix,omitempty"`
+	// Seeds, when set, are the runs of this method over several seeds that this result aggregates
+	// (Aggregate): the numbers above are their means, Intervals their 95% intervals, and reports
+	// show mean ± half-width. nil for a single run.
+	Seeds []MethodResult `json:"seeds,omitempty"`
 }
 
 // FromMatrix summarises a multi-round run: Acquisition is m.ACC(), AcquisitionTrained the ACC of
@@ -57,12 +62,15 @@ type methodResultJSON struct {
 	Retention          num     `json:"retention"`
 	DeltaBPB           num     `json:"delta_bpb"`
 	Matrix             *Matrix `json:"matrix,omitempty"`
+	// Intervals are written for an aggregate (from Seeds) and ignored when read.
+	Intervals map[string]Interval `json:"intervals,omitempty"`
+	Seeds     []MethodResult      `json:"seeds,omitempty"`
 }
 
 // MarshalJSON encodes NaN as null.
 func (r MethodResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(methodResultJSON{r.Method, r.Setting, num(r.Acquisition), num(r.AcquisitionTrained),
-		num(r.Retention), num(r.DeltaBPB), r.Matrix})
+		num(r.Retention), num(r.DeltaBPB), r.Matrix, r.Intervals(), r.Seeds})
 }
 
 // UnmarshalJSON decodes null (or an absent number) as NaN.
@@ -73,14 +81,17 @@ func (r *MethodResult) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = MethodResult{j.Method, j.Setting, float64(j.Acquisition), float64(j.AcquisitionTrained),
-		float64(j.Retention), float64(j.DeltaBPB), j.Matrix}
+		float64(j.Retention), float64(j.DeltaBPB), j.Matrix, j.Seeds}
 	return nil
 }
 
 // Report is the results of several methods on the same tasks.
 type Report struct {
 	// Title heads the Markdown and the bar chart. Zero means "Results".
-	Title   string         `json:"title,omitempty"`
+	Title string `json:"title,omitempty"`
+	// Notes are paragraphs printed under the title (how many items were scored, the seeds, the
+	// chosen learning rates, ...).
+	Notes   []string       `json:"notes,omitempty"`
 	Methods []MethodResult `json:"methods"`
 }
 
@@ -99,7 +110,25 @@ var summaryColumns = []string{"acquisition", "acquisition_trained", "retention",
 var summaryHeader = []string{"acquisition (held-out) | acquisition (trained) | retention (base facts) | ΔBPB",
 	"ACC | BWT | FWT | forgetting | avg. incr. acc. | rounds"}
 
+// summary is the row of summaryColumns of mr: for an aggregate (Seeds set) the means over the seeds
+// of each seed's values, with the rounds of its matrix.
 func summary(mr MethodResult) []float64 {
+	if len(mr.Seeds) > 0 {
+		iv := mr.Intervals()
+		v := make([]float64, len(summaryColumns))
+		for k, name := range summaryColumns {
+			v[k] = iv[name].Mean
+		}
+		v[len(v)-1] = math.NaN()
+		if mr.Matrix != nil {
+			v[len(v)-1] = float64(mr.Matrix.Rounds())
+		}
+		return v
+	}
+	return single(mr)
+}
+
+func single(mr MethodResult) []float64 {
 	v := []float64{mr.Acquisition, mr.AcquisitionTrained, mr.Retention, mr.DeltaBPB,
 		math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
 	if m := mr.Matrix; m != nil {
@@ -118,22 +147,50 @@ const deltaColumn = 3
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("# %s\n\n", r.title())
-	ew.printf("| method | setting | %s | %s |\n", summaryHeader[0], summaryHeader[1])
-	ew.printf("| --- | --- |%s\n", strings.Repeat(" ---: |", len(summaryColumns)))
+	for _, n := range r.Notes {
+		ew.printf("%s\n\n", n)
+	}
+	seeds := false
+	for _, mr := range r.Methods {
+		seeds = seeds || len(mr.Seeds) > 0
+	}
+	if seeds {
+		ew.printf("| method | setting | seeds | %s | %s |\n", summaryHeader[0], summaryHeader[1])
+		ew.printf("| --- | --- | ---: |%s\n", strings.Repeat(" ---: |", len(summaryColumns)))
+	} else {
+		ew.printf("| method | setting | %s | %s |\n", summaryHeader[0], summaryHeader[1])
+		ew.printf("| --- | --- |%s\n", strings.Repeat(" ---: |", len(summaryColumns)))
+	}
 	for _, mr := range r.Methods {
 		v := summary(mr)
+		iv := mr.Intervals()
 		ew.printf("| %s | %s |", mdEscape(mr.Method), mdEscape(mr.Setting))
+		if seeds {
+			ew.printf(" %d |", max(1, len(mr.Seeds)))
+		}
 		for i, x := range v {
+			var cell string
 			switch i {
 			case len(v) - 1:
-				ew.printf(" %s |", mdInt(x))
+				cell = mdInt(x)
 			case deltaColumn:
-				ew.printf(" %s |", mdSigned(x))
+				cell = mdSigned(x)
 			default:
-				ew.printf(" %s |", mdFloat(x))
+				cell = mdFloat(x)
 			}
+			if h := iv[summaryColumns[i]].HalfWidth(); iv != nil && !math.IsNaN(h) && !math.IsNaN(x) {
+				cell += " ± " + strconv.FormatFloat(h, 'f', 4, 64)
+			}
+			ew.printf(" %s |", cell)
 		}
 		ew.printf("\n")
+	}
+	if seeds {
+		ew.printf("\nEach number is the mean over the seeds (each metric computed per seed, then averaged) ± the " +
+			"half-width of its 95%% confidence interval from Student's t distribution, t_{0.975, n−1}·s/√n over " +
+			"the n seeds (no interval for one seed). A seed moves the adapters' initialisation, the data order and " +
+			"the item sample. The accuracy matrices below are the means over the seeds; report.json has each " +
+			"seed's matrix and every interval's bounds.\n")
 	}
 	ew.printf("\nAcquisition (held-out): mean score on the new tasks on phrasings never trained on (paraphrases and " +
 		"novel phrasings), the knowledge that generalises; this is what the accuracy matrix and ACC, BWT, FWT, " +
@@ -148,8 +205,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if m == nil || len(m.R) == 0 {
 			continue
 		}
-		ew.printf("\n## %s: accuracy matrix\n\nRow i: scores after round i (which trained task i), on held-out "+
-			"phrasings where a task has them", mdEscape(mr.Method))
+		title := "accuracy matrix"
+		if len(mr.Seeds) > 1 {
+			title = fmt.Sprintf("accuracy matrix, mean of %d seeds", len(mr.Seeds))
+		}
+		ew.printf("\n## %s: %s\n\nRow i: scores after round i (which trained task i), on held-out "+
+			"phrasings where a task has them", mdEscape(mr.Method), title)
 		if m.Knowledge != nil {
 			ew.printf("; base knowledge: retention of the base model's facts")
 		}
@@ -209,17 +270,32 @@ func writeMatrixTable(ew *errWriter, tasks []string, base []float64, rows [][]fl
 
 // WriteCSV writes the summary as CSV: a header row "method,setting,acquisition,acquisition_trained,
 // retention,delta_bpb,acc,bwt,fwt,forgetting,avg_inc_acc,rounds" (the columns of WriteMarkdown's
-// summary), then one row per method, numbers in full precision and undefined values as empty fields.
-// The matrices are in the JSON.
+// summary; means over the seeds for an aggregate), then "seeds" and, for each column but rounds, its
+// 95% Student-t interval as NAME_lo and NAME_hi; then one row per method, numbers in full precision
+// and undefined values (an interval of a single run) as empty fields. The matrices are in the JSON.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(append([]string{"method", "setting"}, summaryColumns...)); err != nil {
+	header := append([]string{"method", "setting"}, summaryColumns...)
+	header = append(header, "seeds")
+	for _, c := range summaryColumns[:len(summaryColumns)-1] {
+		header = append(header, c+"_lo", c+"_hi")
+	}
+	if err := cw.Write(header); err != nil {
 		return err
 	}
 	for _, mr := range r.Methods {
 		rec := []string{mr.Method, mr.Setting}
 		for _, x := range summary(mr) {
 			rec = append(rec, csvFloat(x))
+		}
+		iv := mr.Intervals()
+		rec = append(rec, strconv.Itoa(max(1, len(mr.Seeds))))
+		for _, c := range summaryColumns[:len(summaryColumns)-1] {
+			i, ok := iv[c]
+			if !ok {
+				i = Interval{Lo: math.NaN(), Hi: math.NaN()}
+			}
+			rec = append(rec, csvFloat(i.Lo), csvFloat(i.Hi))
 		}
 		if err := cw.Write(rec); err != nil {
 			return err

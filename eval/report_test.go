@@ -79,14 +79,18 @@ func TestWriteCSV(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 5)
 	assert.Equal(t, []string{"method", "setting", "acquisition", "acquisition_trained", "retention", "delta_bpb",
-		"acc", "bwt", "fwt", "forgetting", "avg_inc_acc", "rounds"}, recs[0])
+		"acc", "bwt", "fwt", "forgetting", "avg_inc_acc", "rounds", "seeds",
+		"acquisition_lo", "acquisition_hi", "acquisition_trained_lo", "acquisition_trained_hi", "retention_lo", "retention_hi",
+		"delta_bpb_lo", "delta_bpb_hi", "acc_lo", "acc_hi", "bwt_lo", "bwt_hi", "fwt_lo", "fwt_hi", "forgetting_lo",
+		"forgetting_hi", "avg_inc_acc_lo", "avg_inc_acc_hi"}, recs[0])
 	assert.Equal(t, []string{"LoRA sequential", "semi-cooperative"}, recs[1][:2])
 	for i, want := range []float64{2.15 / 3, 2.5 / 3, 0.5, 0.17, 2.15 / 3, -0.25, 0.05, 0.275, (0.8 + 0.875 + 2.15/3) / 3, 3} {
 		got, err := strconv.ParseFloat(recs[1][2+i], 64)
 		require.NoError(t, err)
 		assert.InDelta(t, want, got, 1e-12, recs[0][2+i])
 	}
-	assert.Equal(t, []string{"FFT one round", "", "0.9", "", "0.3", "", "", "", "", "", "", ""}, recs[3])
+	assert.Equal(t, []string{"FFT one round", "", "0.9", "", "0.3", "", "", "", "", "", "", "", "1"}, recs[3][:13])
+	assert.Equal(t, make([]string, 18), recs[3][13:], "a single run has no intervals")
 	assert.Equal(t, "Joint | all", recs[4][0])
 	assert.Equal(t, "", recs[4][4])
 }
