@@ -85,6 +85,9 @@ type TrainConfig struct {
 	// the machine's physical memory on the CPU backends (no check where it cannot be read, or on
 	// other backends); negative: no check.
 	MemoryBudget int64
+	// Layout says where the trained tensors and AdamW's state live during the run. Default
+	// (LayoutAuto): on the host on the CPU backends, on the device on the others (XLA).
+	Layout Layout
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -139,6 +142,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("lora train config: MaxSteps must be ≥ 0, got %d", c.MaxSteps)
 	case c.MinSteps < 0:
 		return fmt.Errorf("lora train config: MinSteps must be ≥ 0, got %d", c.MinSteps)
+	case c.Layout != LayoutAuto && c.Layout != LayoutHost && c.Layout != LayoutDevice:
+		return fmt.Errorf("lora train config: Layout %q unknown (\"\", host or device)", c.Layout)
 	}
 	return nil
 }
@@ -160,7 +165,8 @@ var ErrNonFinite = errors.New("lora: loss is not finite")
 // Train minimises the masked cross-entropy of data (plus cfg.ExtraLoss) over the named tensors of m,
 // which may be base weights (full fine-tuning) or tensors of the attached adapter (LoRA), with AdamW.
 // Every other tensor stays bit-identical. On error (a non-finite loss, a cancelled ctx) the trained
-// tensors are restored to their values before the call. The optimizer state lives for this call only.
+// tensors are restored to their values before the call. The optimizer state lives for this call only:
+// in host memory on the CPU backends, in device buffers updated in the graph elsewhere (cfg.Layout).
 func Train(ctx context.Context, m *model.Model, trainable []string, data []Example, cfg TrainConfig) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
@@ -202,16 +208,16 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 	if err := checkMemory(m, host, data, cfg); err != nil {
 		return Result{}, err
 	}
-	snapshot := make(map[string][]float32, len(host))
-	for n, t := range host {
-		snapshot[n] = slices.Clone(t.Data)
-	}
-	restore := func() {
-		for n, t := range host {
-			copy(t.Data, snapshot[n])
+	var upd updater = newHostUpdater(m, trainable, host, cfg)
+	if cfg.Layout == LayoutDevice || cfg.Layout == LayoutAuto && !onHost(m.Backend()) {
+		u, err := newDeviceUpdater(m, trainable, host, cfg)
+		if err != nil {
+			return Result{}, err
 		}
-		m.UpdateWeights(trainable...)
+		upd = u
 	}
+	defer upd.close()
+	restore := upd.restore
 
 	idx := make([]int, len(trainable))
 	for i, n := range trainable {
@@ -279,7 +285,6 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 		return loss, extra, out[2:], nil
 	}
 
-	opt := newAdamW(trainable, host, cfg)
 	stepsPerEpoch := (len(data) + cfg.BatchSize - 1) / cfg.BatchSize
 	if cfg.MinSteps > 0 {
 		cfg.Epochs = max(cfg.Epochs, (cfg.MinSteps+stepsPerEpoch-1)/stepsPerEpoch)
@@ -345,14 +350,15 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 				}
 				if grads == nil {
 					grads = g
-				} else {
-					accumulate(grads, g)
-					finalize(g)
+				} else if grads, err = upd.add(grads, g); err != nil {
+					restore()
+					return res, fmt.Errorf("lora: training step %d: accumulating gradients: %w", res.Steps, err)
 				}
 			}
-			opt.step(grads, res.Steps, total)
-			finalize(grads)
-			m.UpdateWeights(trainable...)
+			if err := upd.step(grads, res.Steps, total); err != nil {
+				restore()
+				return res, fmt.Errorf("lora: training step %d: optimizer: %w", res.Steps, err)
+			}
 			res.Steps++
 			res.Tokens += ntok
 			sumLoss += loss
@@ -372,6 +378,10 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 			bar.Update(total, fmt.Sprintf("early stop: epoch loss %.4f ≤ %g", res.Loss, cfg.TargetLoss))
 			break
 		}
+	}
+	if err := upd.commit(); err != nil {
+		restore()
+		return res, err
 	}
 	return res, nil
 }
@@ -431,6 +441,7 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Example, cf
 		maxLen = max(maxLen, len(ex.Tokens))
 	}
 	o.SeqLen = model.Bucket(maxLen)
+	o.Device = !onHost(m.Backend()) && cfg.Layout != LayoutHost
 	return PlanMemory(m.Config, o)
 }
 
@@ -521,8 +532,10 @@ func newAdamW(names []string, host map[string]*model.Tensor, cfg TrainConfig) *a
 }
 
 // lr returns the learning rate at step (0-based) of total.
-func (o *adamW) lr(step, total int) float64 {
-	c := o.cfg
+func (o *adamW) lr(step, total int) float64 { return o.cfg.lrAt(step, total) }
+
+// lrAt returns the learning rate at step (0-based) of total.
+func (c TrainConfig) lrAt(step, total int) float64 {
 	if c.WarmupSteps > 0 && step < c.WarmupSteps {
 		return c.LearningRate * float64(step+1) / float64(c.WarmupSteps)
 	}

@@ -146,6 +146,26 @@ func (m *Model) ParamTensors(names []string) []*tensors.Tensor {
 	return out
 }
 
+// SetParamTensors makes ts the backend values of the named parameters (base or adapter) in place of
+// uploads of their host tensors, and takes ownership of them: a trainer that updates weights on the
+// device installs its outputs here so that the next graph reads them without a host round trip. The
+// host tensors are left as they are; until the caller writes the new values back to them they are
+// stale, and UpdateWeights on a name drops its device value and uploads the host tensor again.
+func (m *Model) SetParamTensors(names []string, ts []*tensors.Tensor) {
+	if len(names) != len(ts) {
+		panic(fmt.Sprintf("model: SetParamTensors: %d names, %d tensors", len(names), len(ts)))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, n := range names {
+		m.hostTensor(n) // panics on an unknown name
+		if old, ok := m.dev[n]; ok && old != ts[i] {
+			old.FinalizeAll()
+		}
+		m.dev[n] = ts[i]
+	}
+}
+
 // BuildParams maps the first len(names) nodes to names: the inverse of ParamTensors inside a graph.
 func BuildParams(names []string, nodes []*graph.Node) Params {
 	p := make(Params, len(names))
