@@ -4,7 +4,8 @@
 //   - one round: LoRA vs full fine-tuning (FFT) — acquisition of the new task and retention of the
 //     base model's own knowledge (Figure 1);
 //   - sequential LoRA vs FFT over the rounds (Figure 2);
-//   - O-LoRA with λ = 0.5 and λ = 5 (Figure 3);
+//   - O-LoRA with λ = 0.5 and λ = 5, the penalty starting each round at λ (orthlora.Initial), and with
+//     -full λ = 0.5 on the papers' raw sum (Figure 3);
 //   - semi-cooperative: merging (average, TIES, DARE) and a mixture of LoRA experts (Figure 4);
 //   - fully cooperative: joint training and sequential training with replay (Figure 5).
 //
@@ -14,19 +15,24 @@
 // continual-learning metrics of every method, and writes report.md, report.csv, report.json, the
 // figures and one accuracy-matrix heat map per method to the output directory.
 //
+// Every method runs over -seeds seeds (default 3); a seed moves the adapters' initialisation, the
+// data order and, when -limit keeps fewer items than a task has, which items are sampled. The report
+// gives each number's mean over the seeds and its 95% Student-t interval.
+//
 //	go run ./examples/paper                 # the default miniature (under 10 minutes on 2 cores)
-//	go run ./examples/paper -full           # every method over every round
+//	go run ./examples/paper -full           # every method over every round and item
+//	go run ./examples/paper -limit 0 -seeds 5 # every item of every pack, five seeds
 //	go run ./examples/paper -model DIR -tasks DIR -methods seq-lora,replay -rounds 4 -out results
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -53,9 +59,10 @@ type options struct {
 	modelDir, tasksDir, out string
 	methods                 []string
 	rounds, seqRounds       int
-	limit, rank             int
+	limit, knowledge, rank  int
 	bpbDocs                 int
-	epochs                  int
+	epochs, minSteps        int
+	seeds                   int
 	seed                    uint64
 	lrLoRA, lrFFT           float64
 	replayRatio             float64
@@ -71,16 +78,19 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tasksDir, "tasks", "", "directory of your own JSONL tasks with a tasks.json manifest (default: the shipped knowledge packs)")
 	fs.StringVar(&o.out, "out", "out/paper", "output directory for the report and figures")
 	fs.StringVar(&methods, "methods", "", "comma-separated methods (default: "+strings.Join(defaultMethods, ",")+"; all: "+strings.Join(methodNames(), ",")+")")
-	fs.IntVar(&o.rounds, "rounds", 0, "rounds (tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; -full: every task)")
-	fs.IntVar(&o.seqRounds, "seq-rounds", 0, "rounds of sequential LoRA and FFT (default 7; -full: every task)")
-	fs.IntVar(&o.limit, "limit", 0, "items per task (default 16; -full: every item)")
+	fs.IntVar(&o.rounds, "rounds", -1, "rounds (the first N tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; 0 or -full: every task)")
+	fs.IntVar(&o.seqRounds, "seq-rounds", -1, "rounds of sequential LoRA and FFT (default 7; 0 or -full: every task)")
+	fs.IntVar(&o.limit, "limit", -1, "items per task, sampled evenly over the task (default 16; 0 or -full: every item)")
+	fs.IntVar(&o.knowledge, "knowledge", -1, "base-model facts scored for retention, sampled evenly (default: as -limit; 0: every fact)")
+	fs.IntVar(&o.seeds, "seeds", 3, "seeds each method runs over (seed, seed+1, ...); the report gives means and 95% Student-t intervals")
 	fs.IntVar(&o.bpbDocs, "bpb-docs", 64, "documents of held-out general text scored for bits per byte before and after every round (0: none)")
 	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
 	fs.IntVar(&o.epochs, "epochs", 0, "training epochs per round (default 12)")
+	fs.IntVar(&o.minSteps, "min-steps", 120, "fewest optimizer steps per round: a small task gets more epochs (lora.TrainConfig.MinSteps; 0: -epochs only)")
 	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "LoRA learning rate")
 	fs.Float64Var(&o.lrFFT, "lr-fft", 5e-4, "full fine-tuning learning rate")
 	fs.Float64Var(&o.replayRatio, "replay-ratio", 0.5, "replay: samples of each earlier task per item of the current one (the paper's w_hist)")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice")
+	fs.Uint64Var(&o.seed, "seed", 1, "first seed (see -seeds)")
 	fs.BoolVar(&o.full, "full", false, "run every method over every round and item")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	if err := fs.Parse(args); err != nil {
@@ -102,16 +112,32 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unknown method %q (want any of %s)", m, strings.Join(methodNames(), ", "))
 		}
 	}
-	if o.rounds < 0 || o.seqRounds < 0 || o.limit < 0 || o.rank <= 0 || o.epochs < 0 || o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
-		return o, errors.New("-rounds, -limit and -epochs must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
+	if o.rounds < -1 || o.seqRounds < -1 || o.limit < -1 || o.knowledge < -1 || o.rank <= 0 || o.epochs < 0 || o.minSteps < 0 ||
+		o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
+		return o, errors.New("-rounds, -seq-rounds, -limit, -knowledge, -epochs and -min-steps must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
 	}
 	if o.bpbDocs < 0 {
 		return o, fmt.Errorf("-bpb-docs must be ≥ 0, got %d", o.bpbDocs)
 	}
-	if !o.full {
-		o.limit = cmp.Or(o.limit, 16)
-		o.rounds = cmp.Or(o.rounds, 4)
-		o.seqRounds = cmp.Or(o.seqRounds, 7)
+	if o.seeds < 1 {
+		return o, fmt.Errorf("-seeds must be ≥ 1, got %d", o.seeds)
+	}
+	// -1 is "not given": the miniature's defaults, or every task and item under -full; 0 is always
+	// "every".
+	unset := func(v, def int) int {
+		if v >= 0 {
+			return v
+		}
+		if o.full {
+			return 0
+		}
+		return def
+	}
+	o.limit = unset(o.limit, 16)
+	o.rounds = unset(o.rounds, 4)
+	o.seqRounds = unset(o.seqRounds, 7)
+	if o.knowledge < 0 {
+		o.knowledge = o.limit
 	}
 	if o.epochs == 0 {
 		o.epochs = 12
@@ -145,25 +171,29 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tasks, knowledge, err := loadTasks(o)
+	allTasks, allKnowledge, err := loadTasks(o)
 	if err != nil {
 		return err
 	}
-	rounds := func(n int) int {
-		if n <= 0 {
-			return len(tasks)
-		}
-		return min(n, len(tasks))
+	// Every seed samples its own items (the same for every method, so that methods compare on the
+	// same items); with every item kept, the seeds differ only in initialisation and data order.
+	type sample struct{ tasks, knowledge []accrete.Task }
+	samples := make([]sample, o.seeds)
+	for k := range samples {
+		seed := o.seed + uint64(k)
+		samples[k] = sample{sampleTasks(allTasks, o.limit, seed, k), sampleTasks(allKnowledge, o.knowledge, seed, k)}
 	}
 	var progress io.Writer = stdout
 	if o.quiet {
 		progress = nil
 	}
-	fmt.Fprintf(stdout, "accrete paper: %d-parameter base model; tasks in round order: %s; %d items per task; methods %s\n",
-		base.Config.NumParams(), taskNames(tasks), len(tasks[0].Train), strings.Join(o.methods, ","))
+	notes := describe(o, base.Config.NumParams(), allTasks, samples[0].tasks, allKnowledge, samples[0].knowledge)
+	for _, n := range notes {
+		fmt.Fprintln(stdout, n)
+	}
 
 	cache := accrete.NewAdapterCache() // methods that train the same adapter from the base share it
-	newLearner := func() (*accrete.Learner, error) {
+	newLearner := func(seed uint64) (*accrete.Learner, error) {
 		m, err := model.New(b, base.Config, base.Weights.Clone())
 		if err != nil {
 			return nil, err
@@ -172,52 +202,56 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
-		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
-		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
+		l.LoRA = lora.Config{Rank: o.rank, Seed: seed}
+		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: seed, WarmupSteps: 5}
 		l.Progress = progress
 		l.Cache = cache
 		return l, nil
 	}
-	runOpts := accrete.RunOptions{Knowledge: knowledge, GeneralText: heldOutText(o.bpbDocs)}
-	report := eval.Report{Title: "accrete: adding knowledge in rounds (arXiv 2410.14753 in miniature)"}
+	report := eval.Report{Title: "accrete: adding knowledge in rounds (arXiv 2410.14753 in miniature)", Notes: notes}
 	for _, name := range o.methods {
 		spec, _ := methodByName(name)
-		l, err := newLearner()
+		var runs []eval.MethodResult
+		for k, smp := range samples {
+			so := o
+			so.seed = o.seed + uint64(k)
+			l, err := newLearner(so.seed)
+			if err != nil {
+				return err
+			}
+			ts := smp.tasks[:rounds(len(smp.tasks), o.rounds)]
+			switch {
+			case spec.oneRound:
+				ts = smp.tasks[:1]
+			case spec.sequential:
+				ts = smp.tasks[:rounds(len(smp.tasks), o.seqRounds)]
+			}
+			fmt.Fprintf(stdout, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
+			start := time.Now()
+			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: heldOutText(o.bpbDocs)}
+			mat, err := accrete.Run(ctx, l, spec.build(so), ts, runOpts)
+			if err != nil {
+				return fmt.Errorf("%s (seed %d): %w", name, so.seed, err)
+			}
+			res := eval.FromMatrix(spec.label, spec.setting, mat)
+			if spec.oneRound {
+				res.Acquisition = mat.R[0][0]
+			}
+			runs = append(runs, res)
+			fmt.Fprintf(stdout, "%s, seed %d: acquisition %.3f held-out, %.3f trained phrasings; retention %.3f (base %.3f), ΔBPB %s; BWT %s, forgetting %s (%s)\n",
+				spec.label, so.seed, res.Acquisition, res.AcquisitionTrained, res.Retention, mat.BaseKnowledge, fmtF(res.DeltaBPB),
+				fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
+		}
+		agg, err := eval.Aggregate(runs)
 		if err != nil {
 			return err
 		}
-		ts := tasks[:rounds(o.rounds)]
-		switch {
-		case spec.oneRound:
-			ts = tasks[:1]
-		case spec.sequential:
-			ts = tasks[:rounds(o.seqRounds)]
-		}
-		fmt.Fprintf(stdout, "\n== %s (%s, %d round(s)) ==\n", spec.label, spec.setting, len(ts))
-		start := time.Now()
-		mat, err := accrete.Run(ctx, l, spec.build(o), ts, runOpts)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		res := eval.FromMatrix(spec.label, spec.setting, mat)
-		if spec.oneRound {
-			res.Acquisition = mat.R[0][0]
-		}
-		report.Methods = append(report.Methods, res)
-		fmt.Fprintf(stdout, "%s: acquisition %.3f held-out, %.3f trained phrasings; retention %.3f (base %.3f), ΔBPB %s; BWT %s, forgetting %s (%s)\n",
-			spec.label, res.Acquisition, res.AcquisitionTrained, res.Retention, mat.BaseKnowledge, fmtF(res.DeltaBPB),
-			fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
+		report.Methods = append(report.Methods, agg)
 	}
 	// Figures 3–5 compare with sequential LoRA over as many rounds as the other methods had: the first
 	// rounds of the longer sequential run are exactly that run (training is deterministic).
-	if n := rounds(o.rounds); n < rounds(o.seqRounds) {
-		for _, r := range report.Methods {
-			if r.Method == "LoRA sequential" && r.Matrix != nil && r.Matrix.Rounds() > n {
-				sub := eval.FromMatrix(fmt.Sprintf("LoRA sequential (%d rounds)", n), r.Setting, firstRounds(r.Matrix, n))
-				report.Methods = append(report.Methods, sub)
-				break
-			}
-		}
+	if sub, ok := sequentialPrefix(report.Methods, rounds(len(allTasks), o.rounds)); ok {
+		report.Methods = append(report.Methods, sub)
 	}
 	if err := report.Save(o.out); err != nil {
 		return err
@@ -231,6 +265,111 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (report.md, report.csv, report.json, figures) in %s\n", o.out, time.Since(began).Round(time.Second))
 	return nil
+}
+
+// rounds is the number of rounds a -rounds value n gives over t tasks: every task for 0.
+func rounds(t, n int) int {
+	if n <= 0 {
+		return t
+	}
+	return min(n, t)
+}
+
+// sequentialPrefix returns "LoRA sequential (n rounds)": the first n rounds of every seed's
+// sequential LoRA run, aggregated, when that run is longer than n.
+func sequentialPrefix(results []eval.MethodResult, n int) (eval.MethodResult, bool) {
+	for _, r := range results {
+		if r.Method != "LoRA sequential" || r.Matrix == nil || r.Matrix.Rounds() <= n {
+			continue
+		}
+		label := fmt.Sprintf("LoRA sequential (%d rounds)", n)
+		var subs []eval.MethodResult
+		for _, s := range r.Seeds {
+			subs = append(subs, eval.FromMatrix(label, r.Setting, firstRounds(s.Matrix, n)))
+		}
+		agg, err := eval.Aggregate(subs)
+		if err != nil {
+			panic(err) // the seeds of one aggregate have the same tasks and rounds
+		}
+		return agg, true
+	}
+	return eval.MethodResult{}, false
+}
+
+// describe returns the report's header notes: the model, the seeds, the items scored per task (of
+// how many), the base facts scored, and the rounds (tasks) each kind of method runs.
+func describe(o options, params int, all, sampled, allKnowledge, knowledge []accrete.Task) []string {
+	var items []string
+	for i, t := range sampled {
+		items = append(items, fmt.Sprintf("%s %d of %d", t.Name, len(t.Train), len(all[i].Train)))
+	}
+	notes := []string{
+		fmt.Sprintf("Base model: %d parameters. Seeds: %d (%d–%d); each number is a mean over the seeds with its 95%% "+
+			"Student-t interval.", params, o.seeds, o.seed, o.seed+uint64(o.seeds)-1),
+		fmt.Sprintf("Items trained and scored per task (of the task's items; -limit %d): %s.", o.limit, strings.Join(items, ", ")),
+	}
+	if len(knowledge) > 0 {
+		var k []string
+		for i, t := range knowledge {
+			k = append(k, fmt.Sprintf("%s %d of %d", t.Name, len(t.Test), len(allKnowledge[i].Test)))
+		}
+		notes = append(notes, "Base-model facts scored for retention: "+strings.Join(k, ", ")+".")
+	}
+	kinds := map[string]bool{}
+	for _, m := range o.methods {
+		spec, _ := methodByName(m)
+		switch {
+		case spec.oneRound:
+			kinds["one"] = true
+		case spec.sequential:
+			kinds["seq"] = true
+		default:
+			kinds["multi"] = true
+		}
+	}
+	var rs []string
+	names := func(n int) string { return fmt.Sprintf("%d (%s)", n, taskNames(sampled[:n])) }
+	if kinds["one"] {
+		rs = append(rs, "one-round methods "+names(1))
+	}
+	if kinds["seq"] {
+		rs = append(rs, "sequential LoRA and FFT "+names(rounds(len(sampled), o.seqRounds)))
+	}
+	if kinds["multi"] {
+		rs = append(rs, "the other methods "+names(rounds(len(sampled), o.rounds)))
+	}
+	notes = append(notes, "Rounds: "+strings.Join(rs, "; ")+". Methods: "+strings.Join(o.methods, ", ")+".")
+	return notes
+}
+
+// sampleTasks keeps at most limit training and test items of each task (every item for 0), evenly
+// spaced over the task as packs.Options.Limit does (index ⌊(i+u)·n/limit⌋); the first seed (k = 0)
+// takes u = 0, as packs does, and later seeds a phase u ∈ [0, 1) drawn from seed, so that each seed
+// samples other items.
+func sampleTasks(tasks []accrete.Task, limit int, seed uint64, k int) []accrete.Task {
+	u := 0.0
+	if k > 0 {
+		u = rand.New(rand.NewPCG(seed, 0x5a3)).Float64()
+	}
+	out := make([]accrete.Task, len(tasks))
+	for i, t := range tasks {
+		t.Train, t.Test = sampleEvenly(t.Train, limit, u), sampleEvenly(t.Test, limit, u)
+		out[i] = t
+	}
+	return out
+}
+
+// sampleEvenly returns limit items of xs at ⌊(i+u)·len(xs)/limit⌋, or xs itself when limit is 0 or
+// not below len(xs).
+func sampleEvenly[T any](xs []T, limit int, u float64) []T {
+	if limit <= 0 || limit >= len(xs) {
+		return xs
+	}
+	out := make([]T, limit)
+	for i := range out {
+		out[i] = xs[min(len(xs)-1, int((float64(i)+u)*float64(len(xs))/float64(limit)))]
+	}
+	return out
 }
 
 // firstRounds returns the accuracy matrix of the first n rounds and tasks of m, trained-phrasing
@@ -289,9 +428,10 @@ func taskNames(ts []accrete.Task) string {
 	return strings.Join(n, ", ")
 }
 
-// loadTasks returns the new-knowledge tasks and the base-knowledge tasks (retention).
+// loadTasks returns the new-knowledge tasks and the base-knowledge tasks (retention), every item of
+// each (sampleTasks applies -limit and -knowledge per seed).
 func loadTasks(o options) (tasks, knowledge []accrete.Task, err error) {
-	po := packs.Options{Limit: o.limit}
+	po := packs.Options{}
 	base, err := packs.Base(po)
 	if err != nil {
 		return nil, nil, err
@@ -305,12 +445,6 @@ func loadTasks(o options) (tasks, knowledge []accrete.Task, err error) {
 		return nil, nil, err
 	}
 	for _, t := range all {
-		if o.limit > 0 && len(t.Train) > o.limit {
-			t.Train = t.Train[:o.limit]
-		}
-		if o.limit > 0 && len(t.Test) > o.limit {
-			t.Test = t.Test[:o.limit]
-		}
 		if len(t.Train) == 0 {
 			knowledge = append(knowledge, t) // score-only tasks measure retention
 			continue
@@ -342,7 +476,7 @@ func figures(dir string, results []eval.MethodResult) error {
 	figs := []figure{
 		{"figure1_one_round.png", "Figure 1: one round, LoRA vs full fine-tuning", []string{"LoRA (one round)", "FFT (one round)"}},
 		{"figure2_sequential.png", "Figure 2: sequential LoRA vs FFT", []string{"LoRA sequential", "FFT sequential"}},
-		{"figure3_olora.png", "Figure 3: O-LoRA, small vs large λ", []string{baseline, "O-LoRA λ=0.5", "O-LoRA λ=5"}},
+		{"figure3_olora.png", "Figure 3: O-LoRA, small vs large λ", []string{baseline, "O-LoRA λ=0.5", "O-LoRA λ=5", "O-LoRA λ=0.5 (raw sum)"}},
 		{"figure4_semi_cooperative.png", "Figure 4: semi-cooperative (no data kept)", []string{baseline, "O-LoRA λ=0.5", "merge average", "merge TIES", "merge DARE", "MoE top-2"}},
 		{"figure5_fully_cooperative.png", "Figure 5: fully cooperative (data kept)", []string{baseline, "joint", "replay"}},
 	}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/accrete/accrete"
+)
+
+func TestLimitAndRoundsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args                         []string
+		limit, know, rounds, seqRnds int
+	}{
+		{nil, 16, 16, 4, 7},
+		{[]string{"-limit", "0"}, 0, 0, 4, 7},
+		{[]string{"-limit", "40", "-knowledge", "0"}, 40, 0, 4, 7},
+		{[]string{"-full"}, 0, 0, 0, 0},
+		{[]string{"-full", "-limit", "32", "-rounds", "3"}, 32, 32, 3, 0},
+		{[]string{"-rounds", "0"}, 16, 16, 0, 7},
+	} {
+		o, err := parse(tc.args, nil)
+		require.NoError(t, err, "%v", tc.args)
+		assert.Equal(t, []int{tc.limit, tc.know, tc.rounds, tc.seqRnds}, []int{o.limit, o.knowledge, o.rounds, o.seqRounds}, "%v", tc.args)
+		assert.Equal(t, 3, o.seeds)
+		assert.Equal(t, 120, o.minSteps)
+	}
+	for _, args := range [][]string{{"-limit", "-2"}, {"-seeds", "0"}, {"-min-steps", "-1"}} {
+		_, err := parse(args, nil)
+		assert.Error(t, err, "%v", args)
+	}
+}
+
+func TestSampleEvenly(t *testing.T) {
+	xs := make([]int, 10)
+	for i := range xs {
+		xs[i] = i
+	}
+	assert.Equal(t, []int{0, 2, 5, 7}, sampleEvenly(xs, 4, 0), "as packs.Options.Limit")
+	assert.Equal(t, []int{1, 3, 6, 8}, sampleEvenly(xs, 4, 0.5), "a later seed's phase: ⌊(i+½)·10/4⌋")
+	assert.Equal(t, xs, sampleEvenly(xs, 0, 0.5), "0: every item")
+	assert.Equal(t, xs, sampleEvenly(xs, 12, 0))
+	tasks := []accrete.Task{{Name: "a", Train: make([]accrete.Example, 30), Test: make([]accrete.Example, 30)}}
+	for i := range 30 {
+		tasks[0].Train[i].ID, tasks[0].Test[i].ID = fmt.Sprint(i), fmt.Sprint(i)
+	}
+	s1, s2 := sampleTasks(tasks, 5, 1, 0), sampleTasks(tasks, 5, 2, 1)
+	require.Len(t, s1[0].Train, 5)
+	assert.Equal(t, s1[0].Train, s1[0].Test, "train and test keep the same items")
+	assert.NotEqual(t, s1[0].Train, s2[0].Train, "another seed samples other items")
+	assert.Len(t, tasks[0].Train, 30, "the input is not changed")
+}
+
+func TestDescribeSaysWhatRuns(t *testing.T) {
+	mk := func(name string, n int) accrete.Task {
+		return accrete.Task{Name: name, Train: make([]accrete.Example, n), Test: make([]accrete.Example, n)}
+	}
+	all := []accrete.Task{mk("a", 100), mk("b", 20), mk("c", 50)}
+	sampled := []accrete.Task{mk("a", 16), mk("b", 16), mk("c", 16)}
+	o, err := parse([]string{"-methods", "lora1,seq-lora,replay", "-rounds", "2", "-seq-rounds", "0"}, nil)
+	require.NoError(t, err)
+	notes := strings.Join(describe(o, 1000, all, sampled, []accrete.Task{mk("base", 1277)}, []accrete.Task{mk("base", 16)}), "\n")
+	assert.Contains(t, notes, "Seeds: 3 (1–3)")
+	assert.Contains(t, notes, "a 16 of 100, b 16 of 20, c 16 of 50")
+	assert.Contains(t, notes, "base 16 of 1277")
+	assert.Contains(t, notes, "one-round methods 1 (a)")
+	assert.Contains(t, notes, "sequential LoRA and FFT 3 (a, b, c)")
+	assert.Contains(t, notes, "the other methods 2 (a, b)")
+}
