@@ -44,7 +44,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				if sh.slow && testing.Short() {
 					b.Skip("slow shape; run without -short")
 				}
-				step := benchTrainStep(b, sh, mode)
+				step := benchTrainStep(b, sh, mode, LayoutAuto)
 				tokens := float64(sh.B * sh.T)
 				b.ReportMetric(float64(step.Microseconds())/1e3, "ms/step")
 				b.ReportMetric(tokens/step.Seconds(), "tok/s")
@@ -59,7 +59,27 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
-func benchTrainStep(b *testing.B, sh benchShape, mode string) time.Duration {
+// BenchmarkTrainLayout times the same steps as BenchmarkTrainStep with the trained tensors and AdamW
+// on the host (LayoutHost, the CPU backends' default) and on the backend, updated in the graph
+// (LayoutDevice, the default on XLA), on the backend GOMLX_BACKEND names: which is faster where.
+func BenchmarkTrainLayout(b *testing.B) {
+	for _, sh := range benchShapes {
+		for _, mode := range []string{"fft", "lora"} {
+			for _, layout := range []Layout{LayoutHost, LayoutDevice} {
+				b.Run(sh.name+"/"+mode+"/"+string(layout), func(b *testing.B) {
+					if sh.slow && testing.Short() {
+						b.Skip("slow shape; run without -short")
+					}
+					step := benchTrainStep(b, sh, mode, layout)
+					b.ReportMetric(float64(step.Microseconds())/1e3, "ms/step")
+					b.ReportMetric(float64(sh.B*sh.T)/step.Seconds(), "tok/s")
+				})
+			}
+		}
+	}
+}
+
+func benchTrainStep(b *testing.B, sh benchShape, mode string, layout Layout) time.Duration {
 	be, err := model.Backend()
 	require.NoError(b, err)
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -87,7 +107,7 @@ func benchTrainStep(b *testing.B, sh benchShape, mode string) time.Duration {
 		}
 		data[i] = Example{Tokens: toks, PromptLen: 1}
 	}
-	cfg := TrainConfig{LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: sh.B, Seed: 1}
+	cfg := TrainConfig{LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: sh.B, Seed: 1, Layout: layout}
 	run := func(steps int) time.Duration {
 		cfg.MaxSteps = steps
 		start := time.Now()
