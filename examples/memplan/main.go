@@ -48,7 +48,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("memplan", flag.ContinueOnError)
 	seq := fs.Int("seq", 512, "sequence length (tokens)")
 	detail := fs.Bool("detail", false, "also print each plan's categories at micro-batch 1")
+	gpuDType := fs.String("gpu-dtype", "bf16", "the GPU rows' weight type: bf16, or f32 (what XLA runs today: bf16 storage is not built yet)")
 	if fs.SetOutput(stderr); fs.Parse(args) != nil {
+		return 2
+	}
+	if *gpuDType != string(lora.BF16) && *gpuDType != string(lora.F32) {
+		fmt.Fprintf(stderr, "memplan: -gpu-dtype must be bf16 or f32, got %q\n", *gpuDType)
 		return 2
 	}
 	fmt.Fprintf(stdout, "Memory plans (lora.PlanMemory), sequences of %d tokens, AdamW; GB = 10⁹ bytes.\n\n", *seq)
@@ -58,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, s := range shapes {
 		for _, method := range []lora.Method{lora.MethodLoRA, lora.MethodFFT} {
 			for _, t := range targets {
+				if t.device {
+					t.dtype = lora.DType(*gpuDType)
+					t.name = t.name[:len(t.name)-len("bf16")] + *gpuDType
+				}
 				plan := func(b int) lora.Plan {
 					return lora.PlanMemory(s.cfg, lora.PlanOptions{Method: method, Batch: b, SeqLen: *seq, DType: t.dtype,
 						Device: t.device, Accumulate: b < 16})
