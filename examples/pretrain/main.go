@@ -24,7 +24,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -82,14 +81,7 @@ func main() {
 		RMSNormEps: 1e-5, TieWordEmbeddings: true}
 	var err error
 	if *score != "" {
-		var m *model.Model
-		var tok *tokenizer.BPE
-		if m, tok, err = tiny.LoadDir(nil, *score); err == nil {
-			var sc scores
-			if sc, err = scoreModel(m, tok, o.heldDocs); err == nil {
-				fmt.Print(sc.table())
-			}
-		}
+		err = rescore(*score, o.heldDocs)
 	} else {
 		err = run(o)
 	}
@@ -98,6 +90,31 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// rescore scores the model saved in dir and replaces the scores section of its RECIPE.md.
+func rescore(dir string, heldDocs int) error {
+	m, tok, err := tiny.LoadDir(nil, dir)
+	if err != nil {
+		return err
+	}
+	sc, err := scoreModel(m, tok, heldDocs)
+	if err != nil {
+		return err
+	}
+	fmt.Print(sc.table())
+	p := filepath.Join(dir, "RECIPE.md")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	head, _, ok := strings.Cut(string(b), scoresHeading)
+	if !ok {
+		return fmt.Errorf("%s has no %q section", p, strings.TrimSpace(scoresHeading))
+	}
+	return os.WriteFile(p, []byte(head+scoresHeading+sc.table()), 0o644)
+}
+
+const scoresHeading = "## Scores of this model\n\n"
 
 func validate(o options) error {
 	switch {
@@ -245,7 +262,7 @@ func run(o options) error {
 		"- architecture: Llama, hidden %d, %d layers, %d heads, %d KV heads, MLP %d, vocab %d (BPE with byte fallback, trained by `tokenizer.Train` on %d bytes of the general text and the trained fact phrasings), tied head, %d parameters\n"+
 		"- data: %d base facts (packs/data/base/facts.jsonl) in %d trained phrasings, each shown %d times as a `Q: …\\nA: …` document; %d general-text documents (%d bytes) ×%g; all shuffled together and cut into windows of %d tokens, loss on every token\n"+
 		"- optimiser: AdamW, lr %g, warm-up %d then cosine, weight decay %g, batch %d, %d steps, %d tokens; seed %d\n"+
-		"- final training loss %.4f\n\n## Scores of this model\n\n%s",
+		"- final training loss %.4f\n\n"+scoresHeading+"%s",
 		strings.Join(os.Args[1:], " "), time.Since(began).Round(time.Second), trainTime.Round(time.Second),
 		cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.IntermediateSize, cfg.VocabSize, o.tokSample, cfg.NumParams(),
 		len(base.Train), len(facts), o.factReps, len(docs), textBytes, o.textEpochs, o.seq,
@@ -267,6 +284,7 @@ type scores struct {
 	trained map[string]float64 // by group, "" for all base facts
 	para    map[string]float64
 	novel   map[string]float64
+	heldOut float64 // paraphrases and novel phrasings together, each phrasing once
 	news    []eval.TaskScore
 	bpb     float64
 	nHeld   int
@@ -320,6 +338,7 @@ func scoreModel(m *model.Model, tok *tokenizer.BPE, heldDocs int) (scores, error
 		nno += float64(sn.NParaphrases)
 	}
 	sc.trained[""], sc.para[""], sc.novel[""] = tr/n, pa/npa, no/nno
+	sc.heldOut = (pa + no) / (npa + nno)
 	news, err := packs.All(packs.Options{})
 	if err != nil {
 		return sc, err
@@ -336,37 +355,8 @@ func scoreModel(m *model.Model, tok *tokenizer.BPE, heldDocs int) (scores, error
 		held = held[:heldDocs]
 	}
 	sc.nHeld = len(held)
-	sc.bpb, err = bitsPerByte(m, tok, held)
+	sc.bpb, err = eval.BitsPerByte(ctx, em, held)
 	return sc, err
-}
-
-// bitsPerByte is −Σ log2 p(token) over each document's tokens (after BOS, EOS included) divided by
-// the documents' UTF-8 bytes: a measure of language ability that does not depend on the tokenizer.
-func bitsPerByte(m *model.Model, tok *tokenizer.BPE, docs []string) (float64, error) {
-	var nats float64
-	var bytes int
-	const batch = 8
-	for s := 0; s < len(docs); s += batch {
-		var seqs [][]int
-		for _, d := range docs[s:min(s+batch, len(docs))] {
-			ids := append(append([]int{tok.BOS()}, tok.Encode(d, false, false)...), tok.EOS())
-			if len(ids) > m.Config.MaxPositionEmbeddings {
-				return 0, fmt.Errorf("held-out document of %d tokens is longer than the model's %d positions", len(ids), m.Config.MaxPositionEmbeddings)
-			}
-			seqs = append(seqs, ids)
-			bytes += len(d)
-		}
-		lps, err := m.TokenLogProbs(seqs)
-		if err != nil {
-			return 0, err
-		}
-		for _, lp := range lps {
-			for _, v := range lp {
-				nats -= float64(v)
-			}
-		}
-	}
-	return nats / math.Ln2 / float64(bytes), nil
 }
 
 func (s scores) table() string {
@@ -377,12 +367,13 @@ func (s scores) table() string {
 		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.3f |\n", g, s.trained[g], s.para[g], s.novel[g])
 	}
 	fmt.Fprintf(&b, "| **all base facts** | **%.3f** | **%.3f** | **%.3f** |\n\n", s.trained[""], s.para[""], s.novel[""])
+	fmt.Fprintf(&b, "All held-out phrasings of the base facts together (the study's retention measure, eval.TaskScore.HeldOut): **%.3f**.\n\n", s.heldOut)
 	fmt.Fprintf(&b, "New-knowledge packs (never trained on; chance is about 0 for open answers, 0.25 for four choices):\n\n")
 	fmt.Fprintf(&b, "| task | metric | trained phrasing | held-out paraphrase |\n| --- | --- | ---: | ---: |\n")
 	for _, t := range s.news {
-		fmt.Fprintf(&b, "| %s | %s | %.3f | %.3f |\n", t.Task, t.Metric, t.Trained, t.Paraphrase)
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.3f |\n", t.Task, t.Metric, t.Trained, t.HeldOut)
 	}
-	fmt.Fprintf(&b, "\nHeld-out general text (%d documents of packs/data/base/heldout.txt): %.3f bits per byte.\n", s.nHeld, s.bpb)
+	fmt.Fprintf(&b, "\nHeld-out general text (%d documents of packs/data/base/heldout.txt, never trained on): %.3f bits per byte (eval.BitsPerByte).\n", s.nHeld, s.bpb)
 	return b.String()
 }
 
