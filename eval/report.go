@@ -93,6 +93,12 @@ type Report struct {
 	// chosen learning rates, ...).
 	Notes   []string       `json:"notes,omitempty"`
 	Methods []MethodResult `json:"methods"`
+	// LearningRates are the rates the study ran with, each with the grid it was chosen from (printed
+	// after the summary). nil: none listed.
+	LearningRates []LearningRate `json:"learning_rates,omitempty"`
+	// Frontier are acquisition-retention points over learning rates (see FrontierPoint), printed as a
+	// table after LearningRates. nil: none.
+	Frontier []FrontierPoint `json:"frontier,omitempty"`
 }
 
 func (r *Report) title() string {
@@ -143,7 +149,8 @@ const deltaColumn = 3
 // WriteMarkdown writes a summary table (one row per method) and each method's accuracy matrices as
 // Markdown tables, on held-out and (when measured) trained phrasings, scores with four decimals and
 // "–" for undefined values. The text under the summary says what each column means: BWT is GEM's
-// (÷ T−1) and forgetting Chaudhry et al.'s (max-based).
+// (÷ T−1) and forgetting Chaudhry et al.'s (max-based). LearningRates and Frontier, when set, follow as
+// tables before the matrices.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("# %s\n\n", r.title())
@@ -200,6 +207,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		"model's (positive: general text got less likely). " +
 		"ACC, BWT and FWT as in GEM (Lopez-Paz & Ranzato 2017; BWT and FWT divide by T−1); " +
 		"forgetting as in Chaudhry et al. 2018 (max-based); avg. incr. acc. as in iCaRL.\n")
+	r.writeLearningRates(ew)
 	for _, mr := range r.Methods {
 		m := mr.Matrix
 		if m == nil || len(m.R) == 0 {
