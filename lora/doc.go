@@ -19,6 +19,9 @@
 // by category (weights, gradients, optimizer state, activations, logits, KV cache) for LoRA, FFT or
 // decoding, in float32 or bf16, in the CPU backends' host layout or a device's; Train refuses a run
 // whose plan exceeds TrainConfig.MemoryBudget (by default the machine's memory) before it allocates.
+// On the CPU backends Train keeps the trained tensors and AdamW's moments in host memory; on a device
+// backend (XLA) it keeps them in device buffers and updates them in the graph, so that a step moves
+// only the batch and the loss (TrainConfig.Layout).
 //
 // A Store keeps named adapters for one base model in a directory, each in its own subdirectory as
 // PEFT writes it, with a manifest that records the base model's Fingerprint and each adapter's task,
