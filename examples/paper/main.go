@@ -19,9 +19,20 @@
 // data order and, when -limit keeps fewer items than a task has, which items are sampled. The report
 // gives each number's mean over the seeds and its 95% Student-t interval.
 //
+// Each family of methods trains at its own learning rate, chosen fairly (-lr-grid, on by default): 20%
+// of every task's items and of the base facts are held back as validation items, never trained on and
+// never scored as test items; each rate of the family's grid (-lr-grid-lora, -lr-grid-fft) trains one
+// round on the first task, and the rate with the best mean of acquisition and retention on the
+// validation items is the family's (the adapter methods share LoRA's; full fine-tuning has its own).
+// The grid's points are the one-round acquisition-retention frontier (figure6_frontier.png, and tables
+// in the report); -frontier adds sequential LoRA, FFT and O-LoRA over the grid, so that "LoRA forgets
+// less than FFT" can be judged at matched acquisition. A rate given with -lr-lora or -lr-fft is used
+// as given.
+//
 //	go run ./examples/paper                 # the default miniature (under 10 minutes on 2 cores)
 //	go run ./examples/paper -full           # every method over every round and item
 //	go run ./examples/paper -limit 0 -seeds 5 # every item of every pack, five seeds
+//	go run ./examples/paper -frontier      # also the sequential frontier over the learning-rate grids
 //	go run ./examples/paper -model DIR -tasks DIR -methods seq-lora,replay -rounds 4 -out results
 package main
 
@@ -67,6 +78,11 @@ type options struct {
 	lrLoRA, lrFFT           float64
 	replayRatio             float64
 	full, quiet             bool
+	// lrGrid chooses each family's learning rate from lrGridLoRA or lrGridFFT on validation items,
+	// unless its rate was given (lrLoRAGiven, lrFFTGiven); frontier also sweeps the grids sequentially.
+	lrGrid, frontier        bool
+	lrGridLoRA, lrGridFFT   []float64
+	lrLoRAGiven, lrFFTGiven bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -85,10 +101,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.seeds, "seeds", 3, "seeds each method runs over (seed, seed+1, ...); the report gives means and 95% Student-t intervals")
 	fs.IntVar(&o.bpbDocs, "bpb-docs", 64, "documents of held-out general text scored for bits per byte before and after every round (0: none)")
 	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
-	fs.IntVar(&o.epochs, "epochs", 0, "training epochs per round (default 12)")
+	fs.IntVar(&o.epochs, "epochs", 12, "training epochs per round (≥ 1; -min-steps may add more)")
 	fs.IntVar(&o.minSteps, "min-steps", 120, "fewest optimizer steps per round: a small task gets more epochs (lora.TrainConfig.MinSteps; 0: -epochs only)")
-	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "LoRA learning rate")
-	fs.Float64Var(&o.lrFFT, "lr-fft", 5e-4, "full fine-tuning learning rate")
+	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "learning rate of the adapter methods (LoRA, O-LoRA, merging, MoE experts, replay, joint); when given, used as is instead of chosen from -lr-grid-lora")
+	fs.Float64Var(&o.lrFFT, "lr-fft", 5e-4, "full fine-tuning learning rate; when given, used as is instead of chosen from -lr-grid-fft")
+	fs.BoolVar(&o.lrGrid, "lr-grid", true, "choose each family's learning rate from its grid: one round on the first task per rate, scored on validation items held back from the study; false: -lr-lora and -lr-fft as given, no items held back")
+	gridLoRA := fs.String("lr-grid-lora", "1e-3,3e-3,1e-2", "learning rates the adapter methods choose from (comma-separated)")
+	gridFFT := fs.String("lr-grid-fft", "1e-4,3e-4,1e-3", "learning rates full fine-tuning chooses from (comma-separated)")
+	fs.BoolVar(&o.frontier, "frontier", false, "also train sequential LoRA, FFT and O-LoRA λ=0.5 at every rate of the grids, scored on the validation items: the sequential acquisition-retention frontier (expensive)")
 	fs.Float64Var(&o.replayRatio, "replay-ratio", 0.5, "replay: samples of each earlier task per item of the current one (the paper's w_hist)")
 	fs.Uint64Var(&o.seed, "seed", 1, "first seed (see -seeds)")
 	fs.BoolVar(&o.full, "full", false, "run every method over every round and item")
@@ -98,6 +118,17 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		o.lrLoRAGiven = o.lrLoRAGiven || f.Name == "lr-lora"
+		o.lrFFTGiven = o.lrFFTGiven || f.Name == "lr-fft"
+	})
+	var err error
+	if o.lrGridLoRA, err = parseRates("lr-grid-lora", *gridLoRA); err != nil {
+		return o, err
+	}
+	if o.lrGridFFT, err = parseRates("lr-grid-fft", *gridFFT); err != nil {
+		return o, err
 	}
 	switch {
 	case methods != "":
@@ -112,9 +143,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unknown method %q (want any of %s)", m, strings.Join(methodNames(), ", "))
 		}
 	}
-	if o.rounds < -1 || o.seqRounds < -1 || o.limit < -1 || o.knowledge < -1 || o.rank <= 0 || o.epochs < 0 || o.minSteps < 0 ||
+	if o.rounds < -1 || o.seqRounds < -1 || o.limit < -1 || o.knowledge < -1 || o.rank <= 0 || o.minSteps < 0 ||
 		o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
-		return o, errors.New("-rounds, -seq-rounds, -limit, -knowledge, -epochs and -min-steps must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
+		return o, errors.New("-rounds, -seq-rounds, -limit, -knowledge and -min-steps must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
+	}
+	if o.epochs < 1 {
+		return o, fmt.Errorf("-epochs must be ≥ 1, got %d (-min-steps adds epochs to small tasks)", o.epochs)
 	}
 	if o.bpbDocs < 0 {
 		return o, fmt.Errorf("-bpb-docs must be ≥ 0, got %d", o.bpbDocs)
@@ -138,9 +172,6 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	o.seqRounds = unset(o.seqRounds, 7)
 	if o.knowledge < 0 {
 		o.knowledge = o.limit
-	}
-	if o.epochs == 0 {
-		o.epochs = 12
 	}
 	return o, nil
 }
@@ -175,6 +206,16 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOut(o.out); err != nil {
+		return err
+	}
+	// The validation split: items held back from the study, on which the learning rates are chosen
+	// and the frontier scored; the study trains and scores only the rest.
+	var valTasks, valKnowledge []accrete.Task
+	if o.lrGrid || o.frontier {
+		allTasks, valTasks = splitValidation(allTasks, o.seed)
+		allKnowledge, valKnowledge = splitValidation(allKnowledge, o.seed)
+	}
 	// Every seed samples its own items (the same for every method, so that methods compare on the
 	// same items); with every item kept, the seeds differ only in initialisation and data order.
 	type sample struct{ tasks, knowledge []accrete.Task }
@@ -188,12 +229,15 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		progress = nil
 	}
 	notes := describe(o, base.Config.NumParams(), allTasks, samples[0].tasks, allKnowledge, samples[0].knowledge)
+	if valTasks != nil {
+		notes = append(notes, describeValidation(o, valTasks, valKnowledge))
+	}
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
 	}
 
 	cache := accrete.NewAdapterCache() // methods that train the same adapter from the base share it
-	newLearner := func(seed uint64) (*accrete.Learner, error) {
+	newLearner := func(o options) (*accrete.Learner, error) {
 		m, err := model.New(b, base.Config, base.Weights.Clone())
 		if err != nil {
 			return nil, err
@@ -202,20 +246,44 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
-		l.LoRA = lora.Config{Rank: o.rank, Seed: seed}
-		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: seed, WarmupSteps: 5}
+		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
+		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
 		l.Progress = progress
 		l.Cache = cache
 		return l, nil
 	}
 	report := eval.Report{Title: "accrete: adding knowledge in rounds (arXiv 2410.14753 in miniature)", Notes: notes}
+	// Learning rates: the first seed's items, trained at each rate of a grid and scored on the
+	// validation items, choose each family's rate; -frontier adds the sequential sweep.
+	train := func(ctx context.Context, spec method, lr float64, tasks, knowledge []accrete.Task) (eval.FrontierPoint, error) {
+		so := withRate(o, familyOf(spec), lr)
+		l, err := newLearner(so)
+		if err != nil {
+			return eval.FrontierPoint{}, err
+		}
+		fmt.Fprintf(stdout, "\n== %s at learning rate %s, on validation items (%d round(s), seed %d) ==\n", spec.label,
+			eval.FormatRate(lr), len(tasks), so.seed)
+		mat, err := accrete.Run(ctx, l, spec.build(so), tasks, accrete.RunOptions{Knowledge: knowledge})
+		p, err := frontierPoint(lr, mat, err)
+		if err != nil {
+			return p, fmt.Errorf("%s at learning rate %s: %w", spec.name, eval.FormatRate(lr), err)
+		}
+		return p, nil
+	}
+	rates, err := chooseRates(ctx, &o, train, samples[0].tasks, valTasks, valKnowledge, stdout)
+	if err != nil {
+		return err
+	}
+	report.LearningRates, report.Frontier = rates.rates, rates.points
+	report.Notes = append(report.Notes, rates.note)
+	fmt.Fprintln(stdout, rates.note)
 	for _, name := range o.methods {
 		spec, _ := methodByName(name)
 		var runs []eval.MethodResult
 		for k, smp := range samples {
 			so := o
 			so.seed = o.seed + uint64(k)
-			l, err := newLearner(so.seed)
+			l, err := newLearner(so)
 			if err != nil {
 				return err
 			}
@@ -257,6 +325,9 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	if err := figures(o.out, report.Methods); err != nil {
+		return err
+	}
+	if err := frontierFigure(o.out, report.Frontier); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout)

@@ -11,18 +11,33 @@ import (
 )
 
 func TestBadFlagsAndPathsFailClearly(t *testing.T) {
-	for _, tc := range []struct {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
+	readOnly := filepath.Join(dir, "ro")
+	require.NoError(t, os.Mkdir(readOnly, 0o555))
+	type testCase struct {
 		args []string
 		code int
 		msg  string
-	}{
+	}
+	var extra []testCase
+	if os.Geteuid() != 0 { // root writes into a read-only folder
+		extra = append(extra, testCase{[]string{"-out", readOnly, "-quiet"}, 1, "-out " + readOnly + " is not writable"})
+	}
+	for _, tc := range append([]testCase{
 		{[]string{"-methods", "nope"}, 2, `unknown method "nope"`},
 		{[]string{"-rank", "0"}, 2, "-rank"},
 		{[]string{"-bogus"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-model", "/nonexistent/model", "-quiet"}, 1, "/nonexistent/model"},
 		{[]string{"-tasks", "/nonexistent/tasks", "-quiet"}, 1, "/nonexistent/tasks"},
-	} {
+		{[]string{"-epochs", "0"}, 2, "-epochs must be ≥ 1, got 0"},
+		{[]string{"-lr-grid-fft", "1e-4,-1"}, 2, `-lr-grid-fft: "-1" is not a positive learning rate`},
+		// A bad -out is refused before any training: the run would fail only when the report is saved.
+		{[]string{"-out", file, "-quiet"}, 1, "-out " + file},
+		{[]string{"-out", filepath.Join(file, "sub"), "-quiet"}, 1, "not a directory"},
+	}, extra...) {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), tc.args, &out, &errb)
 		require.Equal(t, tc.code, code, "%v: %s", tc.args, errb.String())
@@ -38,12 +53,18 @@ func TestSmallStudyWritesReport(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"-methods", "lora1,seq-lora", "-rounds", "2", "-limit", "6", "-epochs", "2",
-		"-quiet", "-out", dir}, &out, &errb)
+		"-lr-grid-lora", "1e-3,1e-2", "-quiet", "-out", dir}, &out, &errb)
 	require.Equal(t, 0, code, errb.String())
-	for _, f := range []string{"report.md", "report.csv", "report.json", "figure1_one_round.png", "figure2_sequential.png"} {
+	for _, f := range []string{"report.md", "report.csv", "report.json", "figure1_one_round.png", "figure2_sequential.png",
+		"figure6_frontier.png"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 		require.Positive(t, st.Size(), f)
 	}
 	require.Contains(t, out.String(), "LoRA sequential")
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Learning rates")
+	require.Contains(t, string(md), "chosen from {1e-03, 1e-02}")
+	require.Contains(t, string(md), "Validation items: 20%")
 }

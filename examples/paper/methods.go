@@ -22,7 +22,9 @@ const (
 )
 
 func fftTrain(o options) *lora.TrainConfig {
-	return &lora.TrainConfig{LearningRate: o.lrFFT, Epochs: o.epochs, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
+	// The same epochs and fewest steps as the adapter methods (Learner.Train), so that the two families
+	// differ only in what they train and at what rate.
+	return &lora.TrainConfig{LearningRate: o.lrFFT, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
 }
 
 var methods = []method{
