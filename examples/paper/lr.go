@@ -280,6 +280,25 @@ func families(o options) map[string]family {
 	}
 }
 
+// needsValidation says whether o chooses a rate on validation items (-lr-grid, for a family some
+// method uses whose rate was not given) or draws the frontier: only then are items held back.
+func needsValidation(o options) bool {
+	if o.frontier {
+		return true
+	}
+	if !o.lrGrid {
+		return false
+	}
+	fams := families(o)
+	for _, name := range o.methods {
+		spec, _ := methodByName(name)
+		if !fams[familyOf(spec)].given {
+			return true
+		}
+	}
+	return false
+}
+
 // withRate is o with fam's learning rate set to lr.
 func withRate(o options, fam string, lr float64) options {
 	if fam == familyFFT {

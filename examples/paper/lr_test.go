@@ -204,6 +204,24 @@ func TestChooseRatesOnFakes(t *testing.T) {
 	assert.Contains(t, c.note, "LoRA 2e-03, given (-lr-lora)")
 }
 
+func TestNeedsValidation(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"-lr-grid=false"}, false},
+		{[]string{"-lr-grid=false", "-frontier"}, true},
+		{[]string{"-lr-lora", "1e-3", "-lr-fft", "1e-4"}, false},
+		{[]string{"-lr-lora", "1e-3", "-methods", "lora1,seq-lora,replay"}, false},
+		{[]string{"-lr-lora", "1e-3", "-methods", "lora1,fft1"}, true},
+	} {
+		o, err := parse(tc.args, nil)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, needsValidation(o), "%v", tc.args)
+	}
+}
+
 func keysOf(exs []accrete.Example) []string {
 	var out []string
 	for _, e := range exs {

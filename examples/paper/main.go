@@ -105,7 +105,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.minSteps, "min-steps", 120, "fewest optimizer steps per round: a small task gets more epochs (lora.TrainConfig.MinSteps; 0: -epochs only)")
 	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "learning rate of the adapter methods (LoRA, O-LoRA, merging, MoE experts, replay, joint); when given, used as is instead of chosen from -lr-grid-lora")
 	fs.Float64Var(&o.lrFFT, "lr-fft", 5e-4, "full fine-tuning learning rate; when given, used as is instead of chosen from -lr-grid-fft")
-	fs.BoolVar(&o.lrGrid, "lr-grid", true, "choose each family's learning rate from its grid: one round on the first task per rate, scored on validation items held back from the study; false: -lr-lora and -lr-fft as given, no items held back")
+	fs.BoolVar(&o.lrGrid, "lr-grid", true, "choose each family's learning rate from its grid: one round on the first task per rate, scored on validation items held back from the study; false: -lr-lora and -lr-fft as given, and no items held back unless -frontier")
 	gridLoRA := fs.String("lr-grid-lora", "1e-3,3e-3,1e-2", "learning rates the adapter methods choose from (comma-separated)")
 	gridFFT := fs.String("lr-grid-fft", "1e-4,3e-4,1e-3", "learning rates full fine-tuning chooses from (comma-separated)")
 	fs.BoolVar(&o.frontier, "frontier", false, "also train sequential LoRA, FFT and O-LoRA λ=0.5 at every rate of the grids, scored on the validation items: the sequential acquisition-retention frontier (expensive)")
@@ -212,7 +212,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	// The validation split: items held back from the study, on which the learning rates are chosen
 	// and the frontier scored; the study trains and scores only the rest.
 	var valTasks, valKnowledge []accrete.Task
-	if o.lrGrid || o.frontier {
+	if needsValidation(o) {
 		allTasks, valTasks = splitValidation(allTasks, o.seed)
 		allKnowledge, valKnowledge = splitValidation(allKnowledge, o.seed)
 	}
