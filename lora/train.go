@@ -153,10 +153,43 @@ type Result struct {
 	Steps, Epochs int
 	// Loss is the mean task loss of the last epoch; Extra the mean ExtraLoss term of the last epoch.
 	Loss, Extra float64
+	// FirstLoss is the task loss of the first step's batch, before any update: where the run started.
+	FirstLoss float64
 	// EpochLoss and EpochExtra hold the per-epoch means.
 	EpochLoss, EpochExtra []float64
 	// Tokens counts the training tokens processed (padding excluded).
 	Tokens int
+}
+
+// Collapse thresholds (Result.Collapse), in nats.
+const (
+	// CollapseRise is how far above FirstLoss a run's last loss may end.
+	CollapseRise = 1.0
+	// CollapseChance is how close to ln(vocabulary) (a uniform prediction) a run's last loss may end
+	// when it started more than CollapseRise below it.
+	CollapseChance = 0.25
+)
+
+// Collapse describes a run whose loss went up instead of down, or returns "" for one that did not:
+// the last epoch's mean loss ends more than CollapseRise above FirstLoss, or, for a run that started
+// more than CollapseRise below ln(vocabSize) (the loss of a uniform prediction), within
+// CollapseChance of it: the model forgot what it knew. A learning rate far too high does this.
+// vocabSize ≤ 1 skips the second test.
+func (r Result) Collapse(vocabSize int) string {
+	if r.Steps == 0 || math.IsNaN(r.Loss) || math.IsNaN(r.FirstLoss) {
+		return ""
+	}
+	if r.Loss > r.FirstLoss+CollapseRise {
+		return fmt.Sprintf("loss rose from %.3f to %.3f over %d steps (collapse; is the learning rate too high?)", r.FirstLoss, r.Loss, r.Steps)
+	}
+	if vocabSize > 1 {
+		chance := math.Log(float64(vocabSize))
+		if r.FirstLoss < chance-CollapseRise && r.Loss > chance-CollapseChance {
+			return fmt.Sprintf("loss went from %.3f to %.3f over %d steps, near ln(%d) = %.3f, a uniform prediction (collapse; is the learning rate too high?)",
+				r.FirstLoss, r.Loss, r.Steps, vocabSize, chance)
+		}
+	}
+	return ""
 }
 
 // ErrNonFinite is returned (wrapped) when the loss becomes NaN or ±Inf; the weights are restored.
@@ -358,6 +391,9 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 			if err := upd.step(grads, res.Steps, total); err != nil {
 				restore()
 				return res, fmt.Errorf("lora: training step %d: optimizer: %w", res.Steps, err)
+			}
+			if res.Steps == 0 {
+				res.FirstLoss = loss
 			}
 			res.Steps++
 			res.Tokens += ntok
