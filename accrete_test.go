@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -218,14 +219,10 @@ func TestResumeAfterInterruption(t *testing.T) {
 
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	interrupt := accrete.StrategyFunc(func(ctx context.Context, l *accrete.Learner, r accrete.Round) error {
-		if r.Index == 2 {
-			cancel()
-		}
-		return accrete.Sequential{}.Learn(ctx, l, r)
-	})
 	opts.CheckpointDir = dir
-	_, err = accrete.Run(ctx, tinyLearner(t, 4), interrupt, tasks, opts)
+	l := tinyLearner(t, 4)
+	l.Progress = &cancelAt{match: "round 3/3", cancel: cancel}
+	_, err = accrete.Run(ctx, l, accrete.Sequential{}, tasks, opts)
 	require.ErrorIs(t, err, context.Canceled)
 
 	got, err := accrete.Run(context.Background(), tinyLearner(t, 4), accrete.Sequential{}, tasks, opts)
@@ -244,24 +241,21 @@ func TestResumeFromAnOlderCheckpoint(t *testing.T) {
 	tasks := []accrete.Task{tinyTask("ka", 4, 1), tinyTask("mo", 4, 2)}
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	interrupt := accrete.StrategyFunc(func(ctx context.Context, l *accrete.Learner, r accrete.Round) error {
-		if r.Index == 1 {
-			cancel()
-		}
-		return accrete.Sequential{}.Learn(ctx, l, r)
-	})
 	opts := accrete.RunOptions{GeneralText: []string{"what is ka"}, CheckpointDir: dir}
 	l := tinyLearner(t, 7)
 	l.Train.Epochs = 2
-	_, err := accrete.Run(ctx, l, interrupt, tasks, opts)
+	l.Progress = &cancelAt{match: "round 2/2", cancel: cancel}
+	_, err := accrete.Run(ctx, l, accrete.Sequential{}, tasks, opts)
 	require.ErrorIs(t, err, context.Canceled)
 
-	// Rewrite round 1's run.json as an older version wrote it.
+	// Rewrite round 1's run.json as an older version wrote it: without the run's record.
 	path := filepath.Join(dir, "round-01", "run.json")
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var meta map[string]any
 	require.NoError(t, json.Unmarshal(b, &meta))
+	require.Contains(t, meta, "record")
+	delete(meta, "record")
 	m := meta["matrix"].(map[string]any)
 	for _, k := range []string{"trained", "base_trained", "bpb", "base_bpb"} {
 		require.Contains(t, m, k)
@@ -273,8 +267,11 @@ func TestResumeFromAnOlderCheckpoint(t *testing.T) {
 
 	l = tinyLearner(t, 7)
 	l.Train.Epochs = 2
+	var log strings.Builder
+	l.Progress = &log
 	got, err := accrete.Run(context.Background(), l, accrete.Sequential{}, tasks, opts)
 	require.NoError(t, err)
+	require.Contains(t, log.String(), "has no record of what it is a run of", "an old checkpoint resumes with a warning")
 	require.NoError(t, got.Validate())
 	require.Len(t, got.Trained, 2)
 	require.True(t, math.IsNaN(got.Trained[0][0]))

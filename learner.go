@@ -47,7 +47,8 @@ type Learner struct {
 	// History records the rounds Run has finished on this learner, in order.
 	History []RoundRecord
 
-	base model.Weights
+	base     model.Weights
+	warnings []string // of the round in progress, for its RoundRecord
 }
 
 // NewLearner returns a learner over m, keeping a frozen copy of m's current weights as the base.
@@ -72,6 +73,9 @@ type RoundRecord struct {
 	Trained   []float64
 	Knowledge float64
 	BPB       float64
+	// Warning describes what looked wrong in the round, "; "-separated (a training collapse, see
+	// lora.Result.Collapse), or is "" when nothing did. Each warning is also in the learner's log.
+	Warning string
 }
 
 // Keep stores a trained adapter in l.Store (a no-op without a store) under name, with extra tensors
@@ -118,6 +122,23 @@ func (l *Learner) SetWeights(w model.Weights) error {
 	}
 	l.Model.UpdateWeights()
 	return nil
+}
+
+// Warn writes "warning: " and the message to the learner's log and records it in the Warning of the
+// round in progress (RoundRecord), so that a report can show it.
+func (l *Learner) Warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.warnings = append(l.warnings, msg)
+	l.log("warning: %s", msg)
+}
+
+// CheckTraining warns (Warn) when res, the result of a training labelled label, collapsed (see
+// lora.Result.Collapse). TrainAdapter and TrainFull call it; a strategy that calls lora.Train itself
+// should too.
+func (l *Learner) CheckTraining(label string, res lora.Result) {
+	if c := res.Collapse(l.Model.Config.VocabSize); c != "" {
+		l.Warn("%s: %s", label, c)
+	}
 }
 
 func (l *Learner) log(format string, args ...any) {
@@ -175,6 +196,7 @@ func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Ex
 		key = l.Cache.key(l, name, items, cfg, t)
 		if a, res, ok := l.Cache.get(key); ok {
 			l.log("%s: reusing the identical adapter trained earlier", name)
+			l.CheckTraining(name, res)
 			return a, res, nil
 		}
 	}
@@ -184,6 +206,7 @@ func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Ex
 	if err != nil {
 		return nil, res, fmt.Errorf("accrete: training adapter %q: %w", name, err)
 	}
+	l.CheckTraining(name, res)
 	if key != "" {
 		l.Cache.put(key, a, res)
 	}
@@ -198,6 +221,7 @@ func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Exam
 	if err != nil {
 		return res, fmt.Errorf("accrete: full fine-tuning %q: %w", label, err)
 	}
+	l.CheckTraining(label, res)
 	return res, nil
 }
 

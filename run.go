@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/accrete/accrete/eval"
@@ -29,9 +30,18 @@ type RunOptions struct {
 	// model's context. nil: not measured.
 	GeneralText []string
 	// CheckpointDir, when set, receives after every round the effective weights, the strategy's state
-	// (Stateful) and the matrix so far; a later Run with the same directory, strategy and tasks resumes
-	// after the last finished round.
+	// (Stateful), the matrix so far and a record of what the run is: the strategy's name and settings
+	// (Configurable), each task's name and a hash of its items, the learner's LoRA and training
+	// configurations, template and seeds, the base model's lora.Fingerprint, eval's MaxTokens and
+	// what retention is measured on. A later Run with the same directory resumes after the last
+	// finished round if its record is the same, and otherwise refuses, naming the first field that
+	// differs. A checkpoint written before records were kept resumes with a warning in the log.
+	// Resuming also removes the temporary round directories (".round-*") of a run killed while
+	// writing one.
 	CheckpointDir string
+	// ResumeMismatchOK resumes from CheckpointDir even when its record differs from this run's,
+	// logging the difference as a warning. Default false: a difference is an error.
+	ResumeMismatchOK bool
 	// OnRound, when set, is called after each round with its scores (e.g. to print them).
 	OnRound func(round int, scores []eval.TaskScore, knowledge float64)
 }
@@ -53,9 +63,14 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 	o.Eval.Template = l.Template
 	start := 0
 	var mat *eval.Matrix
+	var rec *runRecord
 	if o.CheckpointDir != "" {
+		rec = newRunRecord(l, s, tasks, o)
+		if err := removeStale(o.CheckpointDir, l); err != nil {
+			return nil, err
+		}
 		var err error
-		start, mat, err = resume(o.CheckpointDir, l, s, names)
+		start, mat, err = resume(o.CheckpointDir, l, s, names, rec, o.ResumeMismatchOK)
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +95,7 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 		began := time.Now()
 		l.log("round %d/%d: %s (%d items)", i+1, len(tasks), tasks[i].Name, len(tasks[i].Train))
 		before := l.Model.Weights.Clone()
+		l.warnings = nil
 		if err := s.Learn(ctx, l, r); err != nil {
 			l.Model.SetAdapter(nil)
 			if rerr := l.SetWeights(before); rerr != nil {
@@ -98,12 +114,14 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 		l.log("round %d done in %s: score on %s %.3f (trained phrasing %.3f), knowledge %.3f, bits per byte %.4f",
 			i+1, time.Since(began).Round(time.Second), tasks[i].Name, rs.Scores[i], rs.Trained[i], sc.knowledge, sc.bpb)
 		l.History = append(l.History, RoundRecord{Index: i, Task: tasks[i].Name, Strategy: strategyName(s),
-			Duration: time.Since(began), Scores: rs.Scores, Trained: rs.Trained, Knowledge: sc.knowledge, BPB: sc.bpb})
+			Duration: time.Since(began), Scores: rs.Scores, Trained: rs.Trained, Knowledge: sc.knowledge, BPB: sc.bpb,
+			Warning: strings.Join(l.warnings, "; ")})
+		l.warnings = nil
 		if o.OnRound != nil {
 			o.OnRound(i, sc.tasks, sc.knowledge)
 		}
 		if o.CheckpointDir != "" {
-			if err := checkpoint(o.CheckpointDir, i, l, s, mat); err != nil {
+			if err := checkpoint(o.CheckpointDir, i, l, s, mat, rec); err != nil {
 				return mat, err
 			}
 		}
@@ -178,13 +196,31 @@ type runMeta struct {
 	Tasks  []string     `json:"tasks"`
 	Round  int          `json:"round"` // rounds finished
 	Matrix *eval.Matrix `json:"matrix"`
+	// Record is what the run is (absent in checkpoints written before it was kept).
+	Record *runRecord `json:"record,omitempty"`
+}
+
+// removeStale removes the temporary round directories that a run killed inside checkpoint left in
+// dir (a missing dir has none).
+func removeStale(dir string, l *Learner) error {
+	stale, err := filepath.Glob(filepath.Join(dir, ".round-*"))
+	if err != nil {
+		return fmt.Errorf("accrete: resume %s: %w", dir, err)
+	}
+	for _, p := range stale {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("accrete: resume %s: removing a stale temporary directory: %w", dir, err)
+		}
+		l.log("removed %s, left by an interrupted checkpoint", p)
+	}
+	return nil
 }
 
 func roundDir(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("round-%02d", i+1)) }
 
 // checkpoint writes round i's state into a temporary directory and renames it into place, so a
 // checkpoint directory either holds a whole round or none of it.
-func checkpoint(dir string, i int, l *Learner, s Strategy, mat *eval.Matrix) error {
+func checkpoint(dir string, i int, l *Learner, s Strategy, mat *eval.Matrix, rec *runRecord) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("accrete: checkpoint: %w", err)
 	}
@@ -207,7 +243,7 @@ func checkpoint(dir string, i int, l *Learner, s Strategy, mat *eval.Matrix) err
 		}
 	}
 	names := mat.Tasks
-	data, err := json.MarshalIndent(runMeta{Tasks: names, Round: i + 1, Matrix: mat}, "", "  ")
+	data, err := json.MarshalIndent(runMeta{Tasks: names, Round: i + 1, Matrix: mat, Record: rec}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -221,8 +257,9 @@ func checkpoint(dir string, i int, l *Learner, s Strategy, mat *eval.Matrix) err
 	return nil
 }
 
-// resume finds the last complete round in dir and restores the learner and strategy from it.
-func resume(dir string, l *Learner, s Strategy, names []string) (int, *eval.Matrix, error) {
+// resume finds the last complete round in dir and restores the learner and strategy from it, after
+// checking that the round's record matches rec (unless mismatchOK, which only warns).
+func resume(dir string, l *Learner, s Strategy, names []string, rec *runRecord, mismatchOK bool) (int, *eval.Matrix, error) {
 	for i := len(names) - 1; i >= 0; i-- {
 		rd := roundDir(dir, i)
 		data, err := os.ReadFile(filepath.Join(rd, "run.json"))
@@ -238,6 +275,16 @@ func resume(dir string, l *Learner, s Strategy, names []string) (int, *eval.Matr
 		}
 		if fmt.Sprint(meta.Tasks) != fmt.Sprint(names) || meta.Round != i+1 || meta.Matrix == nil {
 			return 0, nil, fmt.Errorf("accrete: resume: %s was written for tasks %v, this run has %v", rd, meta.Tasks, names)
+		}
+		switch {
+		case meta.Record == nil:
+			l.log("warning: %s has no record of what it is a run of (written by an older version); resuming without checking that it matches this run", rd)
+		case meta.Record.mismatch(rec) != "":
+			msg := meta.Record.mismatch(rec)
+			if !mismatchOK {
+				return 0, nil, fmt.Errorf("accrete: resume %s: %s (RunOptions.ResumeMismatchOK continues anyway)", dir, msg)
+			}
+			l.log("warning: resuming %s although its %s", dir, msg)
 		}
 		_, w, err := model.LoadHF(filepath.Join(rd, "model"))
 		if err != nil {

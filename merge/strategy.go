@@ -36,6 +36,9 @@ func (s *Strategy) Name() string {
 	return "merge-" + strings.ReplaceAll(string(s.cfg.WithDefaults().Method), "_", "-")
 }
 
+// Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
+func (s *Strategy) Settings() any { return s.cfg }
+
 // Adapters returns the adapters kept so far, in round order (the slice is a copy; the adapters are
 // not).
 func (s *Strategy) Adapters() []*lora.Adapter { return append([]*lora.Adapter(nil), s.adapters...) }

@@ -116,6 +116,9 @@ func (s *Strategy) Name() string {
 	return name
 }
 
+// Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
+func (s *Strategy) Settings() any { return s.cfg }
+
 // Mixture returns the current mixture (nil before the first round).
 func (s *Strategy) Mixture() *Mixture { return s.mix }
 

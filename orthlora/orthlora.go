@@ -112,6 +112,9 @@ func New(cfg Config) *Strategy { return &Strategy{cfg: cfg, past: Past{}} }
 // Config returns the strategy's configuration.
 func (s *Strategy) Config() Config { return s.cfg }
 
+// Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
+func (s *Strategy) Settings() any { return s.cfg }
+
 // Past returns a copy of the stacked A matrices of the finished rounds.
 func (s *Strategy) Past() Past { return s.past.Clone() }
 
@@ -176,6 +179,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if err != nil {
 		return fmt.Errorf("orthlora: training adapter %q: %w", name, err)
 	}
+	l.CheckTraining(name, res)
 	if s.cfg.OnAdapter != nil {
 		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
 			return err

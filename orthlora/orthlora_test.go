@@ -170,4 +170,13 @@ func TestResumeThroughRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.History, r.History, "nothing retrained, the history restored")
 	assert.Equal(t, s.Past(), r.Past())
+
+	// Another strategy, or O-LoRA with other settings, does not resume from it.
+	_, err = accrete.Run(context.Background(), tinyLearner(t, tok), accrete.Sequential{}, tasks, accrete.RunOptions{CheckpointDir: dir})
+	assert.ErrorContains(t, err, `strategy differs: checkpoint has "o-lora λ=0.5", this run "sequential-lora"`)
+	tc2 := tc
+	tc2.LearningRate = 2e-2
+	_, err = accrete.Run(context.Background(), tinyLearner(t, tok), New(Config{Lambda: 0.5, Train: &tc2}), tasks, accrete.RunOptions{CheckpointDir: dir})
+	assert.ErrorContains(t, err, "strategy settings differs")
+	assert.ErrorContains(t, err, "LearningRate:0.02")
 }

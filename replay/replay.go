@@ -97,6 +97,15 @@ var (
 func (*strategy) FullyCooperative() bool { return true }
 
 // Name implements accrete.Namer.
+// Settings implements accrete.Configurable: the base strategy and the configuration, which a run's
+// checkpoints record.
+func (s *strategy) Settings() any {
+	return struct {
+		Base   accrete.Strategy
+		Config Config
+	}{s.base, s.cfg}
+}
+
 func (s *strategy) Name() string {
 	if n, ok := s.base.(accrete.Namer); ok {
 		return "replay(" + n.Name() + ")"
