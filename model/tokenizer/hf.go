@@ -485,6 +485,8 @@ func (t *BPE) MarshalJSON() ([]byte, error) {
 	m := model{
 		Type: "BPE", FuseUnk: t.fuseUnk, ByteFallback: t.byteFallback, IgnoreMerges: t.ignoreMerges,
 		Vocab: orderedVocab{pieces: t.pieces, ids: ids},
+		// [] rather than null for a vocabulary without merges: null does not load (FuzzParseHF).
+		Merges: make([]string, 0, len(t.mergeOrder)),
 	}
 	if t.unk >= 0 {
 		u := t.pieces[t.unk]
