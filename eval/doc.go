@@ -16,6 +16,10 @@
 //   - RougeLF1, ROUGE-L F1 over white-space tokens (Lin 2004, "ROUGE: A Package for Automatic
 //     Evaluation of Summaries");
 //   - EditSimilarity, 1 − Levenshtein/max length, over runes;
+//   - SARIScore, SARI of a simplification against its source and references (Xu et al., TACL 2016), as
+//     Hugging Face evaluate computes one sentence;
+//   - NumericMatchScore, GSM8K's exact match of the final number, extracted by ExtractNumber as
+//     lm-eval-harness's gsm8k task does;
 //   - Argmax and ArgmaxNorm, lm-eval-harness's acc and acc_norm (summed log-likelihood, and the same
 //     divided by the choice's length in characters);
 //   - Perplexity and PerplexityFromSum.
@@ -52,6 +56,5 @@
 // metric and JSON Lines files, one Example per line; see ReadTasks and Example. Bad lines are reported
 // as ExampleErrors naming file, line and field.
 //
-// Package eval knows nothing of adapters or strategies; it is not a training package, and it does not
-// implement SARI or GSM8K's answer extraction.
+// Package eval knows nothing of adapters or strategies; it is not a training package.
 package eval

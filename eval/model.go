@@ -313,7 +313,7 @@ func scoreGenerations(ctx context.Context, m Model, t Task, qs []query, o Option
 		for i, q := range batch {
 			e := t.Test[q.item]
 			items = append(items, ItemScore{ID: e.ID, Kind: q.kind, Paraphrase: q.para, Prompt: q.prompt, Output: outs[i],
-				Score: t.Metric.Score(outs[i], e.Answer)})
+				Score: t.Metric.ScoreSource(outs[i], e.Answer, q.prompt)})
 		}
 	}
 	return items, nil

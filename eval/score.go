@@ -241,11 +241,23 @@ func PerplexityFromSum(sumLogProb float64, nTokens int) float64 {
 }
 
 // Score scores a prediction against a reference under metric m: a generation for ExactMatch,
-// FirstChar, RougeL and EditSim, or the chosen choice's text for MultipleChoice (scored 1 when it equals
-// ref exactly). EditSim trims white space around both strings first, because the template's answer
-// carries a leading space and a stop newline. An unknown metric scores NaN.
+// FirstChar, RougeL, EditSim, SARI and NumericMatch, or the chosen choice's text for MultipleChoice
+// (scored 1 when it equals ref exactly). EditSim trims white space around both strings first, because
+// the template's answer carries a leading space and a stop newline. SARI scores against an empty
+// source here; see ScoreSource. An unknown metric scores NaN.
 func (m Metric) Score(pred, ref string) float64 {
+	return m.ScoreSource(pred, ref, "")
+}
+
+// ScoreSource is Score for a prediction made from source, the item's prompt: SARI measures what the
+// prediction keeps, deletes and adds relative to it (SARIScore with ref as the one reference); the
+// other metrics ignore it.
+func (m Metric) ScoreSource(pred, ref, source string) float64 {
 	switch m {
+	case SARI:
+		return SARIScore(source, pred, []string{ref})
+	case NumericMatch:
+		return NumericMatchScore(pred, ref)
 	case ExactMatch:
 		return ExactMatchScore(pred, ref)
 	case FirstChar:
@@ -263,7 +275,7 @@ func (m Metric) Score(pred, ref string) float64 {
 // Valid reports whether m is one of the package's metrics.
 func (m Metric) Valid() bool {
 	switch m {
-	case ExactMatch, FirstChar, MultipleChoice, RougeL, EditSim:
+	case ExactMatch, FirstChar, MultipleChoice, RougeL, EditSim, SARI, NumericMatch:
 		return true
 	}
 	return false

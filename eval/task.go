@@ -10,6 +10,8 @@ const (
 	MultipleChoice Metric = "multiple_choice" // log-likelihood over Choices: acc and acc_norm (lm-eval)
 	RougeL         Metric = "rouge_l"         // ROUGE-L F1 of the generation against the answer
 	EditSim        Metric = "edit_sim"        // 1 − Levenshtein(gen, answer)/max(len): structured strings
+	SARI           Metric = "sari"            // SARI of the generation against the answer, the prompt as source: simplification
+	NumericMatch   Metric = "numeric_match"   // GSM8K's exact match of the final number (ExtractNumber)
 )
 
 // Example is one item of a dataset-task, one JSON object per line of a task's .jsonl file:
