@@ -26,6 +26,10 @@
 //
 // Template fixes the prompt format ("Q: {prompt}\nA:" and " {answer}\n" by default); the trainer uses
 // the same Format and FormatAnswer so that a model is scored in the phrasing it learnt.
+// PaperTemplate and AlpacaTemplate are the paper's (arXiv 2410.14753, github.com/RhuiDih/cl): the
+// answer right after the prompt and the end-of-sequence token after it (Template.EOS), with Alpaca's
+// "### Instruction / ### Response" prompt built by AlpacaPrompt or AlpacaQuery; Truncate shortens a
+// training sequence as that code does (the prompt keeps head and tail, the answer its head).
 //
 // A Matrix holds R[i][j], the headline score on task j after round i, the base model's scores b[j], the
 // same on the trained phrasings (Trained, TrainedMatrix), and two retention measures after each round:

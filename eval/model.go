@@ -32,6 +32,15 @@ type Model interface {
 	LogLikelihood(ctx context.Context, pairs [][2]string) (logLiks []float64, nTokens []int, err error)
 }
 
+// EOSGenerator is a Model that can also generate until the end-of-sequence token, across newlines.
+// Score uses it for a Template with EOS set; with a Model that is not one, such a template's answers
+// are generated up to their first newline only.
+type EOSGenerator interface {
+	// GenerateUntilEOS is Generate stopping only at end of sequence (not included) or after
+	// maxTokens tokens.
+	GenerateUntilEOS(ctx context.Context, prompts []string, maxTokens int) ([]string, error)
+}
+
 // Template turns an item's prompt and answer into model text. The trainer and Score must use the same
 // one, so that a model is scored in the phrasing it was trained in: it trains on Format(prompt) followed
 // by FormatAnswer(answer) (loss on the answer only), and is scored on completions of Format(prompt).
@@ -43,6 +52,15 @@ type Template struct {
 	// what follows "{answer}" is the stop text (Model.Generate stops at a newline). Zero means
 	// DefaultTemplate's: " {answer}\n".
 	Answer string `json:"answer,omitempty"`
+	// EOS puts the end-of-sequence token after the answer: a trainer appends it to the tokens of
+	// FormatAnswer's text, and Score generates until it (across newlines, where the Model is an
+	// EOSGenerator) instead of stopping at the first newline. For answers that span lines (the
+	// paper's summaries, code and worked solutions). Zero: off, the answer ends with its stop text.
+	EOS bool `json:"eos,omitempty"`
+	// ChoiceDelimiter is put between the prompt and a multiple-choice continuation (Continuation).
+	// Zero means the text before "{answer}" in Answer (a space for DefaultTemplate), which is
+	// lm-eval-harness's target delimiter for it.
+	ChoiceDelimiter string `json:"choice_delimiter,omitempty"`
 }
 
 // DefaultTemplate is the template used when none is given.
@@ -81,8 +99,12 @@ func (t Template) FormatAnswer(answer string) string {
 }
 
 // Continuation is the continuation whose log-likelihood scores a multiple-choice choice: FormatAnswer
-// without the stop text (for the default template, " " + choice, as lm-eval-harness's target delimiter).
+// without the stop text (for the default template, " " + choice, as lm-eval-harness's target delimiter),
+// or ChoiceDelimiter + choice when the template sets one.
 func (t Template) Continuation(choice string) string {
+	if t.ChoiceDelimiter != "" {
+		return t.ChoiceDelimiter + choice
+	}
 	a := t.orDefault().Answer
 	if i := strings.LastIndex(a, "{answer}"); i >= 0 {
 		a = a[:i+len("{answer}")]
@@ -303,7 +325,11 @@ func scoreGenerations(ctx context.Context, m Model, t Task, qs []query, o Option
 		for _, q := range batch {
 			prompts = append(prompts, o.Template.Format(q.prompt))
 		}
-		outs, err := m.Generate(ctx, prompts, o.MaxTokens)
+		generate := m.Generate
+		if g, ok := m.(EOSGenerator); ok && o.Template.EOS {
+			generate = g.GenerateUntilEOS
+		}
+		outs, err := generate(ctx, prompts, o.MaxTokens)
 		if err != nil {
 			return nil, err
 		}
