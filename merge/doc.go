@@ -1,6 +1,7 @@
 // Package merge combines LoRA adapters trained separately from one base model into one update, without
-// any of their data: linear averaging, task arithmetic, TIES, DARE, magnitude pruning and exact
-// concatenation, plus the semi-cooperative strategy that merges every round's adapter.
+// any of their data: linear averaging, task arithmetic, TIES, DARE, DELLA, breadcrumbs, magnitude
+// pruning, Model Stock, spherical interpolation (NuSLERP), the Karcher mean and exact concatenation,
+// plus the semi-cooperative strategy that merges every round's adapter.
 //
 // # Overview
 //
@@ -24,7 +25,17 @@
 //     (DARETIES);
 //   - Magnitude: keep each τ_i's top-Density fraction by magnitude, then combine like Linear;
 //   - Concat: λ·Σ w_i τ_i in closed form as a LoRA of rank Σ r_i (Concatenate): A stacks the A's
-//     and B concatenates the weighted, scaled B's, so B·A is the weighted sum exactly.
+//     and B concatenates the weighted, scaled B's, so B·A is the weighted sum exactly;
+//   - DELLA (Deep et al., arXiv 2406.11617): MAGPRUNE drops each entry with a keep probability that
+//     grows with its magnitude rank in its row (Density ± Epsilon) and rescales survivors by 1/q, then
+//     TIES's election and disjoint mean (DELLA) or Linear's average (DELLALinear);
+//   - Breadcrumbs (Davari & Belilovsky, arXiv 2312.06795): per module, drop both tails of each τ_i
+//     (the Outliers fraction of largest magnitudes and the smallest, so Density remains), then sum;
+//   - ModelStock (Jang et al., arXiv 2403.19522): the weighted average shrunk towards the base by
+//     t = N·cosθ/(1+(N−1)·cosθ), θ the angle between the ΔW;
+//   - NuSLERP: spherical interpolation of two ΔW, whole or row by row, at t = w_1/(w_0+w_1);
+//   - Karcher: the weighted Riemannian mean of the normalised ΔW on the sphere, iterated to
+//     tolerance, scaled by the weighted mean of their norms.
 //
 // A merge can be folded into weights (Merge with FoldInto), kept dense (Dense), or re-factored into a
 // LoRA of a chosen rank by truncated SVD (Refactor), which reports each module's and the overall
@@ -38,7 +49,8 @@
 // merging N adapters holds at most N deltas of one module (one for the averaging methods), never
 // every ΔW of the model; BenchmarkMerge measures the peak heap against the all-at-once approach.
 // One adapter with weight 1 is reproduced bit for bit by every method at Density 1 (and by Linear,
-// TaskArithmetic and Concat at any density).
+// TaskArithmetic, Concat, ModelStock, NuSLERP and Karcher at any density: with one adapter, Model
+// Stock's cosθ is 1, and NuSLERP and Karcher return it).
 //
 // # Strategy
 //

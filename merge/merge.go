@@ -39,23 +39,78 @@ const (
 	Magnitude Method = "magnitude_prune"
 	// Concat is λ·Σ w_i τ_i computed exactly in low rank: see Concatenate.
 	Concat Method = "cat"
+	// DELLA (Deep et al., arXiv 2406.11617) is Drop-Elect-Fuse with MAGPRUNE as the drop: in each row of
+	// each τ_i the entries are ranked by magnitude, the entry of rank r (0 the smallest, n−1 the
+	// largest) is kept with probability q_r = Density − Epsilon + 2·Epsilon·r/(n−1) and rescaled by
+	// 1/q_r (so the row is unbiased), then TIES's sign election and disjoint mean fuse them. This is
+	// the paper's variant with the rescaling step and mergekit's della (per-row ranks, keep
+	// probabilities centred on Density); at Density 1 nothing is dropped.
+	DELLA Method = "della"
+	// DELLALinear is DELLA's MAGPRUNE drop followed by Linear's weighted average (mergekit's
+	// della_linear, without the sign election).
+	DELLALinear Method = "della_linear"
+	// Breadcrumbs (Davari & Belilovsky, arXiv 2312.06795, "model breadcrumbs") masks both tails of each
+	// τ_i per module: the ⌊Outliers·size⌋ largest-magnitude entries and the smallest ones, so that
+	// ⌊Density·size⌋ remain (fewer outliers are dropped when Density+Outliers > 1), then sums like
+	// TaskArithmetic: λ·Σ w_i mask(τ_i). This is the paper's layer-wise mask with its task-arithmetic
+	// combination, counted as mergekit's breadcrumbs counts; at Density 1 nothing is dropped.
+	Breadcrumbs Method = "breadcrumbs"
+	// ModelStock (Jang et al., ECCV 2024, arXiv 2403.19522) interpolates between the base and the
+	// weighted average of the τ_i with the paper's ratio t = N·cosθ / (1 + (N−1)·cosθ), θ the angle
+	// between the task vectors (relative to the base, i.e. between the ΔW), per module and, for N > 2,
+	// cosθ the mean pairwise cosine as mergekit takes it: λ·t·Σ w_i τ_i / Σ w_i. cosθ is clamped to
+	// [0, 1] (t = 0, the base, for opposed task vectors, where the paper's formula is undefined or
+	// negative). With one adapter cosθ = 1 and t = 1. The paper averages fine-tunes of one task; here
+	// the τ_i may come from different tasks, for which t shrinks their average towards the base.
+	ModelStock Method = "model_stock"
+	// NuSLERP is spherical interpolation of two task vectors (mergekit's nuslerp over ΔW, with weights
+	// normalised: t = w_1/(w_0+w_1)): with cosθ the cosine of τ_0 and τ_1,
+	// λ·(sin((1−t)θ)·τ_0 + sin(tθ)·τ_1)/sinθ, falling back to (1−t)·τ_0 + t·τ_1 where sinθ < 1e-8.
+	// By default each module is one vector (mergekit's nuslerp_flatten); SlerpRows interpolates every
+	// row of ΔW (one output unit's incoming weights) separately. The magnitudes are not renormalised.
+	// It merges two adapters (one is returned as λ·τ_0); SLERP with parameter t is weights {1−t, t}.
+	NuSLERP Method = "nuslerp"
+	// Karcher is the weighted Karcher (Riemannian, Fréchet) mean on the unit sphere of the normalised
+	// task vectors u_i = τ_i/‖τ_i‖, per module, as mergekit's karcher computes it: starting from the
+	// normalised weighted mean of the u_i, the mean moves along the geodesic by the weighted mean of
+	// the logarithm maps, Σ ŵ_i·θ_i/sinθ_i·(u_i − cosθ_i·μ), until that step is shorter than
+	// KarcherTol or after KarcherIters steps; the magnitude is restored as Σ ŵ_i‖τ_i‖ (ŵ the weights
+	// normalised to sum 1, adapters with ‖τ_i‖ ≤ KarcherTol left out of the direction): λ·Σ ŵ_i‖τ_i‖·μ.
+	Karcher Method = "karcher"
 )
 
 // Methods lists every method.
-var Methods = []Method{Linear, TaskArithmetic, TIES, DARELinear, DARETIES, Magnitude, Concat}
+var Methods = []Method{Linear, TaskArithmetic, TIES, DARELinear, DARETIES, Magnitude, Concat,
+	DELLA, DELLALinear, Breadcrumbs, ModelStock, NuSLERP, Karcher}
 
 // Config configures a merge, and the strategy built from it. Zero values mean the documented defaults.
 type Config struct {
 	// Method combines the adapters. Default (""): Linear.
 	Method Method
-	// Weights are the adapters' weights w_i, in order. Default (nil): 1/N each for Linear, Magnitude
-	// and Concat (the uniform average), 1.0 each for TaskArithmetic, TIES, DARELinear and DARETIES (as
-	// the paper runs TIES and DARE-TIES). Negative weights are allowed (task negation). The strategy
-	// uses the first N weights after N rounds.
+	// Weights are the adapters' weights w_i, in order. Default (nil): 1/N each for Linear, Magnitude,
+	// Concat, ModelStock, NuSLERP and Karcher (the uniform average), 1.0 each for TaskArithmetic, TIES,
+	// DARELinear, DARETIES, DELLA, DELLALinear and Breadcrumbs (as the paper runs TIES and DARE-TIES).
+	// Negative weights are allowed (task negation). The strategy uses the first N weights after N
+	// rounds.
 	Weights []float64
-	// Density is the fraction of entries TIES and Magnitude keep per module (k = ⌊Density·size⌋, as
-	// mergekit and PEFT count), in (0, 1]. Default (0): 0.2, the paper's value.
+	// Density is the fraction of entries TIES, Magnitude and Breadcrumbs keep per module (k =
+	// ⌊Density·size⌋, as mergekit and PEFT count), and DELLA's mean keep probability, in (0, 1].
+	// Default (0): 0.2, the paper's value.
 	Density float64
+	// Epsilon is DELLA's spread of keep probabilities: they run linearly in magnitude rank from
+	// Density − Epsilon to Density + Epsilon, which must lie in (0, 1] unless Density is 1. Default
+	// (0): min(0.1, Density/2, 1 − Density).
+	Epsilon float64
+	// Outliers is the fraction of largest-magnitude entries Breadcrumbs drops per module (the paper's
+	// β), in [0, 1). Default (0): 0.01, mergekit's γ.
+	Outliers float64
+	// SlerpRows makes NuSLERP interpolate each row of ΔW separately. Default (false): each module's
+	// ΔW is one vector.
+	SlerpRows bool
+	// KarcherIters and KarcherTol bound Karcher's iterations: it stops after KarcherIters geodesic
+	// steps or when a step is shorter than KarcherTol (radians). Defaults (0): 10 and 1e-5, mergekit's.
+	KarcherIters int
+	KarcherTol   float64
 	// DropP is DARE's drop probability p, in [0, 1). Default (0): 1 − Density (0.8 by default, i.e.
 	// DARE's keep probability is the density, as in mergekit); set Density to 1 for p = 0.
 	DropP float64
@@ -83,8 +138,20 @@ func (c Config) WithDefaults() Config {
 	if c.DropP == 0 {
 		c.DropP = 1 - c.Density
 	}
+	if c.Epsilon == 0 {
+		c.Epsilon = min(0.1, c.Density/2, 1-c.Density)
+	}
+	if c.Outliers == 0 {
+		c.Outliers = 0.01
+	}
 	if c.Scale == 0 {
 		c.Scale = 1
+	}
+	if c.KarcherIters == 0 {
+		c.KarcherIters = 10
+	}
+	if c.KarcherTol == 0 {
+		c.KarcherTol = 1e-5
 	}
 	return c
 }
@@ -109,6 +176,18 @@ func (c Config) Validate() error {
 	if math.IsNaN(d.Scale) || math.IsInf(d.Scale, 0) {
 		return fmt.Errorf("merge config: Scale must be finite, got %g", c.Scale)
 	}
+	if !(d.Epsilon >= 0) || (d.Density < 1 && !(d.Density-d.Epsilon > 0 && d.Density+d.Epsilon <= 1)) {
+		return fmt.Errorf("merge config: Epsilon must be ≥ 0 with Density ± Epsilon in (0, 1], got %g (Density %g)", c.Epsilon, d.Density)
+	}
+	if !(d.Outliers >= 0 && d.Outliers < 1) {
+		return fmt.Errorf("merge config: Outliers must be in [0, 1), got %g", c.Outliers)
+	}
+	if d.KarcherIters < 0 {
+		return fmt.Errorf("merge config: KarcherIters must be ≥ 0, got %d", c.KarcherIters)
+	}
+	if !(d.KarcherTol > 0) || math.IsInf(d.KarcherTol, 0) {
+		return fmt.Errorf("merge config: KarcherTol must be positive and finite, got %g", c.KarcherTol)
+	}
 	if c.LoRA != nil {
 		if err := c.LoRA.Validate(); err != nil {
 			return fmt.Errorf("merge config: LoRA: %w", err)
@@ -123,9 +202,22 @@ func (c Config) Validate() error {
 }
 
 // averages reports whether the method divides by the sum of the weights.
-func (m Method) averages() bool { return m == Linear || m == Magnitude || m == DARELinear }
+func (m Method) averages() bool {
+	switch m {
+	case Linear, Magnitude, DARELinear, DELLALinear, ModelStock, NuSLERP, Karcher:
+		return true
+	}
+	return false
+}
 
-func (m Method) electsSign() bool { return m == TIES || m == DARETIES }
+func (m Method) electsSign() bool { return m == TIES || m == DARETIES || m == DELLA }
+
+// holdsAll reports whether the method needs every adapter's delta of a module at once.
+func (m Method) holdsAll() bool {
+	return m.electsSign() || m == ModelStock || m == NuSLERP || m == Karcher
+}
+
+func (m Method) magprunes() bool { return m == DELLA || m == DELLALinear }
 
 func (m Method) trims() bool { return m == TIES || m == Magnitude }
 
@@ -136,7 +228,8 @@ func (c Config) weights(n int) ([]float64, error) {
 	if c.Weights == nil {
 		w := make([]float64, n)
 		v := 1.0
-		if c.Method == Linear || c.Method == Magnitude || c.Method == Concat {
+		switch c.Method {
+		case Linear, Magnitude, Concat, ModelStock, NuSLERP, Karcher:
 			v = 1 / float64(n)
 		}
 		for i := range w {
@@ -185,13 +278,16 @@ func Merge(adapters []*lora.Adapter, cfg Config, emit Emit) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Method == NuSLERP && len(adapters) > 2 {
+		return fmt.Errorf("merge: %s merges 1 or 2 adapters, got %d", cfg.Method, len(adapters))
+	}
 	largest := 0
 	for _, m := range mods {
 		out, in := adapters[0].Model.ModuleShape(m.Name)
 		largest = max(largest, out*in)
 	}
 	nbuf := 1
-	if cfg.Method.electsSign() {
+	if cfg.Method.holdsAll() {
 		nbuf = len(adapters)
 	}
 	bufs := make([][]float32, nbuf)
@@ -202,6 +298,10 @@ func Merge(adapters []*lora.Adapter, cfg Config, emit Emit) error {
 	var scratch []float32
 	if cfg.Method.trims() {
 		scratch = make([]float32, largest)
+	}
+	var order []int32
+	if cfg.Method.magprunes() || cfg.Method == Breadcrumbs {
+		order = make([]int32, largest)
 	}
 	res := &model.Tensor{Data: make([]float32, largest)}
 	var wsum float64
@@ -221,6 +321,10 @@ func Merge(adapters []*lora.Adapter, cfg Config, emit Emit) error {
 				trim(d, cfg.Density, scratch[:n])
 			case cfg.Method.drops():
 				dare(d, cfg.DropP, rand.New(rand.NewPCG(cfg.Seed, streamID(i, m))))
+			case cfg.Method.magprunes():
+				magprune(d, in, cfg.Density, cfg.Epsilon, rand.New(rand.NewPCG(cfg.Seed, streamID(i, m))), order[:in])
+			case cfg.Method == Breadcrumbs:
+				breadcrumbs(d, cfg.Density, cfg.Outliers, order[:n])
 			}
 			wi := w[i]
 			for j, v := range d {
@@ -233,6 +337,12 @@ func Merge(adapters []*lora.Adapter, cfg Config, emit Emit) error {
 		switch {
 		case cfg.Method.electsSign():
 			disjointMean(res.Data, acc, bufs, w, lambda)
+		case cfg.Method == ModelStock:
+			modelStock(res.Data, acc, bufs, n, lambda/wsum)
+		case cfg.Method == NuSLERP:
+			nuslerp(res.Data, bufs, n, w, in, cfg.SlerpRows, lambda)
+		case cfg.Method == Karcher:
+			karcher(res.Data, bufs, n, w, cfg.KarcherIters, cfg.KarcherTol, lambda)
 		default:
 			if cfg.Method.averages() {
 				lambda /= wsum
