@@ -1,7 +1,7 @@
 // Package merge combines LoRA adapters trained separately from one base model into one update, without
 // any of their data: linear averaging, task arithmetic, TIES, DARE, DELLA, breadcrumbs, magnitude
 // pruning, Model Stock, spherical interpolation (NuSLERP), the Karcher mean and exact concatenation,
-// plus the semi-cooperative strategy that merges every round's adapter.
+// plus interference diagnostics and the semi-cooperative strategy that merges every round's adapter.
 //
 // # Overview
 //
@@ -42,6 +42,13 @@
 // relative Frobenius error. The SVD is this package's own (TruncatedSVD): a randomized range finder
 // with power iterations followed by one-sided Jacobi on the small projection, or one-sided Jacobi on
 // the whole matrix when the rank asked for is close to full.
+//
+// # Interference
+//
+// Interference reports, before merging, how the adapters' updates of each module collide: the cosine
+// of every pair's ΔW, the principal angles between their A row spaces (input subspaces), and the
+// fraction of entries whose nonzero signs disagree (what TIES's sign election resolves), optionally
+// after TIES's trim.
 //
 // # Invariants
 //
