@@ -284,7 +284,7 @@ type manifestEntry struct {
 	Test   string `json:"test,omitempty"`
 }
 
-// ReadTasks reads the tasks of a task directory, in the order its manifest lists them, which is the
+// ReadManifest reads the tasks of a task directory, in the order its manifest lists them, which is the
 // order they are trained in. The manifest, dir/tasks.json, names each task, its metric and its JSON
 // Lines files (paths relative to dir):
 //
@@ -297,7 +297,7 @@ type manifestEntry struct {
 // and their paraphrases); one without "train" is scored only (the base model's own knowledge). Task
 // names must be unique. Every file is checked as by ReadExamples and Task.Validate; errors name the file
 // and line.
-func ReadTasks(dir string) ([]Task, error) {
+func ReadManifest(dir string) ([]Task, error) {
 	path := filepath.Join(dir, ManifestName)
 	b, err := os.ReadFile(path)
 	if err != nil {
