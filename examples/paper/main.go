@@ -91,7 +91,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var methods string
 	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama checkpoint directory with tokenizer.json (default: the shipped base model)")
-	fs.StringVar(&o.tasksDir, "tasks", "", "directory of your own JSONL tasks with a tasks.json manifest (default: the shipped knowledge packs)")
+	fs.StringVar(&o.tasksDir, "tasks", "", "directory of tasks: a tasks.json manifest with JSONL, or the paper's data as distributed (TRACE folders, MetaMathQA, GSM8K, lm-eval multiple choice; eval.ReadTaskDir) (default: the shipped knowledge packs)")
 	fs.StringVar(&o.out, "out", "out/paper", "output directory for the report and figures")
 	fs.StringVar(&methods, "methods", "", "comma-separated methods (default: "+strings.Join(defaultMethods, ",")+"; all: "+strings.Join(methodNames(), ",")+")")
 	fs.IntVar(&o.rounds, "rounds", -1, "rounds (the first N tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; 0 or -full: every task)")
@@ -202,7 +202,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	allTasks, allKnowledge, err := loadTasks(o)
+	allTasks, allKnowledge, tmpl, err := loadTasks(o)
 	if err != nil {
 		return err
 	}
@@ -246,6 +246,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
+		l.Template = tmpl
 		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
 		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
 		l.Progress = progress
@@ -500,22 +501,24 @@ func taskNames(ts []accrete.Task) string {
 }
 
 // loadTasks returns the new-knowledge tasks and the base-knowledge tasks (retention), every item of
-// each (sampleTasks applies -limit and -knowledge per seed).
-func loadTasks(o options) (tasks, knowledge []accrete.Task, err error) {
+// each (sampleTasks applies -limit and -knowledge per seed), and the template they are meant for: the
+// paper's (eval.PaperTemplate: TRACE prompts as is, MetaMathQA and GSM8K in Alpaca's prompt, EOS after
+// the answer) for a directory of the paper's data, "Q:/A:" for the packs and a tasks.json manifest.
+func loadTasks(o options) (tasks, knowledge []accrete.Task, tmpl eval.Template, err error) {
 	po := packs.Options{}
 	base, err := packs.Base(po)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, tmpl, err
 	}
 	if o.tasksDir == "" {
 		tasks, err = packs.All(po)
-		return tasks, []accrete.Task{base}, err
+		return tasks, []accrete.Task{base}, eval.DefaultTemplate, err
 	}
-	all, err := eval.ReadTasks(o.tasksDir)
+	dir, err := eval.ReadTaskDir(o.tasksDir, eval.ReadOptions{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, tmpl, err
 	}
-	for _, t := range all {
+	for _, t := range dir.Tasks {
 		if len(t.Train) == 0 {
 			knowledge = append(knowledge, t) // score-only tasks measure retention
 			continue
@@ -523,12 +526,12 @@ func loadTasks(o options) (tasks, knowledge []accrete.Task, err error) {
 		tasks = append(tasks, t)
 	}
 	if len(tasks) == 0 {
-		return nil, nil, fmt.Errorf("%s: no task with training items", o.tasksDir)
+		return nil, nil, tmpl, fmt.Errorf("%s: no task with training items", o.tasksDir)
 	}
 	if len(knowledge) == 0 && o.modelDir == "" {
 		knowledge = []accrete.Task{base}
 	}
-	return tasks, knowledge, nil
+	return tasks, knowledge, dir.Template(), nil
 }
 
 // figure groups the methods of one of the paper's figures.
