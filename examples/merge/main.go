@@ -3,13 +3,21 @@
 // Lee & Wynter, arXiv 2410.14753), then merges them without any data and scores every merged model
 // on every pack.
 //
-// The methods work on each module's full update ΔW = scale·B·A: linear averaging, TIES (Yadav et
-// al., arXiv 2306.01708), DARE-TIES (Yu et al., arXiv 2311.03099) and concatenation, which is the
-// linear average written exactly as one LoRA of rank Σr. Finally the linear merge is re-factored by
-// truncated SVD into a LoRA of rank r, with the relative error that costs.
+// The methods work on each module's full update ΔW = scale·B·A. By default: linear averaging, TIES
+// (Yadav et al., arXiv 2306.01708), DARE-TIES (Yu et al., arXiv 2311.03099) and concatenation, which
+// is the linear average written exactly as one LoRA of rank Σr. -methods also offers task arithmetic,
+// DARE-linear, magnitude pruning, DELLA and DELLA-linear (Deep et al., arXiv 2406.11617), breadcrumbs
+// (Davari & Belilovsky, arXiv 2312.06795), Model Stock (Jang et al., arXiv 2403.19522), NuSLERP (two
+// packs only) and the Karcher mean. Finally the linear merge is re-factored by truncated SVD into a
+// LoRA of rank r, with the relative error that costs.
 //
-//	go run ./examples/merge                                    # capitals, collectives, verse
+// Before merging, -interference (on by default) prints, for every pair of adapters and averaged over
+// the modules, the cosine of their ΔW, the principal angles between their A subspaces and the
+// fraction of shared entries whose signs conflict, on the whole ΔW and after TIES's trim at -density.
+//
+//	go run ./examples/merge                                    # capitals, collectives, continents
 //	go run ./examples/merge -methods ties,dare_ties -density 0.5 -refactor-rank 4
+//	go run ./examples/merge -packs capitals,collectives -methods linear,della,breadcrumbs,model_stock,nuslerp,karcher
 package main
 
 import (
@@ -17,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -41,6 +50,7 @@ type options struct {
 	methods      []merge.Method
 	refactorRank int
 	density      float64
+	interference bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -65,6 +75,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&methods, "methods", strings.Join(def, ","), "merge methods (any of "+strings.Join(all, ",")+")")
 	fs.Float64Var(&o.density, "density", 0.2, "fraction of each ΔW that TIES keeps; DARE keeps it in expectation (drops 1−density)")
 	fs.IntVar(&o.refactorRank, "refactor-rank", 8, "re-factor the linear merge into a LoRA of this rank (0: skip)")
+	fs.BoolVar(&o.interference, "interference", true, "print each pair of adapters' interference before merging: ΔW cosine, A-subspace principal angles, sign conflicts")
 	if err := o.Parse(fs, args); err != nil {
 		return o, err
 	}
@@ -79,6 +90,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-density must be in (0, 1], got %g", o.density)
 	case o.refactorRank < 0:
 		return o, fmt.Errorf("-refactor-rank must be ≥ 0, got %d", o.refactorRank)
+	case slices.Contains(o.methods, merge.NuSLERP) && len(o.Packs) > 2:
+		return o, fmt.Errorf("-methods nuslerp merges two adapters, but -packs names %d", len(o.Packs))
 	}
 	return o, o.Validate()
 }
@@ -150,6 +163,13 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	row("own adapter", alone)
 
+	var interference []string
+	if o.interference && len(adapters) > 1 {
+		if interference, err = interferenceReport(adapters, o.Packs, o.density); err != nil {
+			return err
+		}
+	}
+
 	for _, method := range o.methods {
 		cfg := merge.Config{Method: method, Density: o.density, Seed: o.Seed}
 		l.ResetToBase()
@@ -216,6 +236,13 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nscores: acc_norm for multiple choice, else the score on the trained phrasing")
+	if len(interference) > 0 {
+		fmt.Fprintln(stdout, "\ninterference before merging (mean over modules): ΔW cosine, principal angles between the A subspaces, and the fraction of")
+		fmt.Fprintf(stdout, "entries nonzero in both whose signs differ, on the whole ΔW and after TIES's trim to density %g:\n", o.density)
+		for _, line := range interference {
+			fmt.Fprintln(stdout, "  "+line)
+		}
+	}
 	if len(errs) > 0 {
 		fmt.Fprintln(stdout, "\nre-factoring the linear merge (Frobenius norm, ‖ΔW − B·A‖/‖ΔW‖ over all modules):")
 		for _, e := range errs {
@@ -224,4 +251,31 @@ func study(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\ndone in %s\n", time.Since(began).Round(time.Second))
 	return nil
+}
+
+// interferenceReport returns one line per pair of adapters: their interference averaged over modules.
+func interferenceReport(adapters []*lora.Adapter, names []string, density float64) ([]string, error) {
+	whole, err := merge.Interference(adapters, 1)
+	if err != nil {
+		return nil, err
+	}
+	trimmed, err := merge.Interference(adapters, density)
+	if err != nil {
+		return nil, err
+	}
+	w, t := merge.MeanInterference(whole), merge.MeanInterference(trimmed)
+	var lines []string
+	for k, p := range w {
+		angles := "none"
+		if len(p.Angles) > 0 {
+			var mean float64
+			for _, a := range p.Angles {
+				mean += a
+			}
+			angles = fmt.Sprintf("mean %.1f°, smallest %.1f°", mean/float64(len(p.Angles))*180/math.Pi, p.Angles[0]*180/math.Pi)
+		}
+		lines = append(lines, fmt.Sprintf("%s × %s: cosine %.3f, A angles %s (overlap %.3f), sign conflicts %.3f, trimmed %.3f",
+			names[p.I], names[p.J], p.Cosine, angles, p.Overlap(), p.SignConflict, t[k].SignConflict))
+	}
+	return lines, nil
 }

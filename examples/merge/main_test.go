@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/accrete/accrete/internal/testkit"
+	"github.com/accrete/accrete/internal/testmodel"
+	"github.com/accrete/accrete/lora"
 )
 
 func TestMergeTwoAdapters(t *testing.T) {
@@ -51,10 +55,30 @@ func TestMergeBadFlags(t *testing.T) {
 		{[]string{"-methods", "linear,nope"}, `unknown method "nope"`},
 		{[]string{"-density", "0"}, "-density must be in (0, 1], got 0"},
 		{[]string{"-packs", "nope"}, `unknown pack "nope"`},
+		{[]string{"-methods", "linear,nuslerp", "-packs", "capitals,collectives,continents"}, "-methods nuslerp merges two adapters, but -packs names 3"},
 	} {
 		var out, errb bytes.Buffer
 		require.Equal(t, 2, run(tc.args, &out, &errb), "%v", tc.args)
 		require.Contains(t, errb.String(), tc.msg, "%v", tc.args)
 		require.Empty(t, out.String(), "%v", tc.args)
 	}
+}
+
+func TestMergeParsesTheNewMethods(t *testing.T) {
+	var errb bytes.Buffer
+	o, err := parse([]string{"-packs", "capitals,collectives", "-methods", "della,della_linear,breadcrumbs,model_stock,nuslerp,karcher", "-interference=false"}, &errb)
+	require.NoError(t, err, errb.String())
+	require.Len(t, o.methods, 6)
+	require.False(t, o.interference)
+}
+
+func TestInterferenceReport(t *testing.T) {
+	mc := testmodel.Config(48)
+	a := testkit.RandomAdapter(t, mc, "a", 4, 1, 0.1)
+	b := testkit.RandomAdapter(t, mc, "b", 4, 2, 0.1)
+	lines, err := interferenceReport([]*lora.Adapter{a, a.Clone(), b}, []string{"x", "y", "z"}, 0.2)
+	require.NoError(t, err)
+	require.Len(t, lines, 3)
+	require.Regexp(t, `^x × y: cosine 1\.000, A angles mean 0\.0°, smallest 0\.0° \(overlap 1\.000\), sign conflicts 0\.000, trimmed 0\.000$`, lines[0])
+	require.Regexp(t, `^x × z: cosine -?0\.\d{3}, A angles mean \d+\.\d°, smallest \d+\.\d° \(overlap 0\.\d{3}\), sign conflicts 0\.\d{3}, trimmed 0\.\d{3}$`, lines[1])
 }
