@@ -57,8 +57,11 @@
 // # Task directories
 //
 // A task directory holds a manifest, tasks.json, listing the tasks in training order with their
-// metric and JSON Lines files, one Example per line; see ReadTasks and Example. Bad lines are reported
-// as ExampleErrors naming file, line and field.
+// metric and JSON Lines files, one Example per line; see ReadManifest and Example. Without a manifest,
+// ReadTaskDir (and ReadTasks) reads the paper's data as distributed: TRACE's dataset folders,
+// MetaMathQA, GSM8K and lm-eval-harness's multiple-choice suites, each task with the paper's metric
+// (PaperMetric) unless ReadOptions overrides it. Bad lines are reported as ExampleErrors naming file,
+// line (or array position) and field.
 //
 // Package eval knows nothing of adapters or strategies; it is not a training package.
 package eval

@@ -102,3 +102,47 @@ func ExampleScore_memorisation() {
 	// held out 0 over 3 phrasings; headline 0
 	// "Q: Capital of France?\nA:"" Paris\n"
 }
+
+// SARI of a simplification, on the example Hugging Face evaluate documents for its sari metric
+// (which reports 100 × this: 26.95).
+func ExampleSARIScore() {
+	source := "About 95 species are currently accepted."
+	refs := []string{"About 95 species are currently known.", "About 95 species are now accepted.", "95 species are now accepted."}
+	fmt.Printf("%.4g\n", 100*eval.SARIScore(source, "About 95 you now get in.", refs))
+	// Output: 26.95
+}
+
+// The final number of a worked solution, as lm-eval-harness's gsm8k task reads it.
+func ExampleExtractNumber() {
+	fmt.Println(eval.ExtractNumber("Natalia sold 48 + 24 clips.\n#### 72"))
+	fmt.Println(eval.ExtractNumber("She pays 3 × $410 = $1,230."))
+	fmt.Println(eval.NumericMatchScore("The answer is: 1,230", "#### 1230"))
+	// Output:
+	// 72
+	// 1230
+	// 1
+}
+
+// Alpaca's prompt for a MetaMathQA query: the first line is the instruction, the rest the input.
+func ExampleAlpacaQuery() {
+	fmt.Println(eval.AlpacaQuery("Add the numbers.\n4 and 7"))
+	// Output:
+	// Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.
+	//
+	// ### Instruction:
+	// Add the numbers.
+	//
+	// ### Input:
+	// 4 and 7
+	//
+	// ### Response:
+}
+
+// A training sequence longer than the maximum: the prompt keeps its head and its tail, the answer its head.
+func ExampleTruncate() {
+	prompt := []string{"<s>", "a", "b", "c", "d", "e", "f", "g"}
+	answer := []string{"x", "y"}
+	p, a := eval.Truncate(prompt, answer, 6)
+	fmt.Println(p, a)
+	// Output: [<s> a f g] [x y]
+}

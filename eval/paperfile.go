@@ -361,35 +361,33 @@ func kindOf(f map[string]json.RawMessage) (recordKind, bool) {
 // errField is a record's missing or mistyped field.
 var errField = errors.New("missing or not of the expected type")
 
-func toExample(k recordKind, f map[string]json.RawMessage) (e Example, field string, err error) {
-	str := func(name string) string {
-		var s string
-		if err == nil {
-			if json.Unmarshal(f[name], &s) != nil {
-				field, err = name, errField
-			}
-		}
-		return s
-	}
-	switch k {
-	case traceRecords:
-		e = Example{Prompt: str("prompt"), Answer: str("answer")}
-	case metamathRecords:
-		e = Example{Prompt: AlpacaQuery(str("query")), Answer: str("response")}
-	case gsm8kRecords:
-		q, a := str("question"), str("answer")
-		if err == nil && !strings.Contains(a, "####") {
-			return e, "answer", errors.New(`does not end in "#### N"`)
-		}
-		e = Example{Prompt: AlpacaPrompt(q, ""), Answer: a}
-	case choiceRecords:
+func toExample(k recordKind, f map[string]json.RawMessage) (Example, string, error) {
+	if k == choiceRecords {
 		return choiceExample(f)
 	}
-	if err == nil {
-		e.ID = str("id")
-		err, field = nil, "" // ids are optional
+	names := map[recordKind][2]string{
+		traceRecords:    {"prompt", "answer"},
+		metamathRecords: {"query", "response"},
+		gsm8kRecords:    {"question", "answer"},
+	}[k]
+	var pa [2]string
+	for i, name := range names {
+		if err := json.Unmarshal(f[name], &pa[i]); err != nil {
+			return Example{}, name, errField
+		}
 	}
-	return e, field, err
+	e := Example{Prompt: pa[0], Answer: pa[1]}
+	switch k {
+	case metamathRecords:
+		e.Prompt = AlpacaQuery(e.Prompt)
+	case gsm8kRecords:
+		if !strings.Contains(e.Answer, "####") {
+			return e, "answer", errors.New(`does not end in "#### N"`)
+		}
+		e.Prompt = AlpacaPrompt(e.Prompt, "")
+	}
+	_ = json.Unmarshal(f["id"], &e.ID) // ids are optional, and kept only when strings
+	return e, "", nil
 }
 
 // choiceExample builds a multiple-choice Example from an lm-eval-harness record.
