@@ -83,6 +83,8 @@ type options struct {
 	lrGrid, frontier        bool
 	lrGridLoRA, lrGridFFT   []float64
 	lrLoRAGiven, lrFFTGiven bool
+	// taskMetrics overrides the metric of tasks read with -tasks (eval.ReadOptions.Metrics).
+	taskMetrics map[string]eval.Metric
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -92,6 +94,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	var methods string
 	fs.StringVar(&o.modelDir, "model", "", "Hugging Face Llama checkpoint directory with tokenizer.json (default: the shipped base model)")
 	fs.StringVar(&o.tasksDir, "tasks", "", "directory of tasks: a tasks.json manifest with JSONL, or the paper's data as distributed (TRACE folders, MetaMathQA, GSM8K, lm-eval multiple choice; eval.ReadTaskDir) (default: the shipped knowledge packs)")
+	taskMetrics := fs.String("task-metrics", "", "NAME=METRIC,... overrides the metric of tasks read with -tasks (e.g. Py150=rouge_l; metrics: exact_match, first_char, multiple_choice, rouge_l, edit_sim, sari, numeric_match)")
 	fs.StringVar(&o.out, "out", "out/paper", "output directory for the report and figures")
 	fs.StringVar(&methods, "methods", "", "comma-separated methods (default: "+strings.Join(defaultMethods, ",")+"; all: "+strings.Join(methodNames(), ",")+")")
 	fs.IntVar(&o.rounds, "rounds", -1, "rounds (the first N tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; 0 or -full: every task)")
@@ -128,6 +131,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	if o.lrGridFFT, err = parseRates("lr-grid-fft", *gridFFT); err != nil {
+		return o, err
+	}
+	if o.taskMetrics, err = parseTaskMetrics(*taskMetrics); err != nil {
 		return o, err
 	}
 	switch {
@@ -500,6 +506,25 @@ func taskNames(ts []accrete.Task) string {
 	return strings.Join(n, ", ")
 }
 
+// parseTaskMetrics parses -task-metrics: NAME=METRIC pairs, comma-separated; nil for "".
+func parseTaskMetrics(s string) (map[string]eval.Metric, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]eval.Metric{}
+	for _, kv := range strings.Split(s, ",") {
+		name, m, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("-task-metrics: %q is not NAME=METRIC", kv)
+		}
+		if !eval.Metric(m).Valid() {
+			return nil, fmt.Errorf("-task-metrics: %q: unknown metric %q", name, m)
+		}
+		out[name] = eval.Metric(m)
+	}
+	return out, nil
+}
+
 // loadTasks returns the new-knowledge tasks and the base-knowledge tasks (retention), every item of
 // each (sampleTasks applies -limit and -knowledge per seed), and the template they are meant for: the
 // paper's (eval.PaperTemplate: TRACE prompts as is, MetaMathQA and GSM8K in Alpaca's prompt, EOS after
@@ -514,7 +539,7 @@ func loadTasks(o options) (tasks, knowledge []accrete.Task, tmpl eval.Template, 
 		tasks, err = packs.All(po)
 		return tasks, []accrete.Task{base}, eval.DefaultTemplate, err
 	}
-	dir, err := eval.ReadTaskDir(o.tasksDir, eval.ReadOptions{})
+	dir, err := eval.ReadTaskDir(o.tasksDir, eval.ReadOptions{Metrics: o.taskMetrics})
 	if err != nil {
 		return nil, nil, tmpl, err
 	}

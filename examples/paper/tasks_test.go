@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"testing"
 
 	"github.com/accrete/accrete/eval"
@@ -27,4 +28,23 @@ func TestLoadTasksTemplate(t *testing.T) {
 	_, _, tmpl, err = loadTasks(options{})
 	require.NoError(t, err)
 	assert.Equal(t, eval.DefaultTemplate, tmpl, "the packs keep Q:/A:")
+}
+
+func TestTaskMetricsFlag(t *testing.T) {
+	o, err := parse([]string{"-tasks", "../../eval/testdata/paper", "-task-metrics", "Py150=rouge_l,20Minuten=exact_match"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]eval.Metric{"Py150": eval.RougeL, "20Minuten": eval.ExactMatch}, o.taskMetrics)
+	tasks, _, _, err := loadTasks(o)
+	require.NoError(t, err)
+	assert.Equal(t, eval.RougeL, tasks[1].Metric)
+	assert.Equal(t, eval.ExactMatch, tasks[2].Metric)
+
+	for _, bad := range []string{"Py150", "Py150=bleu", "=sari"} {
+		_, err := parse([]string{"-task-metrics", bad}, io.Discard)
+		assert.ErrorContains(t, err, "-task-metrics", bad)
+	}
+	o, err = parse([]string{"-tasks", "../../eval/testdata/paper", "-task-metrics", "nope=sari"}, io.Discard)
+	require.NoError(t, err)
+	_, _, _, err = loadTasks(o)
+	assert.ErrorContains(t, err, `"nope"`)
 }
