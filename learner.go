@@ -30,8 +30,12 @@ type Learner struct {
 	Model *model.Model
 	// Tokenizer encodes prompts and answers for Model.
 	Tokenizer tokenizer.Tokenizer
-	// Template formats items for training and scoring. Zero: eval.DefaultTemplate.
+	// Template formats items for training and scoring. Zero: eval.DefaultTemplate. With Template.EOS
+	// the end-of-sequence token follows every trained answer, and scoring generates until it.
 	Template eval.Template
+	// MaxLen bounds a training sequence's tokens: a longer one is cut by eval.Truncate (the prompt
+	// keeps head and tail, the answer its head), as the paper's code does. Zero: no bound.
+	MaxLen int
 	// LoRA is the default adapter configuration for strategies that do not set their own.
 	LoRA lora.Config
 	// Train is the default training configuration for strategies that do not set their own. Its zero
@@ -159,9 +163,9 @@ func (l *Learner) Encode(items []Example) []lora.Example {
 	out := make([]lora.Example, 0, n)
 	for _, it := range items {
 		ans := l.Template.FormatAnswer(it.Answer)
-		out = append(out, l.encodePair(l.Template.Format(it.Prompt), ans))
+		out = append(out, l.encodeTrained(l.Template.Format(it.Prompt), ans))
 		for _, p := range it.Phrasings {
-			out = append(out, l.encodePair(l.Template.Format(p), ans))
+			out = append(out, l.encodeTrained(l.Template.Format(p), ans))
 		}
 	}
 	return out
@@ -176,6 +180,20 @@ func (l *Learner) encodePair(ctx, cont string) lora.Example {
 	// The boundary merged across context and continuation: keep the context's own tokens.
 	rest := l.Tokenizer.Encode(cont, false, false)
 	return lora.Example{Tokens: append(c, rest...), PromptLen: len(c)}
+}
+
+// encodeTrained is encodePair for a training sequence: the end-of-sequence token after the answer
+// when the template asks for it (trained on, like the answer), then the cut to MaxLen.
+func (l *Learner) encodeTrained(ctx, cont string) lora.Example {
+	ex := l.encodePair(ctx, cont)
+	if eos := l.Tokenizer.EOS(); l.Template.EOS && eos >= 0 {
+		ex.Tokens = append(ex.Tokens, eos)
+	}
+	if l.MaxLen > 0 {
+		p, a := eval.Truncate(ex.Tokens[:ex.PromptLen], ex.Tokens[ex.PromptLen:], l.MaxLen)
+		ex = lora.Example{Tokens: append(slices.Clip(p), a...), PromptLen: len(p)}
+	}
+	return ex
 }
 
 // TrainAdapter trains a fresh LoRA adapter named name on the effective model and returns it detached
@@ -282,6 +300,16 @@ func (l *Learner) EvalModel() eval.Model { return &evalModel{l} }
 type evalModel struct{ l *Learner }
 
 func (e *evalModel) Generate(ctx context.Context, prompts []string, maxTokens int) ([]string, error) {
+	return e.generate(ctx, prompts, maxTokens, true)
+}
+
+// GenerateUntilEOS implements eval.EOSGenerator: generation runs across newlines, for templates whose
+// answers end with the end-of-sequence token.
+func (e *evalModel) GenerateUntilEOS(ctx context.Context, prompts []string, maxTokens int) ([]string, error) {
+	return e.generate(ctx, prompts, maxTokens, false)
+}
+
+func (e *evalModel) generate(ctx context.Context, prompts []string, maxTokens int, atNewline bool) ([]string, error) {
 	tok := e.l.Tokenizer
 	ids := make([][]int, len(prompts))
 	for i, p := range prompts {
@@ -291,15 +319,18 @@ func (e *evalModel) Generate(ctx context.Context, prompts []string, maxTokens in
 	if eos := tok.EOS(); eos >= 0 {
 		stops = append(stops, eos)
 	}
-	gen, err := e.l.Model.Generate(ctx, ids, model.GenerateOptions{MaxNewTokens: maxTokens, StopTokens: stops,
-		Stop: func(_ int, g []int) bool { return strings.Contains(tok.DecodeToken(g[len(g)-1]), "\n") }})
+	opts := model.GenerateOptions{MaxNewTokens: maxTokens, StopTokens: stops}
+	if atNewline {
+		opts.Stop = func(_ int, g []int) bool { return strings.Contains(tok.DecodeToken(g[len(g)-1]), "\n") }
+	}
+	gen, err := e.l.Model.Generate(ctx, ids, opts)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]string, len(gen))
 	for i, g := range gen {
 		s := tok.Decode(g)
-		if j := strings.IndexByte(s, '\n'); j >= 0 {
+		if j := strings.IndexByte(s, '\n'); j >= 0 && atNewline {
 			s = s[:j]
 		}
 		out[i] = s
