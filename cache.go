@@ -16,12 +16,23 @@ import (
 // seed, so a hit returns exactly the adapter the training would produce. Strategies that train the
 // same adapter from the base (merging, mixtures, the first round of most strategies) then share one
 // training when several run on one Learner's cache. Runs with an ExtraLoss are never cached (a
-// function cannot be keyed). Safe for concurrent use.
+// function cannot be keyed). Safe for concurrent use; the zero value is an empty cache ready to use.
 type AdapterCache struct {
-	mu      sync.Mutex
-	entries map[string]cacheEntry
-	// Hits and Misses count lookups.
-	Hits, Misses int
+	mu           sync.Mutex
+	entries      map[string]cacheEntry
+	hits, misses int
+}
+
+// CacheStats counts an AdapterCache's lookups.
+type CacheStats struct {
+	Hits, Misses, Entries int
+}
+
+// Stats returns the cache's lookup counts and size so far.
+func (c *AdapterCache) Stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{Hits: c.hits, Misses: c.misses, Entries: len(c.entries)}
 }
 
 type cacheEntry struct {
@@ -54,15 +65,18 @@ func (c *AdapterCache) get(key string) (*lora.Adapter, lora.Result, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok {
-		c.Misses++
+		c.misses++
 		return nil, lora.Result{}, false
 	}
-	c.Hits++
+	c.hits++
 	return e.a.Clone(), e.res, true
 }
 
 func (c *AdapterCache) put(key string, a *lora.Adapter, res lora.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cacheEntry{}
+	}
 	c.entries[key] = cacheEntry{a.Clone(), res}
 }

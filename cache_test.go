@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/lora"
 )
 
 func TestAdapterCacheReusesOnlyIdenticalTrainings(t *testing.T) {
@@ -19,7 +20,7 @@ func TestAdapterCacheReusesOnlyIdenticalTrainings(t *testing.T) {
 	require.NoError(t, err)
 	a2, _, err := l.TrainAdapter(ctx, "x", items, nil, nil)
 	require.NoError(t, err)
-	require.Equal(t, 1, l.Cache.Hits)
+	require.Equal(t, 1, l.Cache.Stats().Hits)
 	for m, b := range a1.B {
 		require.Equal(t, b.Data, a2.B[m].Data)
 	}
@@ -42,6 +43,28 @@ func TestAdapterCacheReusesOnlyIdenticalTrainings(t *testing.T) {
 	l.Model.UpdateWeights()
 	_, _, err = l.TrainAdapter(ctx, "x", items, nil, nil)
 	require.NoError(t, err)
-	require.Equal(t, 0, l.Cache.Hits)
-	require.Equal(t, 4, l.Cache.Misses)
+	require.Equal(t, 0, l.Cache.Stats().Hits)
+	require.Equal(t, 4, l.Cache.Stats().Misses)
+}
+
+// TestAdapterCacheZeroValue: a zero AdapterCache works (no nil-map panic) and its Stats can be read
+// while other goroutines use it (run with -race).
+func TestAdapterCacheZeroValue(t *testing.T) {
+	l := tinyLearner(t, 1)
+	l.Cache = &accrete.AdapterCache{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			_ = l.Cache.Stats()
+		}
+	}()
+	items := l.Encode([]accrete.Example{{Prompt: "a?", Answer: "b"}})
+	tc := lora.TrainConfig{LearningRate: 1e-2, MaxSteps: 2}
+	_, _, err := l.TrainAdapter(context.Background(), "x", items, nil, &tc)
+	require.NoError(t, err)
+	_, _, err = l.TrainAdapter(context.Background(), "x", items, nil, &tc)
+	require.NoError(t, err)
+	<-done
+	require.Equal(t, accrete.CacheStats{Hits: 1, Misses: 1, Entries: 1}, l.Cache.Stats())
 }
