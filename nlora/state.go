@@ -1,0 +1,57 @@
+package nlora
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/model/safetensors"
+)
+
+// HistoryFile is the file SaveState writes: the configuration's λ and form and the RoundLog of every
+// round, as JSON.
+const HistoryFile = "nlora_history.json"
+
+type stateJSON struct {
+	Lambda  float64    `json:"lambda"`
+	Factors bool       `json:"factors"`
+	Rounds  []RoundLog `json:"rounds"`
+}
+
+var _ accrete.Stateful = (*Strategy)(nil)
+
+// SaveState implements accrete.Stateful: it writes HistoryFile into dir, atomically.
+func (s *Strategy) SaveState(dir string) error {
+	data, err := json.MarshalIndent(stateJSON{Lambda: s.cfg.Lambda, Factors: s.cfg.Factors, Rounds: s.History}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("nlora: encoding the history: %w", err)
+	}
+	path := filepath.Join(dir, HistoryFile)
+	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return fmt.Errorf("nlora: saving %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadState implements accrete.Stateful: it restores the history SaveState wrote into dir. A saved λ
+// or form that differs from the configured one is an error.
+func (s *Strategy) LoadState(dir string, _ *accrete.Learner) error {
+	path := filepath.Join(dir, HistoryFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("nlora: loading state: %w", err)
+	}
+	var st stateJSON
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("nlora: loading state: %s: %w", path, err)
+	}
+	if st.Lambda != s.cfg.Lambda || st.Factors != s.cfg.Factors {
+		return fmt.Errorf("nlora: loading state: %s was saved with λ=%g factors=%v, this strategy has λ=%g factors=%v",
+			path, st.Lambda, st.Factors, s.cfg.Lambda, s.cfg.Factors)
+	}
+	s.History = st.Rounds
+	return nil
+}
