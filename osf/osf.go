@@ -1,0 +1,262 @@
+package osf
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/internal/symeig"
+	"github.com/accrete/accrete/lora"
+	"github.com/accrete/accrete/model"
+)
+
+// Config configures OSF. The zero value keeps half of every module's singular directions, with the
+// learner's adapter and training defaults.
+type Config struct {
+	// Keep is the fraction of min(out, in) singular directions of each weight, the leading ones, that
+	// the round's update must stay orthogonal to (on both sides). Default (0): 0.5. Must be in [0, 1).
+	Keep float64
+	// LoRA overrides the learner's adapter configuration when set. The seed is offset by the round.
+	// Its Dropout is not applied (see the package doc).
+	LoRA *lora.Config
+	// Train overrides the learner's training configuration when set.
+	Train *lora.TrainConfig
+	// OnAdapter, when set, is called with each round's trained adapter, already projected, before it
+	// is folded. The adapter must not be modified.
+	OnAdapter func(round int, a *lora.Adapter, res lora.Result) error
+}
+
+func (c Config) keep() float64 {
+	if c.Keep == 0 {
+		return 0.5
+	}
+	return c.Keep
+}
+
+// Validate names the first bad field and its value.
+func (c Config) Validate() error {
+	if !(c.Keep >= 0 && c.Keep < 1) {
+		return fmt.Errorf("osf: Config.Keep must be in [0, 1), got %g", c.Keep)
+	}
+	if c.LoRA != nil {
+		if err := c.LoRA.Validate(); err != nil {
+			return fmt.Errorf("osf: Config.LoRA: %w", err)
+		}
+	}
+	if c.Train != nil {
+		if err := c.Train.Validate(); err != nil {
+			return fmt.Errorf("osf: Config.Train: %w", err)
+		}
+	}
+	return nil
+}
+
+// RoundLog records one finished round.
+type RoundLog struct {
+	Index int    `json:"index"`
+	Task  string `json:"task"`
+	Steps int    `json:"steps"`
+	// Loss is the last epoch's mean task loss.
+	Loss float64 `json:"loss"`
+	// Kept is the number of singular directions preserved in the largest module.
+	Kept int `json:"kept"`
+	// Norm is ‖ΔW‖_F of the projected update over every module.
+	Norm float64 `json:"norm"`
+}
+
+// Strategy is OSF over sequential LoRA rounds. It is semi-cooperative and Stateful (the history; the
+// subspaces live in the weights).
+type Strategy struct {
+	cfg Config
+	// History has one entry per finished round, in order.
+	History []RoundLog
+}
+
+// New returns an OSF strategy. cfg is validated when a round starts.
+func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
+
+// Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
+func (s *Strategy) Settings() any { return s.cfg }
+
+// Name implements accrete.Namer: "osf keep=0.5".
+func (s *Strategy) Name() string { return fmt.Sprintf("osf keep=%g", s.cfg.keep()) }
+
+// Learn implements accrete.Strategy.
+func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Round) error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
+	tc = accrete.TrainDefaults(tc, accrete.LoRA)
+	if tc.Progress == nil {
+		tc.Progress = l.Progress
+	}
+	if tc.Label == "" {
+		tc.Label = fmt.Sprintf("round %d %s osf", r.Index+1, r.Task.Name)
+	}
+	name := accrete.AdapterName(r)
+	a, err := lora.NewAdapter(name, l.Model.Config, lc)
+	if err != nil {
+		return fmt.Errorf("osf: round %d: %w", r.Index+1, err)
+	}
+	p := &Projected{Adapter: a, Sub: map[lora.Module]Subspace{}}
+	rec := RoundLog{Index: r.Index, Task: r.Task.Name}
+	for _, m := range a.Modules() {
+		W := l.Model.Weights[model.ModuleWeightName(m.Layer, m.Name)]
+		out, in := W.Shape[0], W.Shape[1]
+		k := int(math.Ceil(s.cfg.keep() * float64(min(out, in))))
+		p.Sub[m] = Leading(W, k)
+		rec.Kept = max(rec.Kept, p.Sub[m].V.Shape[0])
+	}
+	items := l.Encode(r.Task.Train)
+	l.Model.SetAdapter(p)
+	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, tc)
+	l.Model.SetAdapter(nil)
+	if err != nil {
+		return fmt.Errorf("osf: training adapter %q: %w", name, err)
+	}
+	l.CheckTraining(name, res)
+	p.Fold()
+	if s.cfg.OnAdapter != nil {
+		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
+			return err
+		}
+	}
+	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
+		return err
+	}
+	if err := a.Fold(l.Model.Weights); err != nil {
+		return err
+	}
+	l.Model.UpdateWeights()
+	var norm float64
+	for _, m := range a.Modules() {
+		for _, v := range a.DeltaW(m).Data {
+			norm += float64(v) * float64(v)
+		}
+	}
+	rec.Steps, rec.Loss, rec.Norm = res.Steps, res.Loss, math.Sqrt(norm)
+	s.History = append(s.History, rec)
+	if l.Progress != nil {
+		fmt.Fprintf(l.Progress, "osf round %d (%s): task loss %.4g, %d leading directions kept per side, ‖ΔW‖ %.4g\n",
+			r.Index+1, r.Task.Name, rec.Loss, rec.Kept, rec.Norm)
+	}
+	return nil
+}
+
+// Subspace holds a weight's k leading singular directions as rows: U [k, out] (left) and V [k, in]
+// (right), orthonormal.
+type Subspace struct{ U, V *model.Tensor }
+
+// Leading returns the k leading singular directions of W [out, in] (k clamped to [0, min(out, in)]):
+// V from the eigendecomposition of WᵀW, U = W·v/σ. Directions whose singular value is 0 are left out.
+func Leading(W *model.Tensor, k int) Subspace {
+	out, in := W.Shape[0], W.Shape[1]
+	k = max(0, min(k, out, in))
+	gram := make([]float64, in*in)
+	for o := range out {
+		row := W.Data[o*in : (o+1)*in]
+		for i, x := range row {
+			if x == 0 {
+				continue
+			}
+			for j, y := range row {
+				gram[i*in+j] += float64(x) * float64(y)
+			}
+		}
+	}
+	vals, vecs := symeig.Decompose(gram, in)
+	var U, V []float32
+	n := 0
+	for i := range k {
+		if !(vals[i] > 1e-12*math.Max(vals[0], 1e-30)) {
+			break
+		}
+		sigma := math.Sqrt(vals[i])
+		v := vecs[i*in : (i+1)*in]
+		for o := range out {
+			var d float64
+			for j, x := range W.Data[o*in : (o+1)*in] {
+				d += float64(x) * v[j]
+			}
+			U = append(U, float32(d/sigma))
+		}
+		for _, x := range v {
+			V = append(V, float32(x))
+		}
+		n++
+	}
+	return Subspace{U: &model.Tensor{Shape: []int{n, out}, Data: U}, V: &model.Tensor{Shape: []int{n, in}, Data: V}}
+}
+
+// Projected is a LoRA adapter whose update is confined to the complement of a subspace per module:
+// its Delta is (I − UᵀU)·Scale·B·A·(I − VᵀV)·x for the subspace's rows U and V. It implements
+// model.Adapter with the wrapped adapter's tensors, so lora.Train trains A and B through it.
+type Projected struct {
+	*lora.Adapter
+	Sub map[lora.Module]Subspace
+}
+
+// Delta implements model.Adapter.
+func (p *Projected) Delta(params model.Params, layer int, module string, x *graph.Node) *graph.Node {
+	sub, ok := p.Sub[lora.Module{Layer: layer, Name: module}]
+	if ok && sub.V.Shape[0] > 0 {
+		x = graph.Sub(x, onto(x, sub.V))
+	}
+	d := p.Adapter.Delta(params, layer, module, x)
+	if d != nil && ok && sub.U.Shape[0] > 0 {
+		d = graph.Sub(d, onto(d, sub.U))
+	}
+	return d
+}
+
+// onto is (x·Rᵀ)·R: x [..., n] projected onto the span of R's rows [k, n].
+func onto(x *graph.Node, R *model.Tensor) *graph.Node {
+	c := graph.ConvertDType(graph.ConstTensor(x.Graph(), tensors.FromFlatDataAndDimensions(R.Data, R.Shape...)), x.DType())
+	h := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, c, []int{1}, nil) // [..., k]
+	return graph.DotGeneral(h, []int{h.Rank() - 1}, nil, c, []int{0}, nil)
+}
+
+// Fold writes the projection into the wrapped adapter's factors, A ← A·(I − VᵀV) and
+// B ← (I − UᵀU)·B, so that the plain adapter's ΔW equals the projected one; the subspaces are then
+// cleared (Delta no longer projects).
+func (p *Projected) Fold() {
+	for m, sub := range p.Sub {
+		A, B := p.A[m], p.B[m]
+		r, in, out := A.Shape[0], A.Shape[1], B.Shape[0]
+		k := sub.V.Shape[0]
+		for j := range r { // row j of A: a ← a − Σ_i (a·v_i) v_i
+			a := A.Data[j*in : (j+1)*in]
+			for i := range k {
+				v := sub.V.Data[i*in : (i+1)*in]
+				var d float64
+				for l, x := range a {
+					d += float64(x) * float64(v[l])
+				}
+				for l := range a {
+					a[l] -= float32(d * float64(v[l]))
+				}
+			}
+		}
+		ku := sub.U.Shape[0]
+		for j := range r { // column j of B: b ← b − Σ_i (u_i·b) u_i
+			for i := range ku {
+				u := sub.U.Data[i*out : (i+1)*out]
+				var d float64
+				for o := range out {
+					d += float64(u[o]) * float64(B.Data[o*r+j])
+				}
+				for o := range out {
+					B.Data[o*r+j] -= float32(d * float64(u[o]))
+				}
+			}
+		}
+	}
+	p.Sub = map[lora.Module]Subspace{}
+}
