@@ -2,10 +2,15 @@ package main
 
 import (
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/ella"
+	"github.com/accrete/accrete/ewc"
+	"github.com/accrete/accrete/inflora"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/merge"
 	"github.com/accrete/accrete/moe"
+	"github.com/accrete/accrete/nlora"
 	"github.com/accrete/accrete/orthlora"
+	"github.com/accrete/accrete/osf"
 	"github.com/accrete/accrete/replay"
 )
 
@@ -40,6 +45,14 @@ var methods = []method{
 	{"olora-0.5-sum", "O-LoRA λ=0.5 (raw sum)", semi, false, false, func(o options) accrete.Strategy {
 		return orthlora.New(orthlora.Config{Lambda: 0.5, Scale: orthlora.Sum})
 	}},
+	// O-LoRA's successors and the classic baselines (issue 19): optional, not in defaultMethods. Their
+	// λ's were set on the tests' tiny model, where each cuts its measured interference several-fold
+	// at a task-loss cost under 1%; tune them on the study's model with the logged penalty/task ratio.
+	{"nlora", "N-LoRA λ=1e-4", semi, false, false, func(o options) accrete.Strategy { return nlora.New(nlora.Config{Lambda: 1e-4}) }},
+	{"inflora", "InfLoRA ε=0.95", semi, false, false, func(o options) accrete.Strategy { return inflora.New(inflora.Config{}) }},
+	{"ella", "ELLA λ=0.01", semi, false, false, func(o options) accrete.Strategy { return ella.New(ella.Config{Lambda: 0.01}) }},
+	{"ewc", "EWC λ=0.1", semi, false, false, func(o options) accrete.Strategy { return ewc.New(ewc.Config{Lambda: 0.1}) }},
+	{"osf", "OSF keep=0.5", semi, false, false, func(o options) accrete.Strategy { return osf.New(osf.Config{}) }},
 	{"merge-avg", "merge average", semi, false, false, func(o options) accrete.Strategy { return merge.New(merge.Config{Method: merge.Linear}) }},
 	{"merge-ties", "merge TIES", semi, false, false, func(o options) accrete.Strategy {
 		return merge.New(merge.Config{Method: merge.TIES, Density: 0.2})
