@@ -154,45 +154,59 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 // (right), orthonormal.
 type Subspace struct{ U, V *model.Tensor }
 
-// Leading returns the k leading singular directions of W [out, in] (k clamped to [0, min(out, in)]):
-// V from the eigendecomposition of WᵀW, U = W·v/σ. Directions whose singular value is 0 are left out.
+// Leading returns the k leading singular directions of W [out, in] (k clamped to [0, min(out, in)]),
+// from the eigendecomposition of the smaller Gram matrix (WᵀW or W·Wᵀ) and the other side's vectors
+// as W·v/σ or Wᵀ·u/σ. Directions whose singular value is 0 are left out.
 func Leading(W *model.Tensor, k int) Subspace {
 	out, in := W.Shape[0], W.Shape[1]
 	k = max(0, min(k, out, in))
-	gram := make([]float64, in*in)
-	for o := range out {
-		row := W.Data[o*in : (o+1)*in]
-		for i, x := range row {
-			if x == 0 {
+	at := func(o, i int) float64 { return float64(W.Data[o*in+i]) }
+	// The small side has n = min(out, in) entries; x(a, j) reads W so that the Gram is over it.
+	n, m, x := in, out, func(a, j int) float64 { return at(a, j) }
+	if out < in {
+		n, m, x = out, in, func(a, j int) float64 { return at(j, a) }
+	}
+	gram := make([]float64, n*n)
+	row := make([]float64, n)
+	for a := range m {
+		for j := range n {
+			row[j] = x(a, j)
+		}
+		for i, p := range row {
+			if p == 0 {
 				continue
 			}
-			for j, y := range row {
-				gram[i*in+j] += float64(x) * float64(y)
+			for j, q := range row {
+				gram[i*n+j] += p * q
 			}
 		}
 	}
-	vals, vecs := symeig.Decompose(gram, in)
-	var U, V []float32
-	n := 0
+	vals, vecs := symeig.Decompose(gram, n)
+	var small, large []float32
+	kept := 0
 	for i := range k {
 		if !(vals[i] > 1e-12*math.Max(vals[0], 1e-30)) {
 			break
 		}
 		sigma := math.Sqrt(vals[i])
-		v := vecs[i*in : (i+1)*in]
-		for o := range out {
+		v := vecs[i*n : (i+1)*n]
+		for a := range m {
 			var d float64
-			for j, x := range W.Data[o*in : (o+1)*in] {
-				d += float64(x) * v[j]
+			for j := range n {
+				d += x(a, j) * v[j]
 			}
-			U = append(U, float32(d/sigma))
+			large = append(large, float32(d/sigma))
 		}
-		for _, x := range v {
-			V = append(V, float32(x))
+		for _, e := range v {
+			small = append(small, float32(e))
 		}
-		n++
+		kept++
 	}
-	return Subspace{U: &model.Tensor{Shape: []int{n, out}, Data: U}, V: &model.Tensor{Shape: []int{n, in}, Data: V}}
+	U, V := &model.Tensor{Shape: []int{kept, out}, Data: large}, &model.Tensor{Shape: []int{kept, in}, Data: small}
+	if out < in {
+		U, V = &model.Tensor{Shape: []int{kept, out}, Data: small}, &model.Tensor{Shape: []int{kept, in}, Data: large}
+	}
+	return Subspace{U: U, V: V}
 }
 
 // Projected is a LoRA adapter whose update is confined to the complement of a subspace per module:

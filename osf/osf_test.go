@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -30,6 +31,63 @@ func TestLeadingHandCase(t *testing.T) {
 	require.Equal(t, []int{2, 3}, s.V.Shape)
 	assert.InDelta(t, 1, math.Abs(float64(s.V.Data[4])), 1e-6)
 	assert.InDelta(t, 1, s.U.Data[3]*s.V.Data[4], 1e-6)
+
+	// The transpose takes the other Gram matrix: the same triples, sides swapped.
+	Wt := &model.Tensor{Shape: []int{3, 2}, Data: []float32{3, 0, 0, 1, 0, 0}}
+	s = Leading(Wt, 2)
+	require.Equal(t, []int{2, 3}, s.U.Shape)
+	require.Equal(t, []int{2, 2}, s.V.Shape)
+	assert.InDelta(t, 1, s.U.Data[0]*s.V.Data[0], 1e-6)
+	assert.InDelta(t, 1, s.U.Data[4]*s.V.Data[3], 1e-6)
+}
+
+// TestLeadingRebuildsRandom: on a random 5×9 and its transpose, Σ_k σ_k·u_k·v_kᵀ with every direction
+// kept rebuilds W, and the rows are orthonormal.
+func TestLeadingRebuildsRandom(t *testing.T) {
+	for _, shape := range [][2]int{{5, 9}, {9, 5}} {
+		out, in := shape[0], shape[1]
+		W := model.NewTensor(out, in)
+		rng := rand.New(rand.NewPCG(uint64(out), 5))
+		for i := range W.Data {
+			W.Data[i] = float32(rng.NormFloat64())
+		}
+		s := Leading(W, min(out, in))
+		k := s.V.Shape[0]
+		require.Equal(t, min(out, in), k)
+		for o := range out {
+			for i := range in {
+				// σ_k = u_kᵀ·W·v_k.
+				var rec float64
+				for j := range k {
+					var sigma float64
+					for a := range out {
+						for b := range in {
+							sigma += float64(s.U.Data[j*out+a]) * float64(W.Data[a*in+b]) * float64(s.V.Data[j*in+b])
+						}
+					}
+					rec += sigma * float64(s.U.Data[j*out+o]) * float64(s.V.Data[j*in+i])
+				}
+				require.InDelta(t, float64(W.Data[o*in+i]), rec, 1e-4, "%v W[%d][%d]", shape, o, i)
+			}
+		}
+		for a := range k {
+			for b := range k {
+				var du, dv float64
+				for o := range out {
+					du += float64(s.U.Data[a*out+o]) * float64(s.U.Data[b*out+o])
+				}
+				for i := range in {
+					dv += float64(s.V.Data[a*in+i]) * float64(s.V.Data[b*in+i])
+				}
+				want := 0.0
+				if a == b {
+					want = 1
+				}
+				require.InDelta(t, want, du, 1e-5)
+				require.InDelta(t, want, dv, 1e-5)
+			}
+		}
+	}
 }
 
 // TestFoldHandCase: with V = e1 and U = e2 the projected ΔW is ΔW with column 0 and row 1 zeroed.
