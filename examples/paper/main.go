@@ -114,7 +114,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.frontier, "frontier", false, "also train sequential LoRA, FFT and O-LoRA λ=0.5 at every rate of the grids, scored on the validation items: the sequential acquisition-retention frontier (expensive)")
 	fs.Float64Var(&o.replayRatio, "replay-ratio", 0.5, "replay: samples of each earlier task per item of the current one (the paper's w_hist)")
 	fs.Uint64Var(&o.seed, "seed", 1, "first seed (see -seeds)")
-	fs.BoolVar(&o.full, "full", false, "run every method over every round and item")
+	fs.BoolVar(&o.full, "full", false, "run the paper's methods (and O-LoRA on the raw sum) over every round and item; the methods beyond the paper run with -methods")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -140,7 +140,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	case methods != "":
 		o.methods = strings.Split(methods, ",")
 	case o.full:
-		o.methods = methodNames()
+		o.methods = append(slices.Clone(defaultMethods), "olora-0.5-sum")
 	default:
 		o.methods = defaultMethods
 	}
