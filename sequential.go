@@ -19,7 +19,8 @@ const (
 
 // Sequential trains each round on the current effective model (semi-cooperative): with LoRA a fresh
 // adapter is trained on the round's task and folded into the weights (the paper's merge_and_unload),
-// with FFT every weight is fine-tuned. The adapters of the rounds are kept in Adapters.
+// with FFT every weight is fine-tuned. Set OnAdapter to keep each round's adapter (for example in the
+// learner's Store).
 type Sequential struct {
 	// Mode is LoRA (default, "") or FFT.
 	Mode Mode

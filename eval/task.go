@@ -3,7 +3,7 @@ package eval
 // Metric names how a task's items are scored.
 type Metric string
 
-// The metrics of the study (arXiv 2410.14753, PAPER.md): each task names one.
+// The metrics of the study (arXiv 2410.14753, section 4): each task names one.
 const (
 	ExactMatch     Metric = "exact_match"     // normalised exact match of the generated answer
 	FirstChar      Metric = "first_char"      // first non-space character of the generation vs the answer's (choice letters)

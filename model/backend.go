@@ -14,8 +14,9 @@ import (
 )
 
 // DefaultBackendConfig is the backend used when GOMLX_BACKEND is unset: "accrete", the project's own
-// pure-Go CPU backend (internal/cpubackend: a blocked SGEMM with an AVX2/FMA micro-kernel, verified op
-// by op and gradient by gradient against GoMLX's stock backend, 6–11× faster on our shapes).
+// pure-Go CPU backend (internal/cpubackend: blocked SGEMM with AVX-512 or AVX2/FMA micro-kernels and
+// a pure-Go fallback, verified op by op and gradient by gradient against GoMLX's stock backend; see
+// BENCHMARKS.md for its speed).
 // GOMLX_BACKEND=go:ops_sequential selects GoMLX's stock pure-Go backend, always with sequential op
 // execution (its parallel-ops mode deadlocks on 2 cores in v0.26.0).
 const DefaultBackendConfig = "accrete"

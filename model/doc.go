@@ -35,16 +35,16 @@
 //
 // NewBackend and Backend create the backend named by the GOMLX_BACKEND environment variable, for
 // example "xla:cuda" or "xla:/abs/path/pjrt_c_api_cpu_plugin.so", so the same code runs on XLA's CPU,
-// GPU or TPU plugins. When it is unset the default is DefaultBackendConfig, "go:ops_sequential": GoMLX's
-// pure-Go backend, which needs no C library or download, with ops run one after another, because its
-// parallel-ops mode deadlocks on 2-core machines in GoMLX v0.26.0. Computation is float32 (the
-// pure-Go backend's bfloat16 is slower and loses precision).
+// GPU or TPU plugins. When it is unset the default is DefaultBackendConfig, "accrete": the project's own
+// pure-Go CPU backend (internal/cpubackend), which needs no C library or download and uses every
+// core. "go:ops_sequential" selects GoMLX's stock pure-Go backend, with ops run one after another
+// because its parallel-ops mode deadlocks on 2-core machines in GoMLX v0.26.0. Computation on the CPU
+// backends is float32.
 //
 // # What it is not for
 //
-// It runs the small Llama models of accrete's experiments: on the pure-Go backend a 1M-parameter model
-// decodes a few hundred tokens per second and the 15M-parameter stories15M shape a few (see
-// bench_test.go). It is not a serving engine (no paged attention, continuous batching or
+// It runs the Llama models of accrete's experiments on a CPU, and real shapes through XLA (see
+// bench_test.go and BENCHMARKS.md for measured speeds). It is not a serving engine (no paged attention, continuous batching or
 // quantisation), it loads only the Llama architecture, and it keeps every weight in host memory as
 // float32.
 //
