@@ -313,3 +313,9 @@ func TestSequentialKeepsEachRoundsAdapterInTheStore(t *testing.T) {
 	require.Equal(t, "mo", l.History[1].Task)
 	require.Equal(t, "sequential-lora", l.History[1].Strategy)
 }
+
+func TestJointRefusesAnUnknownMode(t *testing.T) {
+	l := tinyLearner(t, 1)
+	err := accrete.Joint{Mode: "qlora"}.Learn(context.Background(), l, accrete.Round{Task: accrete.Task{Name: "t"}})
+	require.ErrorContains(t, err, `accrete: Joint: unknown Mode "qlora" (lora or fft)`)
+}

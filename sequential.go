@@ -110,6 +110,9 @@ func (Joint) FullyCooperative() bool { return true }
 
 // Learn implements Strategy.
 func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
+	if m := orMode(j.Mode); m != LoRA && m != FFT {
+		return fmt.Errorf("accrete: Joint: unknown Mode %q (lora or fft)", j.Mode)
+	}
 	tasks := append(append([]Task(nil), r.History...), r.Task)
 	rng := rand.New(rand.NewPCG(j.Seed, uint64(r.Index)))
 	largest := 0
