@@ -142,3 +142,18 @@ func TestRankBoundedByModule(t *testing.T) {
 		NumAttentionHeads: 4, NumKeyValueHeads: 2, VocabSize: 64}, Config{Rank: 8})
 	require.ErrorContains(t, err, "num_hidden_layers 1000000000 is above")
 }
+
+// TestTrainRefusesOverlongExamples: an example longer than the model's context is refused with its
+// index and length before anything is allocated for it (a 1 MB prompt once ran a study out of memory).
+func TestTrainRefusesOverlongExamples(t *testing.T) {
+	cfg := testmodel.Config(48)
+	cfg.MaxPositionEmbeddings = 16
+	m := testmodel.Tiny(t, cfg, 1)
+	long := make([]int, 17)
+	_, err := Train(context.Background(), m, []string{"model.norm.weight"},
+		[]Example{{Tokens: []int{1, 2, 3}, PromptLen: 1}, {Tokens: long, PromptLen: 1}}, TrainConfig{MaxSteps: 1})
+	require.ErrorContains(t, err, "example 1 has 17 tokens, more than the model's max_position_embeddings 16")
+	_, err = Train(context.Background(), m, []string{"model.norm.weight"},
+		[]Example{{Tokens: []int{1, 2, 3}, PromptLen: 1}, {Tokens: []int{4, 5, 6}, PromptLen: 1}}, TrainConfig{MaxSteps: 1})
+	require.NoError(t, err)
+}

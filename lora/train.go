@@ -232,6 +232,10 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 			return Result{}, fmt.Errorf("lora: Train: example %d has %d tokens and PromptLen %d: need 1 ≤ PromptLen < len(Tokens)",
 				i, len(ex.Tokens), ex.PromptLen)
 		}
+		if L := m.Config.MaxPositionEmbeddings; L > 0 && len(ex.Tokens) > L {
+			return Result{}, fmt.Errorf("lora: Train: example %d has %d tokens, more than the model's max_position_embeddings %d (cut long items with accrete.Learner.MaxLen)",
+				i, len(ex.Tokens), L)
+		}
 		for _, id := range ex.Tokens {
 			if id < 0 || id >= m.Config.VocabSize {
 				return Result{}, fmt.Errorf("lora: Train: example %d: token %d outside the vocabulary [0, %d)", i, id, m.Config.VocabSize)
