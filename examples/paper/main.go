@@ -97,15 +97,15 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	taskMetrics := fs.String("task-metrics", "", "NAME=METRIC,... overrides the metric of tasks read with -tasks (e.g. Py150=rouge_l; metrics: exact_match, first_char, multiple_choice, rouge_l, edit_sim, sari, numeric_match)")
 	fs.StringVar(&o.out, "out", "out/paper", "output directory for the report and figures")
 	fs.StringVar(&methods, "methods", "", "comma-separated methods (default: "+strings.Join(defaultMethods, ",")+"; all: "+strings.Join(methodNames(), ",")+")")
-	fs.IntVar(&o.rounds, "rounds", -1, "rounds (the first N tasks) of the multi-round methods other than sequential LoRA/FFT (default 4; 0 or -full: every task)")
-	fs.IntVar(&o.seqRounds, "seq-rounds", -1, "rounds of sequential LoRA and FFT (default 7; 0 or -full: every task)")
+	fs.IntVar(&o.rounds, "rounds", -1, "rounds (the first N tasks) of the multi-round methods other than sequential LoRA/FFT (default 3; 0 or -full: every task)")
+	fs.IntVar(&o.seqRounds, "seq-rounds", -1, "rounds of sequential LoRA and FFT (default 4; 0 or -full: every task)")
 	fs.IntVar(&o.limit, "limit", -1, "items per task, sampled evenly over the task (default 16; 0 or -full: every item)")
 	fs.IntVar(&o.knowledge, "knowledge", -1, "base-model facts scored for retention, sampled evenly (default: as -limit; 0: every fact)")
 	fs.IntVar(&o.seeds, "seeds", 3, "seeds each method runs over (seed, seed+1, ...); the report gives means and 95% Student-t intervals")
-	fs.IntVar(&o.bpbDocs, "bpb-docs", 64, "documents of held-out general text scored for bits per byte before and after every round (0: none)")
+	fs.IntVar(&o.bpbDocs, "bpb-docs", 16, "documents of held-out general text scored for bits per byte before and after every round (0: none)")
 	fs.IntVar(&o.rank, "rank", 8, "LoRA rank")
 	fs.IntVar(&o.epochs, "epochs", 12, "training epochs per round (≥ 1; -min-steps may add more)")
-	fs.IntVar(&o.minSteps, "min-steps", 120, "fewest optimizer steps per round: a small task gets more epochs (lora.TrainConfig.MinSteps; 0: -epochs only)")
+	fs.IntVar(&o.minSteps, "min-steps", 60, "fewest optimizer steps per round: a small task gets more epochs (lora.TrainConfig.MinSteps; 0: -epochs only)")
 	fs.Float64Var(&o.lrLoRA, "lr-lora", 3e-3, "learning rate of the adapter methods (LoRA, O-LoRA, merging, MoE experts, replay, joint); when given, used as is instead of chosen from -lr-grid-lora")
 	fs.Float64Var(&o.lrFFT, "lr-fft", 5e-4, "full fine-tuning learning rate; when given, used as is instead of chosen from -lr-grid-fft")
 	fs.BoolVar(&o.lrGrid, "lr-grid", true, "choose each family's learning rate from its grid: one round on the first task per rate, scored on validation items held back from the study; false: -lr-lora and -lr-fft as given, and no items held back unless -frontier")
@@ -149,9 +149,21 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unknown method %q (want any of %s)", m, strings.Join(methodNames(), ", "))
 		}
 	}
-	if o.rounds < -1 || o.seqRounds < -1 || o.limit < -1 || o.knowledge < -1 || o.rank <= 0 || o.minSteps < 0 ||
-		o.lrLoRA <= 0 || o.lrFFT <= 0 || o.replayRatio <= 0 {
-		return o, errors.New("-rounds, -seq-rounds, -limit, -knowledge and -min-steps must be ≥ 0; -rank, -lr-lora, -lr-fft and -replay-ratio > 0")
+	for _, c := range []struct {
+		flag string
+		bad  bool
+		want string
+		v    any
+	}{
+		{"-rounds", o.rounds < -1, "≥ 0", o.rounds}, {"-seq-rounds", o.seqRounds < -1, "≥ 0", o.seqRounds},
+		{"-limit", o.limit < -1, "≥ 0", o.limit}, {"-knowledge", o.knowledge < -1, "≥ 0", o.knowledge},
+		{"-min-steps", o.minSteps < 0, "≥ 0", o.minSteps}, {"-rank", o.rank <= 0 || o.rank > 4096, "in [1, 4096]", o.rank},
+		{"-lr-lora", !(o.lrLoRA > 0 && o.lrLoRA <= 1), "in (0, 1]", o.lrLoRA}, {"-lr-fft", !(o.lrFFT > 0 && o.lrFFT <= 1), "in (0, 1]", o.lrFFT},
+		{"-replay-ratio", !(o.replayRatio > 0 && o.replayRatio <= 100), "in (0, 100]", o.replayRatio},
+	} {
+		if c.bad {
+			return o, fmt.Errorf("%s must be %s, got %v", c.flag, c.want, c.v)
+		}
 	}
 	if o.epochs < 1 {
 		return o, fmt.Errorf("-epochs must be ≥ 1, got %d (-min-steps adds epochs to small tasks)", o.epochs)
@@ -174,8 +186,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return def
 	}
 	o.limit = unset(o.limit, 16)
-	o.rounds = unset(o.rounds, 4)
-	o.seqRounds = unset(o.seqRounds, 7)
+	o.rounds = unset(o.rounds, 3)
+	o.seqRounds = unset(o.seqRounds, 4)
 	if o.knowledge < 0 {
 		o.knowledge = o.limit
 	}
@@ -284,6 +296,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	report.LearningRates, report.Frontier = rates.rates, rates.points
 	report.Notes = append(report.Notes, rates.note)
 	fmt.Fprintln(stdout, rates.note)
+	var warnings []string
 	for _, name := range o.methods {
 		spec, _ := methodByName(name)
 		var runs []eval.MethodResult
@@ -304,9 +317,16 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
 			start := time.Now()
 			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: heldOutText(o.bpbDocs)}
+			seen := len(l.History)
 			mat, err := accrete.Run(ctx, l, spec.build(so), ts, runOpts)
 			if err != nil {
 				return fmt.Errorf("%s (seed %d): %w", name, so.seed, err)
+			}
+			for _, r := range l.History[seen:] {
+				if r.Warning != "" {
+					// A training collapse (or another anomaly) goes into the report, not only the log.
+					warnings = append(warnings, fmt.Sprintf("%s, seed %d, round %d (%s): %s", spec.label, so.seed, r.Index+1, r.Task, r.Warning))
+				}
 			}
 			res := eval.FromMatrix(spec.label, spec.setting, mat)
 			if spec.oneRound {
@@ -322,6 +342,11 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 		report.Methods = append(report.Methods, agg)
+	}
+	if len(warnings) > 0 {
+		note := "Warnings raised during training: " + strings.Join(warnings, "; ") + "."
+		report.Notes = append(report.Notes, note)
+		fmt.Fprintln(stdout, note)
 	}
 	// Figures 3–5 compare with sequential LoRA over as many rounds as the other methods had: the first
 	// rounds of the longer sequential run are exactly that run (training is deterministic).

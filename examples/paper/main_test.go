@@ -27,7 +27,11 @@ func TestBadFlagsAndPathsFailClearly(t *testing.T) {
 	}
 	for _, tc := range append([]testCase{
 		{[]string{"-methods", "nope"}, 2, `unknown method "nope"`},
-		{[]string{"-rank", "0"}, 2, "-rank"},
+		{[]string{"-rank", "0"}, 2, "-rank must be in [1, 4096], got 0"},
+		{[]string{"-rank", "100000"}, 2, "-rank must be in [1, 4096], got 100000"},
+		{[]string{"-replay-ratio", "1e9"}, 2, "-replay-ratio must be in (0, 100], got 1e+09"},
+		{[]string{"-lr-lora", "1e3"}, 2, "-lr-lora must be in (0, 1], got 1000"},
+		{[]string{"-limit", "-5"}, 2, "-limit must be ≥ 0, got -5"},
 		{[]string{"-bogus"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-model", "/nonexistent/model", "-quiet"}, 1, "/nonexistent/model"},
