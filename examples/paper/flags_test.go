@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -16,18 +17,18 @@ func TestLimitAndRoundsFlags(t *testing.T) {
 		args                         []string
 		limit, know, rounds, seqRnds int
 	}{
-		{nil, 16, 16, 4, 7},
-		{[]string{"-limit", "0"}, 0, 0, 4, 7},
-		{[]string{"-limit", "40", "-knowledge", "0"}, 40, 0, 4, 7},
+		{nil, 16, 16, 3, 4},
+		{[]string{"-limit", "0"}, 0, 0, 3, 4},
+		{[]string{"-limit", "40", "-knowledge", "0"}, 40, 0, 3, 4},
 		{[]string{"-full"}, 0, 0, 0, 0},
 		{[]string{"-full", "-limit", "32", "-rounds", "3"}, 32, 32, 3, 0},
-		{[]string{"-rounds", "0"}, 16, 16, 0, 7},
+		{[]string{"-rounds", "0"}, 16, 16, 0, 4},
 	} {
 		o, err := parse(tc.args, nil)
 		require.NoError(t, err, "%v", tc.args)
 		assert.Equal(t, []int{tc.limit, tc.know, tc.rounds, tc.seqRnds}, []int{o.limit, o.knowledge, o.rounds, o.seqRounds}, "%v", tc.args)
 		assert.Equal(t, 3, o.seeds)
-		assert.Equal(t, 120, o.minSteps)
+		assert.Equal(t, 60, o.minSteps)
 	}
 	for _, args := range [][]string{{"-limit", "-2"}, {"-seeds", "0"}, {"-min-steps", "-1"}} {
 		_, err := parse(args, nil)
@@ -70,4 +71,19 @@ func TestDescribeSaysWhatRuns(t *testing.T) {
 	assert.Contains(t, notes, "one-round methods 1 (a)")
 	assert.Contains(t, notes, "sequential LoRA and FFT 3 (a, b, c)")
 	assert.Contains(t, notes, "the other methods 2 (a, b)")
+}
+
+func TestPaperSettings(t *testing.T) {
+	o, err := parse([]string{"-paper-settings"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 2e-5, o.lrLoRA)
+	require.Equal(t, 2e-5, o.lrFFT)
+	require.False(t, o.lrGrid)
+	require.Equal(t, []int{16, 4, 10, 0, 0, 0, 0, 0}, []int{o.batch, o.microBatch, o.epochs, o.minSteps, o.warmup, o.limit, o.rounds, o.seqRounds})
+	o, err = parse([]string{"-paper-settings", "-epochs", "3", "-lr-lora", "1e-4"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 3, o.epochs, "an explicit flag wins")
+	require.Equal(t, 1e-4, o.lrLoRA)
+	_, err = parse([]string{"-micro-batch", "9"}, io.Discard)
+	require.ErrorContains(t, err, "-micro-batch in [0, -batch]")
 }

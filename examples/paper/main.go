@@ -78,6 +78,11 @@ type options struct {
 	lrLoRA, lrFFT           float64
 	replayRatio             float64
 	full, quiet             bool
+	// batch is the effective batch of a training step, run in micro-batches of microBatch sequences
+	// (0: the whole batch at once); warmup the warm-up steps.
+	batch, microBatch, warmup int
+	// paperSettings is the paper's own training setup (-paper-settings).
+	paperSettings bool
 	// lrGrid chooses each family's learning rate from lrGridLoRA or lrGridFFT on validation items,
 	// unless its rate was given (lrLoRAGiven, lrFFTGiven); frontier also sweeps the grids sequentially.
 	lrGrid, frontier        bool
@@ -116,16 +121,45 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "first seed (see -seeds)")
 	fs.BoolVar(&o.full, "full", false, "run the paper's methods (and O-LoRA on the raw sum) over every round and item; the methods beyond the paper run with -methods")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
+	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
+	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
+	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
+	fs.BoolVar(&o.paperSettings, "paper-settings", false, "the paper's training setup: constant learning rate 2e-5 for LoRA and FFT (no grid), effective batch 16 in micro-batches of 4, 10 epochs per task, no warm-up, every item and task in the paper's order; flags given explicitly still win")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
+		given[f.Name] = true
 		o.lrLoRAGiven = o.lrLoRAGiven || f.Name == "lr-lora"
 		o.lrFFTGiven = o.lrFFTGiven || f.Name == "lr-fft"
 	})
+	if o.paperSettings {
+		// Lee & Wynter's setup (PAPER.md, and the released code's defaults): one constant rate for
+		// both methods, an effective batch of 16, ~10 epochs per task; the data's own order.
+		set := func(name string, f func()) {
+			if !given[name] {
+				f()
+			}
+		}
+		set("lr-lora", func() { o.lrLoRA, o.lrLoRAGiven = 2e-5, true })
+		set("lr-fft", func() { o.lrFFT, o.lrFFTGiven = 2e-5, true })
+		set("lr-grid", func() { o.lrGrid = false })
+		set("batch", func() { o.batch = 16 })
+		set("micro-batch", func() { o.microBatch = 4 })
+		set("epochs", func() { o.epochs = 10 })
+		set("min-steps", func() { o.minSteps = 0 })
+		set("warmup", func() { o.warmup = 0 })
+		set("limit", func() { o.limit = 0 })
+		set("rounds", func() { o.rounds = 0 })
+		set("seq-rounds", func() { o.seqRounds = 0 })
+	}
+	if o.batch < 1 || o.microBatch < 0 || o.microBatch > o.batch || o.warmup < 0 {
+		return o, fmt.Errorf("-batch must be ≥ 1, -micro-batch in [0, -batch] and -warmup ≥ 0; got %d, %d, %d", o.batch, o.microBatch, o.warmup)
+	}
 	var err error
 	if o.lrGridLoRA, err = parseRates("lr-grid-lora", *gridLoRA); err != nil {
 		return o, err
@@ -266,7 +300,8 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		l.Template = tmpl
 		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
-		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
+		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: o.batch,
+			MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup}
 		l.Progress = progress
 		l.Cache = cache
 		return l, nil

@@ -29,7 +29,8 @@ const (
 func fftTrain(o options) *lora.TrainConfig {
 	// The same epochs and fewest steps as the adapter methods (Learner.Train), so that the two families
 	// differ only in what they train and at what rate.
-	return &lora.TrainConfig{LearningRate: o.lrFFT, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: 8, Seed: o.seed, WarmupSteps: 5}
+	return &lora.TrainConfig{LearningRate: o.lrFFT, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: o.batch,
+		MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup}
 }
 
 var methods = []method{
