@@ -198,37 +198,9 @@ func (l *Learner) encodeTrained(ctx, cont string) lora.Example {
 
 // TrainAdapter trains a fresh LoRA adapter named name on the effective model and returns it detached
 // (the model's weights are unchanged). lc and tc default to the learner's when nil; TrainDefaults
-// fills what the training configuration leaves zero.
+// fills what the training configuration leaves zero. TrainAdapterWith adds a loss on the adapter.
 func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Example, lc *lora.Config, tc *lora.TrainConfig) (*lora.Adapter, lora.Result, error) {
-	cfg := l.LoRA
-	if lc != nil {
-		cfg = *lc
-	}
-	a, err := lora.NewAdapter(name, l.Model.Config, cfg)
-	if err != nil {
-		return nil, lora.Result{}, err
-	}
-	t := l.trainConfig(tc, name, LoRA)
-	var key string
-	if l.Cache != nil && t.ExtraLoss == nil {
-		key = l.Cache.key(l, name, items, cfg, t)
-		if a, res, ok := l.Cache.get(key); ok {
-			l.log("%s: reusing the identical adapter trained earlier", name)
-			l.CheckTraining(name, res)
-			return a, res, nil
-		}
-	}
-	l.Model.SetAdapter(a)
-	defer l.Model.SetAdapter(nil)
-	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, t)
-	if err != nil {
-		return nil, res, fmt.Errorf("accrete: training adapter %q: %w", name, err)
-	}
-	l.CheckTraining(name, res)
-	if key != "" {
-		l.Cache.put(key, a, res)
-	}
-	return a, res, nil
+	return l.TrainAdapterWith(ctx, name, items, lc, tc, nil)
 }
 
 // TrainFull fine-tunes every weight of the effective model on items. tc defaults to the learner's

@@ -55,19 +55,7 @@ func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 	if err != nil {
 		return err
 	}
-	if s.OnAdapter != nil {
-		if err := s.OnAdapter(r.Index, a, res); err != nil {
-			return err
-		}
-	}
-	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res, nil); err != nil {
-		return err
-	}
-	if err := a.Fold(l.Model.Weights); err != nil {
-		return err
-	}
-	l.Model.UpdateWeights()
-	return nil
+	return l.KeepAndFold(r, a, res, s.OnAdapter)
 }
 
 // AdapterName is the name under which a round's adapter is trained and stored: "r01-taskname".
@@ -86,7 +74,7 @@ func (l *Learner) RoundConfig(lc *lora.Config, tc *lora.TrainConfig, round int) 
 		t = *tc
 	}
 	c.Seed += uint64(round)
-	t.Seed += uint64(round) * 1000003
+	t.Seed = RoundSeed(t.Seed, round)
 	return c, t
 }
 
@@ -140,14 +128,7 @@ func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
 	if err != nil {
 		return err
 	}
-	if err := l.Keep(a.Name, r.Task.Name, r.Index, a, res, nil); err != nil {
-		return err
-	}
-	if err := a.Fold(l.Model.Weights); err != nil {
-		return err
-	}
-	l.Model.UpdateWeights()
-	return nil
+	return l.KeepAndFold(r, a, res, nil)
 }
 
 func orMode(m Mode) Mode {

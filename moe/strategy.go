@@ -193,7 +193,7 @@ func (s *Strategy) build(ctx context.Context, l *accrete.Learner, experts []*lor
 	if c.RouterTrain != nil {
 		rt = *c.RouterTrain
 	}
-	rt.Seed += uint64(round) * 1000003
+	rt.Seed = accrete.RoundSeed(rt.Seed, round)
 	if rt.Progress == nil {
 		rt.Progress = l.Progress
 	}
