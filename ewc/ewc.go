@@ -3,7 +3,6 @@ package ewc
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 
@@ -130,16 +129,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if s.fisher == nil {
 		s.fisher = Fisher{}
 	}
-	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
-	tc = accrete.TrainDefaults(tc, accrete.LoRA)
-	if tc.Progress == nil {
-		tc.Progress = l.Progress
-	}
-	if tc.Label == "" {
-		tc.Label = fmt.Sprintf("round %d %s ewc", r.Index+1, r.Task.Name)
-	}
-	name := accrete.AdapterName(r)
-	a, err := lora.NewAdapter(name, l.Model.Config, lc)
+	a, tc, err := l.RoundAdapter(s.cfg.LoRA, s.cfg.Train, r, fmt.Sprintf("round %d %s ewc", r.Index+1, r.Task.Name))
 	if err != nil {
 		return fmt.Errorf("ewc: round %d: %w", r.Index+1, err)
 	}
@@ -147,36 +137,19 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if !s.cfg.Raw {
 		F.Normalize()
 	}
+	var extra accrete.AdapterLoss
 	if s.cfg.Lambda != 0 && len(F) > 0 {
-		user, lambda := tc.ExtraLoss, s.cfg.Lambda
-		tc.ExtraLoss = func(p model.Params) *graph.Node {
-			pen := Penalty(p, a, F, lambda)
-			if user != nil {
-				pen = graph.Add(pen, user(p))
-			}
-			return pen
-		}
+		lambda := s.cfg.Lambda
+		extra = func(a *lora.Adapter, p model.Params) *graph.Node { return Penalty(p, a, F, lambda) }
 	}
 	items := l.Encode(r.Task.Train)
-	l.Model.SetAdapter(a)
-	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, tc)
-	l.Model.SetAdapter(nil)
+	res, err := l.FitAdapter(ctx, a, items, tc, accrete.Fit{Extra: extra})
 	if err != nil {
-		return fmt.Errorf("ewc: training adapter %q: %w", name, err)
-	}
-	l.CheckTraining(name, res)
-	if s.cfg.OnAdapter != nil {
-		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
-			return err
-		}
-	}
-	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
-	if err := a.Fold(l.Model.Weights); err != nil {
+	if err := l.KeepAndFold(r, a, res, s.cfg.OnAdapter); err != nil {
 		return err
 	}
-	l.Model.UpdateWeights()
 
 	// The round's own Fisher, at its solution, from its own data (which is then dropped).
 	Ft, n, err := FisherOf(ctx, l.Model, a.Modules(), items, s.cfg.samples())

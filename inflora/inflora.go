@@ -112,16 +112,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if s.memory == nil {
 		s.memory = map[lora.Module]Memory{}
 	}
-	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
-	tc = accrete.TrainDefaults(tc, accrete.LoRA)
-	if tc.Progress == nil {
-		tc.Progress = l.Progress
-	}
-	if tc.Label == "" {
-		tc.Label = fmt.Sprintf("round %d %s inflora", r.Index+1, r.Task.Name)
-	}
-	name := accrete.AdapterName(r)
-	a, err := lora.NewAdapter(name, l.Model.Config, lc)
+	a, tc, err := l.RoundAdapter(s.cfg.LoRA, s.cfg.Train, r, fmt.Sprintf("round %d %s inflora", r.Index+1, r.Task.Name))
 	if err != nil {
 		return fmt.Errorf("inflora: round %d: %w", r.Index+1, err)
 	}
@@ -153,25 +144,13 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	for _, m := range mods {
 		trainB = append(trainB, a.TensorName(m, "B"))
 	}
-	l.Model.SetAdapter(a)
-	res, err := lora.Train(ctx, l.Model, trainB, items, tc)
-	l.Model.SetAdapter(nil)
+	res, err := l.FitAdapter(ctx, a, items, tc, accrete.Fit{Tensors: trainB})
 	if err != nil {
-		return fmt.Errorf("inflora: training adapter %q: %w", name, err)
-	}
-	l.CheckTraining(name, res)
-	if s.cfg.OnAdapter != nil {
-		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
-			return err
-		}
-	}
-	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
-	if err := a.Fold(l.Model.Weights); err != nil {
+	if err := l.KeepAndFold(r, a, res, s.cfg.OnAdapter); err != nil {
 		return err
 	}
-	l.Model.UpdateWeights()
 
 	// The memory learns the task's inputs on the model that has learned it (GPM), then the data go.
 	after, _, err := Covariances(ctx, l.Model, mods, items, s.cfg.samples())

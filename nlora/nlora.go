@@ -3,9 +3,7 @@ package nlora
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
@@ -102,49 +100,23 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
-	tc = accrete.TrainDefaults(tc, accrete.LoRA)
-	if tc.Progress == nil {
-		tc.Progress = l.Progress
-	}
-	if tc.Label == "" {
-		tc.Label = fmt.Sprintf("round %d %s n-lora", r.Index+1, r.Task.Name)
-	}
-	name := accrete.AdapterName(r)
-	a, err := lora.NewAdapter(name, l.Model.Config, lc)
+	a, tc, err := l.RoundAdapter(s.cfg.LoRA, s.cfg.Train, r, fmt.Sprintf("round %d %s n-lora", r.Index+1, r.Task.Name))
 	if err != nil {
 		return fmt.Errorf("nlora: round %d: %w", r.Index+1, err)
 	}
+	var extra accrete.AdapterLoss
 	if s.cfg.Lambda != 0 {
-		user, lambda, factors := tc.ExtraLoss, s.cfg.Lambda, s.cfg.Factors
-		tc.ExtraLoss = func(p model.Params) *graph.Node {
-			pen := Penalty(p, a, lambda, factors)
-			if user != nil {
-				pen = graph.Add(pen, user(p))
-			}
-			return pen
-		}
+		lambda, factors := s.cfg.Lambda, s.cfg.Factors
+		extra = func(a *lora.Adapter, p model.Params) *graph.Node { return Penalty(p, a, lambda, factors) }
 	}
 	items := l.Encode(r.Task.Train)
-	l.Model.SetAdapter(a)
-	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, tc)
-	l.Model.SetAdapter(nil)
+	res, err := l.FitAdapter(ctx, a, items, tc, accrete.Fit{Extra: extra})
 	if err != nil {
-		return fmt.Errorf("nlora: training adapter %q: %w", name, err)
-	}
-	l.CheckTraining(name, res)
-	if s.cfg.OnAdapter != nil {
-		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
-			return err
-		}
-	}
-	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
-	if err := a.Fold(l.Model.Weights); err != nil {
+	if err := l.KeepAndFold(r, a, res, s.cfg.OnAdapter); err != nil {
 		return err
 	}
-	l.Model.UpdateWeights()
 
 	norm := L1(a)
 	if s.cfg.Factors {

@@ -3,9 +3,7 @@ package orthlora
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
@@ -139,17 +137,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if s.past == nil {
 		s.past = Past{}
 	}
-	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
-	tc = accrete.TrainDefaults(tc, accrete.LoRA)
-	if tc.Progress == nil {
-		tc.Progress = l.Progress
-	}
-	name := accrete.AdapterName(r)
-	if tc.Label == "" {
-		tc.Label = fmt.Sprintf("round %d %s o-lora", r.Index+1, r.Task.Name)
-	}
-
-	a, err := lora.NewAdapter(name, l.Model.Config, lc)
+	a, tc, err := l.RoundAdapter(s.cfg.LoRA, s.cfg.Train, r, fmt.Sprintf("round %d %s o-lora", r.Index+1, r.Task.Name))
 	if err != nil {
 		return fmt.Errorf("orthlora: round %d: %w", r.Index+1, err)
 	}
@@ -160,38 +148,20 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	}
 	past := s.past.Clone() // the graph's constants; s.past changes only once the round succeeds
 	div := s.cfg.Scale.Divisor(a, past)
+	var extra accrete.AdapterLoss
 	if s.cfg.Lambda != 0 && len(past) > 0 || s.cfg.Lambda2 != 0 {
-		user := tc.ExtraLoss
 		lambda, lambda2 := s.cfg.Lambda/div, s.cfg.Lambda2
-		tc.ExtraLoss = func(p model.Params) *graph.Node {
-			pen := Penalty(p, a, past, lambda, lambda2)
-			if user != nil {
-				pen = graph.Add(pen, user(p))
-			}
-			return pen
-		}
+		extra = func(a *lora.Adapter, p model.Params) *graph.Node { return Penalty(p, a, past, lambda, lambda2) }
 	}
 
 	items := l.Encode(r.Task.Train)
-	l.Model.SetAdapter(a)
-	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, tc)
-	l.Model.SetAdapter(nil)
+	res, err := l.FitAdapter(ctx, a, items, tc, accrete.Fit{Extra: extra})
 	if err != nil {
-		return fmt.Errorf("orthlora: training adapter %q: %w", name, err)
-	}
-	l.CheckTraining(name, res)
-	if s.cfg.OnAdapter != nil {
-		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
-			return err
-		}
-	}
-	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
 		return err
 	}
-	if err := a.Fold(l.Model.Weights); err != nil {
+	if err := l.KeepAndFold(r, a, res, s.cfg.OnAdapter); err != nil {
 		return err
 	}
-	l.Model.UpdateWeights()
 
 	rec := RoundLog{Index: r.Index, Task: r.Task.Name, Rank: a.Config.Rank, Steps: res.Steps, Loss: res.Loss,
 		Extra: res.Extra, Overlap: OverlapPast(a, past), Norm: Norm(a), Divisor: div}

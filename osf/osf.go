@@ -3,9 +3,7 @@ package osf
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -92,16 +90,7 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	lc, tc := l.RoundConfig(s.cfg.LoRA, s.cfg.Train, r.Index)
-	tc = accrete.TrainDefaults(tc, accrete.LoRA)
-	if tc.Progress == nil {
-		tc.Progress = l.Progress
-	}
-	if tc.Label == "" {
-		tc.Label = fmt.Sprintf("round %d %s osf", r.Index+1, r.Task.Name)
-	}
-	name := accrete.AdapterName(r)
-	a, err := lora.NewAdapter(name, l.Model.Config, lc)
+	a, tc, err := l.RoundAdapter(s.cfg.LoRA, s.cfg.Train, r, fmt.Sprintf("round %d %s osf", r.Index+1, r.Task.Name))
 	if err != nil {
 		return fmt.Errorf("osf: round %d: %w", r.Index+1, err)
 	}
@@ -115,26 +104,14 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		rec.Kept = max(rec.Kept, p.Sub[m].V.Shape[0])
 	}
 	items := l.Encode(r.Task.Train)
-	l.Model.SetAdapter(p)
-	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(a.Tensors())), items, tc)
-	l.Model.SetAdapter(nil)
+	res, err := l.FitAdapter(ctx, a, items, tc, accrete.Fit{Attach: p})
 	if err != nil {
-		return fmt.Errorf("osf: training adapter %q: %w", name, err)
+		return err
 	}
-	l.CheckTraining(name, res)
 	p.Fold()
-	if s.cfg.OnAdapter != nil {
-		if err := s.cfg.OnAdapter(r.Index, a, res); err != nil {
-			return err
-		}
-	}
-	if err := l.Keep(name, r.Task.Name, r.Index, a, res, nil); err != nil {
+	if err := l.KeepAndFold(r, a, res, s.cfg.OnAdapter); err != nil {
 		return err
 	}
-	if err := a.Fold(l.Model.Weights); err != nil {
-		return err
-	}
-	l.Model.UpdateWeights()
 	var norm float64
 	for _, m := range a.Modules() {
 		for _, v := range a.DeltaW(m).Data {
