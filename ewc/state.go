@@ -1,19 +1,12 @@
 package ewc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 
 	"github.com/accrete/accrete"
-	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/safetensors"
+	"github.com/accrete/accrete/internal/statefile"
 )
 
 // Files SaveState writes.
@@ -36,22 +29,12 @@ var _ accrete.Stateful = (*Strategy)(nil)
 
 // SaveState implements accrete.Stateful: it writes FisherFile and HistoryFile into dir, atomically.
 func (s *Strategy) SaveState(dir string) error {
-	ts := make(map[string]safetensors.Tensor, len(s.fisher))
-	for m, t := range s.fisher {
-		ts[model.ModuleWeightName(m.Layer, m.Name)] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
+	if err := statefile.WriteTensors(filepath.Join(dir, FisherFile), s.fisher, statefile.Weights, "accrete-ewc", len(s.History)); err != nil {
+		return fmt.Errorf("ewc: %w", err)
 	}
-	path := filepath.Join(dir, FisherFile)
-	meta := map[string]string{"format": "accrete-ewc", "rounds": strconv.Itoa(len(s.History))}
-	if err := safetensors.Write(path, ts, safetensors.F32, meta); err != nil {
-		return fmt.Errorf("ewc: saving %s: %w", path, err)
-	}
-	data, err := json.MarshalIndent(stateJSON{Lambda: s.cfg.Lambda, Gamma: s.cfg.gamma(), Raw: s.cfg.Raw, Rounds: s.History}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("ewc: encoding the history: %w", err)
-	}
-	path = filepath.Join(dir, HistoryFile)
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return fmt.Errorf("ewc: saving %s: %w", path, err)
+	st := stateJSON{Lambda: s.cfg.Lambda, Gamma: s.cfg.gamma(), Raw: s.cfg.Raw, Rounds: s.History}
+	if err := statefile.WriteJSON(filepath.Join(dir, HistoryFile), st); err != nil {
+		return fmt.Errorf("ewc: %w", err)
 	}
 	return nil
 }
@@ -61,44 +44,18 @@ func (s *Strategy) SaveState(dir string) error {
 // configured one is an error: resuming would mix two penalties.
 func (s *Strategy) LoadState(dir string, l *accrete.Learner) error {
 	path := filepath.Join(dir, HistoryFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("ewc: loading state: %w", err)
-	}
 	var st stateJSON
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("ewc: loading state: %s: %w", path, err)
+	if err := statefile.ReadJSON(path, &st); err != nil {
+		return fmt.Errorf("ewc: %w", err)
 	}
 	if st.Lambda != s.cfg.Lambda || st.Gamma != s.cfg.gamma() || st.Raw != s.cfg.Raw {
 		return fmt.Errorf("ewc: loading state: %s was saved with λ=%g γ=%g raw=%v, this strategy has λ=%g γ=%g raw=%v",
 			path, st.Lambda, st.Gamma, st.Raw, s.cfg.Lambda, s.cfg.gamma(), s.cfg.Raw)
 	}
 	path = filepath.Join(dir, FisherFile)
-	f, err := safetensors.Read(path)
+	F, err := statefile.ReadTensors(path, l.Model.Config, statefile.Weights)
 	if err != nil {
-		return fmt.Errorf("ewc: loading state: %w", err)
-	}
-	mc := l.Model.Config
-	known := map[string]lora.Module{}
-	for layer := range mc.NumHiddenLayers {
-		for _, name := range model.Modules {
-			known[model.ModuleWeightName(layer, name)] = lora.Module{Layer: layer, Name: name}
-		}
-	}
-	F := Fisher{}
-	for _, name := range f.Names() {
-		m, ok := known[name]
-		if !ok {
-			return fmt.Errorf("ewc: loading state: %s: tensor %q is not a module weight of this model", path, name)
-		}
-		d, shape, err := f.Float32(name)
-		if err != nil {
-			return fmt.Errorf("ewc: loading state: %w", err)
-		}
-		if out, in := mc.ModuleShape(m.Name); !slices.Equal(shape, []int{out, in}) {
-			return fmt.Errorf("ewc: loading state: %s: tensor %q has shape %v, want [%d, %d]", path, name, shape, out, in)
-		}
-		F[m] = &model.Tensor{Shape: shape, Data: slices.Clone(d)}
+		return fmt.Errorf("ewc: %w", err)
 	}
 	if len(st.Rounds) > 0 && len(F) == 0 {
 		return errors.New("ewc: loading state: " + path + " holds no Fisher but the history has rounds")

@@ -1,14 +1,11 @@
 package nlora
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/accrete/accrete"
-	"github.com/accrete/accrete/model/safetensors"
+	"github.com/accrete/accrete/internal/statefile"
 )
 
 // HistoryFile is the file SaveState writes: the configuration's λ and form and the RoundLog of every
@@ -25,13 +22,8 @@ var _ accrete.Stateful = (*Strategy)(nil)
 
 // SaveState implements accrete.Stateful: it writes HistoryFile into dir, atomically.
 func (s *Strategy) SaveState(dir string) error {
-	data, err := json.MarshalIndent(stateJSON{Lambda: s.cfg.Lambda, Factors: s.cfg.Factors, Rounds: s.History}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("nlora: encoding the history: %w", err)
-	}
-	path := filepath.Join(dir, HistoryFile)
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return fmt.Errorf("nlora: saving %s: %w", path, err)
+	if err := statefile.WriteJSON(filepath.Join(dir, HistoryFile), stateJSON{Lambda: s.cfg.Lambda, Factors: s.cfg.Factors, Rounds: s.History}); err != nil {
+		return fmt.Errorf("nlora: %w", err)
 	}
 	return nil
 }
@@ -40,13 +32,9 @@ func (s *Strategy) SaveState(dir string) error {
 // or form that differs from the configured one is an error.
 func (s *Strategy) LoadState(dir string, _ *accrete.Learner) error {
 	path := filepath.Join(dir, HistoryFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("nlora: loading state: %w", err)
-	}
 	var st stateJSON
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("nlora: loading state: %s: %w", path, err)
+	if err := statefile.ReadJSON(path, &st); err != nil {
+		return fmt.Errorf("nlora: %w", err)
 	}
 	if st.Lambda != s.cfg.Lambda || st.Factors != s.cfg.Factors {
 		return fmt.Errorf("nlora: loading state: %s was saved with λ=%g factors=%v, this strategy has λ=%g factors=%v",

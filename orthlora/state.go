@@ -1,19 +1,14 @@
 package orthlora
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/internal/statefile"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
-	"github.com/accrete/accrete/model/safetensors"
 )
 
 // Files SaveState writes.
@@ -35,24 +30,26 @@ type stateJSON struct {
 
 var _ accrete.Stateful = (*Strategy)(nil)
 
+// pastLayout names a module's stacked A's "<module path>.lora_A.weight" [Σr, d_in].
+var pastLayout = statefile.Layout{
+	Name: func(m lora.Module) string { return m.Path() + ".lora_A.weight" },
+	What: "the lora_A of a module",
+	Want: func(mc model.Config, m lora.Module, shape []int) string {
+		if _, in := mc.ModuleShape(m.Name); len(shape) != 2 || shape[1] != in {
+			return fmt.Sprintf("[Σr, %d]", in)
+		}
+		return ""
+	},
+}
+
 // SaveState implements accrete.Stateful: it writes PastFile and HistoryFile into dir, atomically.
 func (s *Strategy) SaveState(dir string) error {
-	ts := make(map[string]safetensors.Tensor, len(s.past))
-	for m, t := range s.past {
-		ts[m.Path()+".lora_A.weight"] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
+	if err := statefile.WriteTensors(filepath.Join(dir, PastFile), s.past, pastLayout, "accrete-olora", len(s.History)); err != nil {
+		return fmt.Errorf("orthlora: %w", err)
 	}
-	meta := map[string]string{"format": "accrete-olora", "rounds": strconv.Itoa(len(s.History))}
-	path := filepath.Join(dir, PastFile)
-	if err := safetensors.Write(path, ts, safetensors.F32, meta); err != nil {
-		return fmt.Errorf("orthlora: saving %s: %w", path, err)
-	}
-	data, err := json.MarshalIndent(stateJSON{Lambda: s.cfg.Lambda, Lambda2: s.cfg.Lambda2, Scale: s.cfg.Scale.String(), Rounds: s.History}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("orthlora: encoding the history: %w", err)
-	}
-	path = filepath.Join(dir, HistoryFile)
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return fmt.Errorf("orthlora: saving %s: %w", path, err)
+	st := stateJSON{Lambda: s.cfg.Lambda, Lambda2: s.cfg.Lambda2, Scale: s.cfg.Scale.String(), Rounds: s.History}
+	if err := statefile.WriteJSON(filepath.Join(dir, HistoryFile), st); err != nil {
+		return fmt.Errorf("orthlora: %w", err)
 	}
 	return nil
 }
@@ -62,13 +59,9 @@ func (s *Strategy) SaveState(dir string) error {
 // (or Scale) from the configured one is an error: resuming would mix two penalties.
 func (s *Strategy) LoadState(dir string, l *accrete.Learner) error {
 	path := filepath.Join(dir, HistoryFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("orthlora: loading state: %w", err)
-	}
 	var st stateJSON
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("orthlora: loading state: %s: %w", path, err)
+	if err := statefile.ReadJSON(path, &st); err != nil {
+		return fmt.Errorf("orthlora: %w", err)
 	}
 	if st.Scale == "" {
 		st.Scale = Sum.String()
@@ -78,32 +71,9 @@ func (s *Strategy) LoadState(dir string, l *accrete.Learner) error {
 			path, st.Lambda, st.Scale, st.Lambda2, s.cfg.Lambda, s.cfg.Scale, s.cfg.Lambda2)
 	}
 	path = filepath.Join(dir, PastFile)
-	f, err := safetensors.Read(path)
+	past, err := statefile.ReadTensors(path, l.Model.Config, pastLayout)
 	if err != nil {
-		return fmt.Errorf("orthlora: loading state: %w", err)
-	}
-	mc := l.Model.Config
-	known := map[string]lora.Module{}
-	for layer := range mc.NumHiddenLayers {
-		for _, name := range model.Modules {
-			m := lora.Module{Layer: layer, Name: name}
-			known[m.Path()+".lora_A.weight"] = m
-		}
-	}
-	past := Past{}
-	for _, name := range f.Names() {
-		m, ok := known[name]
-		if !ok {
-			return fmt.Errorf("orthlora: loading state: %s: tensor %q is not the lora_A of a module of this model", path, name)
-		}
-		d, shape, err := f.Float32(name)
-		if err != nil {
-			return fmt.Errorf("orthlora: loading state: %w", err)
-		}
-		if _, in := mc.ModuleShape(m.Name); len(shape) != 2 || shape[1] != in {
-			return fmt.Errorf("orthlora: loading state: %s: tensor %q has shape %v, want [Σr, %d]", path, name, shape, in)
-		}
-		past[m] = &model.Tensor{Shape: shape, Data: slices.Clone(d)}
+		return fmt.Errorf("orthlora: %w", err)
 	}
 	if len(st.Rounds) > 0 && len(past) == 0 {
 		return errors.New("orthlora: loading state: " + path + " holds no past A's but the history has rounds")

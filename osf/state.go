@@ -1,14 +1,11 @@
 package osf
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/accrete/accrete"
-	"github.com/accrete/accrete/model/safetensors"
+	"github.com/accrete/accrete/internal/statefile"
 )
 
 // HistoryFile is the file SaveState writes: the configuration's Keep and the RoundLog of every round,
@@ -24,13 +21,8 @@ var _ accrete.Stateful = (*Strategy)(nil)
 
 // SaveState implements accrete.Stateful: it writes HistoryFile into dir, atomically.
 func (s *Strategy) SaveState(dir string) error {
-	data, err := json.MarshalIndent(stateJSON{Keep: s.cfg.keep(), Rounds: s.History}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("osf: encoding the history: %w", err)
-	}
-	path := filepath.Join(dir, HistoryFile)
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return fmt.Errorf("osf: saving %s: %w", path, err)
+	if err := statefile.WriteJSON(filepath.Join(dir, HistoryFile), stateJSON{Keep: s.cfg.keep(), Rounds: s.History}); err != nil {
+		return fmt.Errorf("osf: %w", err)
 	}
 	return nil
 }
@@ -39,13 +31,9 @@ func (s *Strategy) SaveState(dir string) error {
 // Keep that differs from the configured one is an error.
 func (s *Strategy) LoadState(dir string, _ *accrete.Learner) error {
 	path := filepath.Join(dir, HistoryFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("osf: loading state: %w", err)
-	}
 	var st stateJSON
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("osf: loading state: %s: %w", path, err)
+	if err := statefile.ReadJSON(path, &st); err != nil {
+		return fmt.Errorf("osf: %w", err)
 	}
 	if st.Keep != s.cfg.keep() {
 		return fmt.Errorf("osf: loading state: %s was saved with keep=%g, this strategy has keep=%g", path, st.Keep, s.cfg.keep())
