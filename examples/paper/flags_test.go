@@ -28,7 +28,7 @@ func TestLimitAndRoundsFlags(t *testing.T) {
 		require.NoError(t, err, "%v", tc.args)
 		assert.Equal(t, []int{tc.limit, tc.know, tc.rounds, tc.seqRnds}, []int{o.limit, o.knowledge, o.rounds, o.seqRounds}, "%v", tc.args)
 		assert.Equal(t, 3, o.seeds)
-		assert.Equal(t, 60, o.minSteps)
+		assert.Equal(t, 40, o.minSteps)
 	}
 	for _, args := range [][]string{{"-limit", "-2"}, {"-seeds", "0"}, {"-min-steps", "-1"}} {
 		_, err := parse(args, nil)
