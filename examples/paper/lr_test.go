@@ -238,7 +238,7 @@ func TestLearningRateFlags(t *testing.T) {
 	assert.Equal(t, []float64{1e-3, 3e-3, 1e-2}, o.lrGridLoRA)
 	assert.Equal(t, []float64{1e-4, 3e-4, 1e-3}, o.lrGridFFT)
 	assert.False(t, o.lrLoRAGiven || o.lrFFTGiven)
-	assert.Equal(t, 12, o.epochs)
+	assert.Equal(t, 6, o.epochs)
 
 	o, err = parse([]string{"-lr-grid-lora", "1e-2, 1e-3,1e-3", "-lr-fft", "1e-4"}, nil)
 	require.NoError(t, err)
