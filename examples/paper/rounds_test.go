@@ -40,10 +40,10 @@ func TestFirstRoundsKeepsTrainedPhrasingsAndBPB(t *testing.T) {
 func TestBPBDocsFlag(t *testing.T) {
 	o, err := parse(nil, nil)
 	require.NoError(t, err)
-	require.Equal(t, 64, o.bpbDocs)
+	require.Equal(t, 16, o.bpbDocs)
 	docs := heldOutText(o.bpbDocs)
 	require.NotEmpty(t, docs)
-	require.LessOrEqual(t, len(docs), 64)
+	require.LessOrEqual(t, len(docs), 16)
 	for _, d := range docs {
 		require.NotEmpty(t, d)
 	}
