@@ -10,17 +10,22 @@
 // # Overview
 //
 // [Names] lists the new-knowledge tasks in the default round order; [Load] returns one as an
-// [eval.Task] whose Train and Test hold the same facts (Test is scored on the trained prompt and on
-// the held-out paraphrases). [Base] returns the base facts and [GeneralText] the pretraining text.
+// [eval.Task] whose Train and Test hold the same facts: every item is trained in several phrasings
+// (Prompt and Phrasings, drawn from its relation's pool of 8 templates) and scored on a held-out one
+// (Paraphrases; for base facts also Novel, from templates no item trains on). [Base] returns the base
+// facts, [GeneralText] the pretraining text and [HeldOutText] the held-out text that bits per byte are
+// measured on.
 //
 // # Files
 //
 // data/tasks.json is the manifest:
 //
 //	{"seed": N,
-//	 "tasks": [{"name","metric","file","items","paraphrases","choices","description","source","licence"}, ...],
+//	 "tasks": [{"name","metric","file","items","phrasings","paraphrases","novel","templates","choices",
+//	            "description","source","licence"}, ...],
 //	 "base": {same fields, file "base/facts.jsonl"},
-//	 "general": {"file":"base/general.txt","bytes","description","source","licence"}}
+//	 "general": {"files":["base/general-01.txt",...],"bytes","documents","held_out":"base/heldout.txt",
+//	             "held_out_bytes","held_out_documents","description","source","licence"}}
 //
 // tasks is in the default round order; file is relative to data/. Each .jsonl file holds one
 // [eval.Example] per line. For first_char tasks the options "A) … D) …" end every prompt and
@@ -28,9 +33,11 @@
 //
 // # Invariants
 //
-// Every task has at least 100 items with unique ids, and every item at least one paraphrase that
-// differs from its prompt. No phrasing occurs both in the base pack and in a new task, and general.txt
-// quotes no new fact, so a base model scores near chance on the new tasks.
+// Every task has at least 100 items with unique ids; every item has at least 3 trained phrasings and one
+// held-out phrasing, all different. No phrasing occurs both in the base pack and in a new task, and no
+// phrasing of a new task and no held-out phrasing of a base fact occurs in the pretraining text
+// (TestNoLeak); the general text names no new fact's subject with its answer, so a base model scores
+// near chance on the new tasks.
 //
 // The data is generated, byte for byte reproducibly, by internal/packgen; do not edit it by hand.
 // This package does not score or format prompts: that is package eval's and the trainer's job.
