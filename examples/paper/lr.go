@@ -131,17 +131,26 @@ func splitValidation(tasks []accrete.Task, seed uint64) (study, val []accrete.Ta
 	return study, val
 }
 
-// validationTasks pairs the study's training items of the first n tasks (sampled) with their
-// validation items (val, at most limit of each, evenly spaced; 0: all) as test items: what the grid
-// and the frontier train on and score. It refuses a task with no validation item.
+// validationTasks gives what the grid and the frontier train on and score for the first n tasks: the
+// validation items (val, at most limit of each, evenly spaced; 0: all) are the test items; when they
+// have held-out phrasings (knowledge items) they are also what is trained on (their trained phrasings),
+// otherwise the study's training items of the task (sampled) are. Either way no validation item is
+// trained on or scored by the study itself. It refuses a task with no validation item.
 func validationTasks(sampled, val []accrete.Task, n, limit int) ([]accrete.Task, error) {
 	out := make([]accrete.Task, n)
 	for i := range n {
 		if len(val[i].Test) == 0 {
 			return nil, fmt.Errorf("task %s has too few items to hold any back for validation (use -lr-grid=false)", val[i].Name)
 		}
-		out[i] = accrete.Task{Name: sampled[i].Name, Metric: sampled[i].Metric, Train: sampled[i].Train,
-			Test: sampleEvenly(val[i].Test, limit, 0)}
+		test := sampleEvenly(val[i].Test, limit, 0)
+		train := sampled[i].Train
+		if heldOutPhrasings(test) {
+			// Knowledge items (the packs): facts held back from the study are learned from their trained
+			// phrasings and scored on their held-out ones. Training on other facts could not teach them,
+			// so the grid would measure nothing but retention.
+			train = test
+		}
+		out[i] = accrete.Task{Name: sampled[i].Name, Metric: sampled[i].Metric, Train: train, Test: test}
 	}
 	return out, nil
 }
@@ -149,6 +158,16 @@ func validationTasks(sampled, val []accrete.Task, n, limit int) ([]accrete.Task,
 // chooseRate marks and returns the index of the point picked by selectionCriterion: the highest mean of
 // acquisition and retention (acquisition alone where retention is NaN), ties to the lowest rate. Failed
 // points and points without acquisition are never picked; it is an error if every point is such.
+// heldOutPhrasings reports whether every item has a held-out phrasing to be scored on.
+func heldOutPhrasings(items []accrete.Example) bool {
+	for _, e := range items {
+		if len(e.Paraphrases)+len(e.Novel) == 0 {
+			return false
+		}
+	}
+	return len(items) > 0
+}
+
 func chooseRate(points []eval.FrontierPoint) (int, error) {
 	best, bestScore := -1, math.Inf(-1)
 	for i, p := range points {
@@ -390,7 +409,8 @@ func chooseRates(ctx context.Context, o *options, train trainAt, sampled, val, v
 	}
 	c.note = "Learning rates: " + strings.Join(said, "; ") + "."
 	if o.lrGrid && len(c.points) > 0 {
-		c.note += " A rate is chosen as " + selectionCriterion + ", on the first seed's training items of the first task " +
+		c.note += " A rate is chosen as " + selectionCriterion + ", after training on the first task's validation items " +
+			"(their trained phrasings; the study's training items for tasks without held-out phrasings) " +
 			"(every method of a family then runs at its rate, on every seed). The mean of the two weighs learning and " +
 			"keeping equally, as the paper's verdict does (\"once acquisition and retention are both counted\"), with no " +
 			"threshold to pick; a one-round run of O-LoRA is LoRA's, so O-LoRA takes LoRA's rate."
