@@ -119,7 +119,8 @@ func TestGenerateMatchesTorchRef(t *testing.T) {
 func writeTorchRefGolden(t *testing.T) {
 	ref := os.Getenv("ACCRETE_TORCHREF")
 	if ref == "" {
-		ref = "/work/shared/torchref/llama_ref.py"
+		// The workspace's shared folder sits beside the checkout; the test runs in model/.
+		ref = filepath.Join("..", "..", "shared", "torchref", "llama_ref.py")
 	}
 	prompt := make([]string, len(torchRefPrompt))
 	for i, id := range torchRefPrompt {

@@ -13,13 +13,14 @@
 #   5. samples nvidia-smi's memory.used throughout and prints the peak (XLA's allocator may reserve
 #      a large share of the GPU up front; then the peak shows the reservation, not the need).
 #
-#   scripts/gpu-check.sh                  # everything; the checkpoint goes to ${CKPT:-/tmp/accrete-llama1b}
+#   scripts/gpu-check.sh                  # everything; the checkpoint goes to ${CKPT:-out/gpucheck/llama1b}
 #   BATCH=8 SEQ=512 STEPS=10 scripts/gpu-check.sh
 #   SKIP_TESTS=1 scripts/gpu-check.sh     # only steps 3-5
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ckpt=${CKPT:-/tmp/accrete-llama1b}
+ckpt=${CKPT:-out/gpucheck/llama1b}
+bin=out/gpucheck/gpucheck
 batch=${BATCH:-4}
 seq=${SEQ:-256}
 steps=${STEPS:-5}
@@ -59,7 +60,8 @@ peak() { sort -n "$smi_log" | tail -n 1; }
 status=0
 echo "== build"
 go build ./... || exit 1
-go build -o /tmp/accrete-gpucheck ./examples/gpucheck || exit 1
+mkdir -p out/gpucheck
+go build -o "$bin" ./examples/gpucheck || exit 1
 
 if [ -z "${SKIP_TESTS:-}" ]; then
 	echo "== go test -short ./model/ ./lora/ on the GPU"
@@ -68,14 +70,14 @@ if [ -z "${SKIP_TESTS:-}" ]; then
 fi
 
 echo "== logits: GPU vs accrete CPU backend"
-/tmp/accrete-gpucheck -compare || status=1
+"$bin" -compare || status=1
 
 if [ ! -f "$ckpt/config.json" ]; then
 	echo "== writing a random Llama-3.2-1B-shaped bf16 checkpoint to $ckpt (host: ~6 GB, a minute or two)"
-	GOMLX_BACKEND=accrete /tmp/accrete-gpucheck -write "$ckpt" || exit 1
+	GOMLX_BACKEND=accrete "$bin" -write "$ckpt" || exit 1
 fi
 echo "== LoRA and FFT steps, decoding: B$batch T$seq, $steps timed steps"
-/tmp/accrete-gpucheck -model "$ckpt" -batch "$batch" -seq "$seq" -steps "$steps" || status=1
+"$bin" -model "$ckpt" -batch "$batch" -seq "$seq" -steps "$steps" || status=1
 nvidia-smi --query-gpu=memory.used,memory.total --format=csv || true
 echo "peak GPU memory (nvidia-smi, sampled every 200 ms): $(peak) MiB"
 exit $status

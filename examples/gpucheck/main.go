@@ -3,9 +3,9 @@
 // CPU backend, then takes LoRA and full fine-tuning steps and decodes on a Hugging Face checkpoint,
 // printing tokens per second and the memory plan of each run.
 //
-//	go run ./examples/gpucheck -write /tmp/llama1b            # a random Llama-3.2-1B-shaped bf16 checkpoint
+//	go run ./examples/gpucheck -write DIR                   # a random Llama-3.2-1B-shaped bf16 checkpoint
 //	GOMLX_BACKEND=xla:/abs/xla_cuda_plugin.so go run ./examples/gpucheck -compare
-//	GOMLX_BACKEND=xla:/abs/xla_cuda_plugin.so go run ./examples/gpucheck -model /tmp/llama1b
+//	GOMLX_BACKEND=xla:/abs/xla_cuda_plugin.so go run ./examples/gpucheck -model DIR
 //
 // Training on a backend other than the CPU ones uses lora.LayoutDevice: the trained tensors and
 // AdamW's moments stay on the device.

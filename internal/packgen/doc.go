@@ -3,8 +3,8 @@
 //
 // Usage:
 //
-//	sh internal/packgen/fetch.sh /tmp/packsrc
-//	go run ./internal/packgen -src /tmp/packsrc -out packs/data
+//	sh internal/packgen/fetch.sh SRC
+//	go run ./internal/packgen -src SRC -out packs/data
 //
 // fetch.sh downloads and unpacks, into one folder per package with a VERSION file that packgen checks:
 //

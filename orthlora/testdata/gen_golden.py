@@ -2,7 +2,7 @@
 """Writes olora_golden.json: random A_new and stacked A_past for a small Llama shape and the O-LoRA term
 computed by olora_orth_loss of the PyTorch reference (llama_ref.py).
 
-    /usr/bin/python3 orthlora/testdata/gen_golden.py /work/shared/torchref > orthlora/testdata/olora_golden.json
+    /usr/bin/python3 orthlora/testdata/gen_golden.py ../shared/torchref > orthlora/testdata/olora_golden.json
 """
 import json
 import sys

@@ -1,7 +1,9 @@
 # Regenerates torch_rounding.safetensors with PyTorch (the rounding oracle for BF16 and F16):
 #   cd model/safetensors/testdata && python3 gen_torch_rounding.py [DIR_OF_llama_ref.py]
-import sys, numpy as np, torch
-sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else "/work/shared/torchref")
+import os, sys, numpy as np, torch
+# Default: the workspace's shared/torchref beside the checkout (this file is model/safetensors/testdata/).
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "..", "..", "shared", "torchref"))
 import llama_ref as L
 g = torch.Generator().manual_seed(1)
 # values spanning normal, tie, subnormal (f16 and bf16), overflow and special cases

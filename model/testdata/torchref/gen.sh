@@ -5,7 +5,7 @@
 # [5, vocab] of `llama_ref.py logits --tokens 1,2,3,4,5`, and stats.json = per-tensor float64 sum and
 # sum of squares of the float32 weights, computed by stats.py.
 set -e
-REF=${1:-/work/shared/torchref/llama_ref.py}
+REF=${1:-$(cd "$(dirname "$0")/../../.." && pwd)/../shared/torchref/llama_ref.py}
 PY=/usr/bin/python3
 rm -rf untied_bf16 tied_f32_sharded headdim_f32
 $PY "$REF" random --out untied_bf16 --dim 32 --layers 2 --heads 4 --kv-heads 2 --vocab 64 --hidden 64 \
