@@ -319,3 +319,9 @@ func TestJointRefusesAnUnknownMode(t *testing.T) {
 	err := accrete.Joint{Mode: "qlora"}.Learn(context.Background(), l, accrete.Round{Task: accrete.Task{Name: "t"}})
 	require.ErrorContains(t, err, `accrete: Joint: unknown Mode "qlora" (lora or fft)`)
 }
+
+func TestValidateOverrides(t *testing.T) {
+	require.NoError(t, accrete.ValidateOverrides(nil, nil))
+	require.ErrorContains(t, accrete.ValidateOverrides(&lora.Config{Rank: -1}, nil), "Config.LoRA: ")
+	require.ErrorContains(t, accrete.ValidateOverrides(nil, &lora.TrainConfig{LearningRate: -1}), "Config.Train: ")
+}

@@ -136,3 +136,20 @@ func (l *Learner) KeepAndFold(r Round, a *lora.Adapter, res lora.Result, onAdapt
 // order: seed + round·1000003. RoundConfig uses it for the training seed; a strategy that trains
 // something else each round (a router) should too.
 func RoundSeed(seed uint64, round int) uint64 { return seed + uint64(round)*1000003 }
+
+// ValidateOverrides validates a strategy config's optional adapter and training overrides (nil means
+// the learner's own), naming the field: "Config.LoRA: …" or "Config.Train: …". Strategies prefix their
+// package name.
+func ValidateOverrides(lc *lora.Config, tc *lora.TrainConfig) error {
+	if lc != nil {
+		if err := lc.Validate(); err != nil {
+			return fmt.Errorf("Config.LoRA: %w", err)
+		}
+	}
+	if tc != nil {
+		if err := tc.Validate(); err != nil {
+			return fmt.Errorf("Config.Train: %w", err)
+		}
+	}
+	return nil
+}

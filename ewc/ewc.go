@@ -61,15 +61,8 @@ func (c Config) Validate() error {
 	case !(c.Gamma >= 0 && c.Gamma <= 1):
 		return fmt.Errorf("ewc: Config.Gamma must be in [0, 1], got %g", c.Gamma)
 	}
-	if c.LoRA != nil {
-		if err := c.LoRA.Validate(); err != nil {
-			return fmt.Errorf("ewc: Config.LoRA: %w", err)
-		}
-	}
-	if c.Train != nil {
-		if err := c.Train.Validate(); err != nil {
-			return fmt.Errorf("ewc: Config.Train: %w", err)
-		}
+	if err := accrete.ValidateOverrides(c.LoRA, c.Train); err != nil {
+		return fmt.Errorf("ewc: %w", err)
 	}
 	return nil
 }

@@ -48,15 +48,8 @@ func (c Config) Validate() error {
 	if !(c.Threshold >= 0 && c.Threshold <= 1) {
 		return fmt.Errorf("inflora: Config.Threshold must be in (0, 1], got %g", c.Threshold)
 	}
-	if c.LoRA != nil {
-		if err := c.LoRA.Validate(); err != nil {
-			return fmt.Errorf("inflora: Config.LoRA: %w", err)
-		}
-	}
-	if c.Train != nil {
-		if err := c.Train.Validate(); err != nil {
-			return fmt.Errorf("inflora: Config.Train: %w", err)
-		}
+	if err := accrete.ValidateOverrides(c.LoRA, c.Train); err != nil {
+		return fmt.Errorf("inflora: %w", err)
 	}
 	return nil
 }

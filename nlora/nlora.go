@@ -36,15 +36,8 @@ func (c Config) Validate() error {
 	if !(c.Lambda >= 0) || math.IsInf(c.Lambda, 0) {
 		return fmt.Errorf("nlora: Config.Lambda must be finite and ≥ 0, got %g", c.Lambda)
 	}
-	if c.LoRA != nil {
-		if err := c.LoRA.Validate(); err != nil {
-			return fmt.Errorf("nlora: Config.LoRA: %w", err)
-		}
-	}
-	if c.Train != nil {
-		if err := c.Train.Validate(); err != nil {
-			return fmt.Errorf("nlora: Config.Train: %w", err)
-		}
+	if err := accrete.ValidateOverrides(c.LoRA, c.Train); err != nil {
+		return fmt.Errorf("nlora: %w", err)
 	}
 	return nil
 }

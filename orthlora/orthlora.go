@@ -49,15 +49,8 @@ func (c Config) Validate() error {
 	case c.Scale < Initial || c.Scale > Sum:
 		return fmt.Errorf("orthlora: Config.Scale %d unknown (Initial, Mean or Sum)", int(c.Scale))
 	}
-	if c.LoRA != nil {
-		if err := c.LoRA.Validate(); err != nil {
-			return fmt.Errorf("orthlora: Config.LoRA: %w", err)
-		}
-	}
-	if c.Train != nil {
-		if err := c.Train.Validate(); err != nil {
-			return fmt.Errorf("orthlora: Config.Train: %w", err)
-		}
+	if err := accrete.ValidateOverrides(c.LoRA, c.Train); err != nil {
+		return fmt.Errorf("orthlora: %w", err)
 	}
 	return nil
 }

@@ -42,15 +42,8 @@ func (c Config) Validate() error {
 	if !(c.Keep >= 0 && c.Keep < 1) {
 		return fmt.Errorf("osf: Config.Keep must be in [0, 1), got %g", c.Keep)
 	}
-	if c.LoRA != nil {
-		if err := c.LoRA.Validate(); err != nil {
-			return fmt.Errorf("osf: Config.LoRA: %w", err)
-		}
-	}
-	if c.Train != nil {
-		if err := c.Train.Validate(); err != nil {
-			return fmt.Errorf("osf: Config.Train: %w", err)
-		}
+	if err := accrete.ValidateOverrides(c.LoRA, c.Train); err != nil {
+		return fmt.Errorf("osf: %w", err)
 	}
 	return nil
 }
