@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,32 +24,7 @@ var smallConfig = model.Config{HiddenSize: 16, IntermediateSize: 24, NumHiddenLa
 // penaltyAndGrads evaluates Penalty and its gradient with respect to each of a's tensors, by name.
 func penaltyAndGrads(t *testing.T, a *lora.Adapter, F Fisher, lambda float64) (float64, map[string][]float32) {
 	t.Helper()
-	b, err := model.Backend()
-	require.NoError(t, err)
-	ts := a.Tensors()
-	var names []string
-	for n := range ts {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	e := graph.MustNewExec(b, func(in []*graph.Node) []*graph.Node {
-		pen := Penalty(model.BuildParams(names, in), a, F, lambda)
-		return append([]*graph.Node{pen}, graph.Gradient(pen, in...)...)
-	})
-	defer e.Finalize()
-	args := make([]any, len(names))
-	for i, n := range names {
-		args[i] = tensors.FromFlatDataAndDimensions(ts[n].Data, ts[n].Shape...)
-	}
-	out, err := e.Exec(args...)
-	require.NoError(t, err)
-	var v float64
-	tensors.ConstFlatData(out[0], func(f []float32) { v = float64(f[0]) })
-	grads := map[string][]float32{}
-	for i, n := range names {
-		tensors.ConstFlatData(out[i+1], func(f []float32) { grads[n] = slices.Clone(f) })
-	}
-	return v, grads
+	return testkit.ValueAndGrads(t, a, func(p model.Params) *graph.Node { return Penalty(p, a, F, lambda) })
 }
 
 // TestPenaltyHandCase: one nonzero entry each in A and B gives one nonzero ΔW entry, s·b·a =

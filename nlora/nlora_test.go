@@ -5,11 +5,9 @@ import (
 	"context"
 	"math"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,32 +21,7 @@ var smallConfig = model.Config{HiddenSize: 16, IntermediateSize: 24, NumHiddenLa
 
 func penaltyAndGrads(t *testing.T, a *lora.Adapter, lambda float64, factors bool) (float64, map[string][]float32) {
 	t.Helper()
-	b, err := model.Backend()
-	require.NoError(t, err)
-	ts := a.Tensors()
-	var names []string
-	for n := range ts {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	e := graph.MustNewExec(b, func(in []*graph.Node) []*graph.Node {
-		pen := Penalty(model.BuildParams(names, in), a, lambda, factors)
-		return append([]*graph.Node{pen}, graph.Gradient(pen, in...)...)
-	})
-	defer e.Finalize()
-	args := make([]any, len(names))
-	for i, n := range names {
-		args[i] = tensors.FromFlatDataAndDimensions(ts[n].Data, ts[n].Shape...)
-	}
-	out, err := e.Exec(args...)
-	require.NoError(t, err)
-	var v float64
-	tensors.ConstFlatData(out[0], func(f []float32) { v = float64(f[0]) })
-	grads := map[string][]float32{}
-	for i, n := range names {
-		tensors.ConstFlatData(out[i+1], func(f []float32) { grads[n] = slices.Clone(f) })
-	}
-	return v, grads
+	return testkit.ValueAndGrads(t, a, func(p model.Params) *graph.Node { return Penalty(p, a, lambda, factors) })
 }
 
 // handAdapter is rank 1 (Scale 2) on one q_proj with A = 2 at column 1, −1 at column 2, and B = 0.5

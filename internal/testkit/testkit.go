@@ -15,9 +15,13 @@ package testkit
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete"
@@ -92,4 +96,32 @@ func ColourLearner(t testing.TB) *accrete.Learner {
 	l.LoRA = lora.Config{Rank: 4, Seed: 3}
 	l.Train = lora.TrainConfig{LearningRate: 1e-2, Epochs: 3, BatchSize: 8, Seed: 4}
 	return l
+}
+
+// ValueAndGrads evaluates a scalar graph function of an adapter's tensors (a strategy's penalty) at
+// the adapter's current values, and its gradient with respect to each tensor, by tensor name.
+func ValueAndGrads(t testing.TB, a *lora.Adapter, f func(p model.Params) *graph.Node) (float64, map[string][]float32) {
+	t.Helper()
+	b, err := model.Backend()
+	require.NoError(t, err)
+	ts := a.Tensors()
+	names := slices.Sorted(maps.Keys(ts))
+	e := graph.MustNewExec(b, func(in []*graph.Node) []*graph.Node {
+		v := f(model.BuildParams(names, in))
+		return append([]*graph.Node{v}, graph.Gradient(v, in...)...)
+	})
+	defer e.Finalize()
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = tensors.FromFlatDataAndDimensions(ts[n].Data, ts[n].Shape...)
+	}
+	out, err := e.Exec(args...)
+	require.NoError(t, err)
+	var v float64
+	tensors.ConstFlatData(out[0], func(x []float32) { v = float64(x[0]) })
+	grads := map[string][]float32{}
+	for i, n := range names {
+		tensors.ConstFlatData(out[i+1], func(x []float32) { grads[n] = slices.Clone(x) })
+	}
+	return v, grads
 }
