@@ -24,6 +24,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -237,7 +238,7 @@ func run(o options) error {
 	fmt.Printf("model: %d parameters; %d base facts in %d phrasings (%d tokens) ×%d, %d text documents (%d bytes, %d tokens) ×%g: %d windows of %d tokens\n",
 		cfg.NumParams(), len(base.Train), len(facts), factTokens, o.factReps, len(docs), textBytes, tokenCount(textSeqs), o.textEpochs,
 		len(windows), o.seq)
-	res, err := lora.Train(context.Background(), m, slices.Sorted(mapsKeys(m.Weights)), windows, lora.TrainConfig{
+	res, err := lora.Train(context.Background(), m, slices.Sorted(maps.Keys(m.Weights)), windows, lora.TrainConfig{
 		LearningRate: o.lr, Schedule: lora.Cosine, WarmupSteps: o.warmup, WeightDecay: o.wd, BatchSize: o.batch, Epochs: 1,
 		Seed: o.seed, Progress: os.Stdout, Label: "pretrain"})
 	if err != nil {
@@ -313,29 +314,19 @@ func scoreModel(m *model.Model, tok *tokenizer.BPE, heldDocs int) (scores, error
 	var n, tr, pa, no, npa, nno float64
 	for _, g := range sc.groups {
 		items := byGroup[g]
-		// The paraphrase family and the novel family are scored as two tasks.
-		a := eval.Task{Name: g, Metric: base.Metric}
-		c := eval.Task{Name: g + "-novel", Metric: base.Metric}
-		for _, e := range items {
-			a.Test = append(a.Test, eval.Example{ID: e.ID, Prompt: e.Prompt, Answer: e.Answer, Paraphrases: e.Paraphrases})
-			c.Test = append(c.Test, eval.Example{ID: e.ID, Prompt: e.Prompt, Answer: e.Answer, Paraphrases: e.Novel})
-		}
-		sa, err := eval.Score(ctx, em, a, eval.Options{})
+		// One scoring gives every family: the trained prompt, the paraphrases and the novel phrasings.
+		sa, err := eval.Score(ctx, em, eval.Task{Name: g, Metric: base.Metric, Test: items}, eval.Options{})
 		if err != nil {
 			return sc, err
 		}
-		sn, err := eval.Score(ctx, em, c, eval.Options{})
-		if err != nil {
-			return sc, err
-		}
-		sc.trained[g], sc.para[g], sc.novel[g] = sa.Trained, sa.Paraphrase, sn.Paraphrase
+		sc.trained[g], sc.para[g], sc.novel[g] = sa.Trained, sa.Paraphrase, sa.Novel
 		k := float64(len(items))
 		n += k
 		tr += sa.Trained * k
 		pa += sa.Paraphrase * float64(sa.NParaphrases)
 		npa += float64(sa.NParaphrases)
-		no += sn.Paraphrase * float64(sn.NParaphrases)
-		nno += float64(sn.NParaphrases)
+		no += sa.Novel * float64(sa.NNovel)
+		nno += float64(sa.NNovel)
 	}
 	sc.trained[""], sc.para[""], sc.novel[""] = tr/n, pa/npa, no/nno
 	sc.heldOut = (pa + no) / (npa + nno)
@@ -375,14 +366,4 @@ func (s scores) table() string {
 	}
 	fmt.Fprintf(&b, "\nHeld-out general text (%d documents of packs/data/base/heldout.txt, never trained on): %.3f bits per byte (eval.BitsPerByte).\n", s.nHeld, s.bpb)
 	return b.String()
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
