@@ -332,6 +332,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	report.Notes = append(report.Notes, rates.note)
 	fmt.Fprintln(stdout, rates.note)
 	var warnings []string
+	general := heldOutText(o.bpbDocs) // read once: every run scores the same documents
 	for _, name := range o.methods {
 		spec, _ := methodByName(name)
 		var runs []eval.MethodResult
@@ -351,7 +352,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
 			start := time.Now()
-			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: heldOutText(o.bpbDocs)}
+			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: general}
 			seen := len(l.History)
 			mat, err := accrete.Run(ctx, l, spec.build(so), ts, runOpts)
 			if err != nil {

@@ -158,12 +158,13 @@ func run(o options) error {
 		return err
 	}
 	tmpl := eval.DefaultTemplate
-	docs := packs.Documents(packs.GeneralText())
+	text := packs.GeneralText()
+	docs := packs.Documents(text)
 	facts := factDocs(base)
 
 	// 1. Tokenizer: an evenly spaced sample of the general text and every trained fact phrasing.
 	var corpus []string
-	stride := max(1, len(packs.GeneralText())/max(1, o.tokSample))
+	stride := max(1, len(text)/max(1, o.tokSample))
 	for i := 0; i < len(docs); i += stride {
 		corpus = append(corpus, docs[i])
 	}
