@@ -112,6 +112,16 @@ func ExampleSARIScore() {
 	// Output: 26.95
 }
 
+// SARI of a corpus as EASSE pools it, beside Hugging Face evaluate's mean of the sentences' scores.
+func ExampleCorpusSARI() {
+	sources := []string{"About 95 species are currently accepted.", "The cat sat on the mat because it was tired."}
+	preds := []string{"About 95 you now get in.", "The cat sat on the mat."}
+	refs := [][]string{{"95 species are now accepted."}, {"The cat was tired."}}
+	mean := (eval.SARIScore(sources[0], preds[0], refs[0]) + eval.SARIScore(sources[1], preds[1], refs[1])) / 2
+	fmt.Printf("EASSE %.4g, evaluate %.4g\n", 100*eval.CorpusSARI(sources, preds, refs), 100*mean)
+	// Output: EASSE 29.38, evaluate 37.47
+}
+
 // The final number of a worked solution, as lm-eval-harness's gsm8k task reads it.
 func ExampleExtractNumber() {
 	fmt.Println(eval.ExtractNumber("Natalia sold 48 + 24 clips.\n#### 72"))
