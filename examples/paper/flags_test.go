@@ -71,6 +71,13 @@ func TestDescribeSaysWhatRuns(t *testing.T) {
 	assert.Contains(t, notes, "one-round methods 1 (a)")
 	assert.Contains(t, notes, "sequential LoRA and FFT 3 (a, b, c)")
 	assert.Contains(t, notes, "the other methods 2 (a, b)")
+	assert.Contains(t, notes, "Training: AdamW, effective batch 8 sequences per optimizer step; 6 epochs per round (at least 40 optimizer steps)")
+
+	o, err = parse([]string{"-paper-settings", "-methods", "seq-lora,joint"}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "Training: AdamW, effective batch 16 sequences per optimizer step (gradients accumulated over micro-batches of 4); "+
+		"10 epochs per round; 0 warm-up steps, then a constant learning rate; joint training repeats each task smaller than the largest 79 times.",
+		describeTraining(o), "a run states its effective batch")
 }
 
 func TestPaperSettings(t *testing.T) {
@@ -79,11 +86,37 @@ func TestPaperSettings(t *testing.T) {
 	require.Equal(t, 2e-5, o.lrLoRA)
 	require.Equal(t, 2e-5, o.lrFFT)
 	require.False(t, o.lrGrid)
-	require.Equal(t, []int{16, 4, 10, 0, 0, 0, 0, 0}, []int{o.batch, o.microBatch, o.epochs, o.minSteps, o.warmup, o.limit, o.rounds, o.seqRounds})
+	require.Equal(t, []int{16, 4, 10, 0, 0, 0, 0, 0, 79}, []int{o.batch, o.microBatch, o.epochs, o.minSteps, o.warmup, o.limit, o.rounds, o.seqRounds, o.jointRepeat})
 	o, err = parse([]string{"-paper-settings", "-epochs", "3", "-lr-lora", "1e-4"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, 3, o.epochs, "an explicit flag wins")
 	require.Equal(t, 1e-4, o.lrLoRA)
+	_, err = parse([]string{"-joint-repeat", "-1"}, io.Discard)
+	require.ErrorContains(t, err, "-joint-repeat must be ≥ 0, got -1")
 	_, err = parse([]string{"-micro-batch", "9"}, io.Discard)
 	require.ErrorContains(t, err, "-micro-batch in [0, -batch]")
+}
+
+func TestRepeatSmallerIsThePapersJoint(t *testing.T) {
+	mk := func(name string, n int) accrete.Task {
+		tk := accrete.Task{Name: name}
+		for i := range n {
+			tk.Train = append(tk.Train, accrete.Example{ID: fmt.Sprint(name, i)})
+		}
+		return tk
+	}
+	// Six small tasks beside one large one, as TRACE's 5,000 items beside MetaMathQA's 395k.
+	r := accrete.Round{Index: 2, Task: mk("metamath", 400), History: []accrete.Task{mk("a", 5), mk("b", 5)}}
+	got := repeatSmaller(r, 79)
+	assert.Len(t, got.Task.Train, 400, "the largest once")
+	require.Len(t, got.History, 2)
+	assert.Len(t, got.History[0].Train, 5*79)
+	assert.Equal(t, got.History[1].Train[:5], got.History[1].Train[5:10], "whole repeats, in order")
+	assert.Len(t, r.History[0].Train, 5, "the round given is not changed")
+	spec, _ := methodByName("joint")
+	o, err := parse([]string{"-paper-settings"}, io.Discard)
+	require.NoError(t, err)
+	assert.IsType(t, repeatedJoint{}, spec.build(o))
+	_, fully := spec.build(o).(accrete.FullyCooperative)
+	assert.True(t, fully, "sees the earlier rounds' data")
 }

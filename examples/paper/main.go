@@ -83,6 +83,9 @@ type options struct {
 	batch, microBatch, warmup int
 	// paperSettings is the paper's own training setup (-paper-settings).
 	paperSettings bool
+	// jointRepeat repeats every task smaller than the round's largest that many times in joint
+	// training (0: sampled up to the largest).
+	jointRepeat int
 	// lrGrid chooses each family's learning rate from lrGridLoRA or lrGridFFT on validation items,
 	// unless its rate was given (lrLoRAGiven, lrFFTGiven); frontier also sweeps the grids sequentially.
 	lrGrid, frontier        bool
@@ -124,7 +127,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
 	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
-	fs.BoolVar(&o.paperSettings, "paper-settings", false, "the paper's training setup: constant learning rate 2e-5 for LoRA and FFT (no grid), effective batch 16 in micro-batches of 4, 10 epochs per task, no warm-up, every item and task in the paper's order; flags given explicitly still win")
+	fs.IntVar(&o.jointRepeat, "joint-repeat", 0, "joint: repeat every task smaller than the round's largest this many times, whole (the paper repeats each TRACE task 79 times beside MetaMathQA); 0: sample smaller tasks up to the largest's size")
+	fs.BoolVar(&o.paperSettings, "paper-settings", false, "the paper's training setup: constant learning rate 2e-5 for LoRA and FFT (no grid), effective batch 16 in micro-batches of 4, 10 epochs per task, no warm-up, joint training with smaller tasks repeated 79 times, every item and task in the paper's order; flags given explicitly still win")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -153,9 +157,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		set("epochs", func() { o.epochs = 10 })
 		set("min-steps", func() { o.minSteps = 0 })
 		set("warmup", func() { o.warmup = 0 })
+		set("joint-repeat", func() { o.jointRepeat = 79 })
 		set("limit", func() { o.limit = 0 })
 		set("rounds", func() { o.rounds = 0 })
 		set("seq-rounds", func() { o.seqRounds = 0 })
+	}
+	if o.jointRepeat < 0 {
+		return o, fmt.Errorf("-joint-repeat must be ≥ 0, got %d", o.jointRepeat)
 	}
 	if o.batch < 1 || o.microBatch < 0 || o.microBatch > o.batch || o.warmup < 0 {
 		return o, fmt.Errorf("-batch must be ≥ 1, -micro-batch in [0, -batch] and -warmup ≥ 0; got %d, %d, %d", o.batch, o.microBatch, o.warmup)
@@ -478,7 +486,29 @@ func describe(o options, params int, all, sampled, allKnowledge, knowledge []acc
 		rs = append(rs, "the other methods "+names(rounds(len(sampled), o.rounds)))
 	}
 	notes = append(notes, "Rounds: "+strings.Join(rs, "; ")+". Methods: "+strings.Join(o.methods, ", ")+".")
-	return notes
+	return append(notes, describeTraining(o))
+}
+
+// describeTraining states how each round trains: the effective batch and its micro-batches, the
+// epochs, the warm-up, and how joint training sizes its tasks.
+func describeTraining(o options) string {
+	s := fmt.Sprintf("Training: AdamW, effective batch %d sequences per optimizer step", o.batch)
+	if o.microBatch > 0 && o.microBatch < o.batch {
+		s += fmt.Sprintf(" (gradients accumulated over micro-batches of %d)", o.microBatch)
+	}
+	s += fmt.Sprintf("; %d epochs per round", o.epochs)
+	if o.minSteps > 0 {
+		s += fmt.Sprintf(" (at least %d optimizer steps)", o.minSteps)
+	}
+	s += fmt.Sprintf("; %d warm-up steps, then a constant learning rate", o.warmup)
+	if slices.Contains(o.methods, "joint") {
+		if o.jointRepeat > 0 {
+			s += fmt.Sprintf("; joint training repeats each task smaller than the largest %d times", o.jointRepeat)
+		} else {
+			s += "; joint training samples smaller tasks up to the largest's size"
+		}
+	}
+	return s + "."
 }
 
 // sampleTasks keeps at most limit training and test items of each task (every item for 0), evenly
