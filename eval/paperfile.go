@@ -401,6 +401,7 @@ func choiceExample(f map[string]json.RawMessage) (Example, string, error) {
 		return nil
 	}
 	var gold int
+	goldField := "label" // the field that names the gold answer, for the error
 	switch {
 	case f["choices"] != nil: // ARC, OpenBookQA
 		var ch struct{ Text, Label []string }
@@ -416,7 +417,7 @@ func choiceExample(f map[string]json.RawMessage) (Example, string, error) {
 		} else if err := get("question_stem", &q); err != nil {
 			return e, "question", err
 		}
-		gold = slices.Index(ch.Label, strings.TrimSpace(key))
+		gold, goldField = slices.Index(ch.Label, strings.TrimSpace(key)), "answerKey"
 		e.Prompt, e.Choices = q, ch.Text
 	case f["endings"] != nil: // HellaSwag
 		var a, b, act, label string
@@ -469,10 +470,10 @@ func choiceExample(f map[string]json.RawMessage) (Example, string, error) {
 		if err != nil {
 			return e, "answer", err
 		}
-		gold = n - 1
+		gold, goldField = n-1, "answer"
 	}
 	if gold < 0 || gold >= len(e.Choices) {
-		return e, "label", errors.New("gold answer is not one of the choices")
+		return e, goldField, errors.New("gold answer is not one of the choices")
 	}
 	e.Answer = e.Choices[gold]
 	var id string

@@ -88,7 +88,9 @@ func TestReadTaskDirPaperErrors(t *testing.T) {
 		{"jsonl line", "mm.jsonl", "{\"query\":\"q\",\"response\":\"r\"}\n\n{\"query\":\"q\"\n", []string{"mm.jsonl:3"}},
 		{"gsm8k without ####", "gsm8k.jsonl", `{"question":"q","answer":"5"}`, []string{"gsm8k.jsonl:1", `field "answer"`, "####"}},
 		{"answerKey not a label", "arc.jsonl", `{"question":"q","choices":{"text":["a"],"label":["A"]},"answerKey":"Z"}`,
-			[]string{"arc.jsonl:1", `field "label"`}},
+			[]string{"arc.jsonl:1", `field "answerKey"`}},
+		{"winogrande answer out of range", "wino.jsonl", `{"sentence":"a _ b","option1":"x","option2":"y","answer":"3"}`,
+			[]string{"wino.jsonl:1", `field "answer"`, "not one of the choices"}},
 		{"unknown layout", "x.json", `[{"foo":"bar"}]`, []string{"x.json:1", "unknown record layout", `"foo"`}},
 		{"not an array", "x.json", `[{"prompt":"p",`, []string{"x.json", "not a JSON array"}},
 	} {
