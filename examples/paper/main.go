@@ -53,6 +53,7 @@ import (
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/eval/plot"
 	"github.com/accrete/accrete/internal/cli"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
@@ -83,6 +84,8 @@ type options struct {
 	batch, microBatch, warmup int
 	// paperSettings is the paper's own training setup (-paper-settings).
 	paperSettings bool
+	// maxLen bounds a training sequence's tokens (accrete.Learner.MaxLen; 0: no bound).
+	maxLen int
 	// jointRepeat repeats every task smaller than the round's largest that many times in joint
 	// training (0: sampled up to the largest).
 	jointRepeat int
@@ -127,6 +130,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
 	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
+	fs.IntVar(&o.maxLen, "max-len", 0, "longest training sequence in tokens: a longer one keeps the head and tail of its prompt and the head of its answer, as the paper's code truncates (0: no limit)")
 	fs.IntVar(&o.jointRepeat, "joint-repeat", 0, "joint: repeat every task smaller than the round's largest this many times, whole (the paper repeats each TRACE task 79 times beside MetaMathQA); 0: sample smaller tasks up to the largest's size")
 	fs.BoolVar(&o.paperSettings, "paper-settings", false, "the paper's training setup: constant learning rate 2e-5 for LoRA and FFT (no grid), effective batch 16 in micro-batches of 4, 10 epochs per task, no warm-up, joint training with smaller tasks repeated 79 times, every item and task in the paper's order; flags given explicitly still win")
 	if err := fs.Parse(args); err != nil {
@@ -161,6 +165,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		set("limit", func() { o.limit = 0 })
 		set("rounds", func() { o.rounds = 0 })
 		set("seq-rounds", func() { o.seqRounds = 0 })
+	}
+	if o.maxLen < 0 {
+		return o, fmt.Errorf("-max-len must be ≥ 0, got %d", o.maxLen)
 	}
 	if o.jointRepeat < 0 {
 		return o, fmt.Errorf("-joint-repeat must be ≥ 0, got %d", o.jointRepeat)
@@ -307,6 +314,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 			return nil, err
 		}
 		l.Template = tmpl
+		l.MaxLen = o.maxLen
 		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
 		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: o.batch,
 			MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup}
@@ -397,7 +405,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if sub, ok := sequentialPrefix(report.Methods, rounds(len(allTasks), o.rounds)); ok {
 		report.Methods = append(report.Methods, sub)
 	}
-	if err := report.Save(o.out); err != nil {
+	if err := plot.SaveReport(&report, o.out); err != nil {
 		return err
 	}
 	if err := figures(o.out, report.Methods); err != nil {
@@ -680,11 +688,11 @@ func figures(dir string, results []eval.MethodResult) error {
 		if len(sel) == 0 {
 			continue
 		}
-		p, err := eval.PlotBars(f.title, sel)
+		p, err := plot.Bars(f.title, sel)
 		if err != nil {
 			return err
 		}
-		if err := eval.SavePlot(p, filepath.Join(dir, f.file), 16*36, 9*36); err != nil {
+		if err := plot.Save(p, filepath.Join(dir, f.file), 16*36, 9*36); err != nil {
 			return err
 		}
 	}
