@@ -7,7 +7,9 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -137,13 +139,32 @@ func (m *Model) ParamTensors(names []string) []*tensors.Tensor {
 	for i, n := range names {
 		t, ok := m.dev[n]
 		if !ok {
-			h := m.hostTensor(n)
-			t = tensors.FromFlatDataAndDimensions(h.Data, h.Shape...)
+			t = m.upload(m.hostTensor(n))
 			m.dev[n] = t
 		}
 		out[i] = t
 	}
 	return out
+}
+
+// borrower is a backend that can run on a caller's memory without copying it (the accrete CPU
+// backend): a model's weights are then held once, by the host tensors, and UpdateWeights only drops
+// the buffers that borrow them.
+type borrower interface {
+	BorrowFlat(flat any, shape shapes.Shape) (backends.Buffer, error)
+}
+
+// upload returns the backend tensor of h: a buffer borrowing h's storage where the backend can, else
+// a copy.
+func (m *Model) upload(h *Tensor) *tensors.Tensor {
+	if b, ok := m.backend.(borrower); ok {
+		if buf, err := b.BorrowFlat(h.Data, shapes.Make(dtypes.Float32, h.Shape...)); err == nil {
+			if t, err := tensors.FromBuffer(m.backend, buf); err == nil {
+				return t
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(h.Data, h.Shape...)
 }
 
 // SetParamTensors makes ts the backend values of the named parameters (base or adapter) in place of
@@ -224,3 +245,8 @@ func (m *Model) exec(e *graph.Exec, names []string, data ...any) ([]*tensors.Ten
 	args = append(args, data...)
 	return e.Exec(args...)
 }
+
+// weightsOverhead is the share of its weights' size that a Model on the accrete backend may hold
+// beyond the weights themselves (compiled graphs, device tensors' bookkeeping); TestWeightsHeldOnce
+// checks it.
+const weightsOverhead = 0.05

@@ -46,6 +46,9 @@ var _ backends.Backend = (*Backend)(nil)
 type Buffer struct {
 	shape shapes.Shape
 	flat  any
+	// borrowed is set on buffers made by BorrowFlat: their storage belongs to the caller, so an
+	// execution never writes into it or hands it to the pool, even when the buffer is donated.
+	borrowed bool
 }
 
 func (b *Backend) Name() string        { return "accrete CPU" }
@@ -132,6 +135,19 @@ func (b *Backend) BufferFromFlatData(deviceNum backends.DeviceNum, flat any, sha
 		return nil, fmt.Errorf("cpubackend: BufferFromFlatData of %T (length %d) for shape %s", flat, src.Len(), shape)
 	}
 	return &Buffer{shape: shape.Clone(), flat: cloneHeap(flat)}, nil
+}
+
+// BorrowFlat returns a buffer of the given shape whose storage is flat itself, not a copy, so that a
+// caller holding values in its own memory (a model's weights) does not hold them twice. The caller
+// keeps flat: executions read it but never write into it or reuse its storage, even when the buffer
+// is donated (it is then read as an ordinary input), and finalizing the buffer leaves flat alone.
+// Changes the caller makes to flat are seen by later executions; they must not race with one.
+func (b *Backend) BorrowFlat(flat any, shape shapes.Shape) (backends.Buffer, error) {
+	v := reflect.ValueOf(flat)
+	if v.Kind() != reflect.Slice || v.Type().Elem() != shape.DType.GoType() || v.Len() != shape.Size() {
+		return nil, fmt.Errorf("cpubackend: BorrowFlat of %T (length %d) for shape %s", flat, v.Len(), shape)
+	}
+	return &Buffer{shape: shape.Clone(), flat: flat, borrowed: true}, nil
 }
 
 func (b *Backend) HasSharedBuffers() bool { return true }

@@ -145,7 +145,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 			return nil, fmt.Errorf("cpubackend: %q input #%d (%s) has shape %s, want %s", e.name, i, e.names[i], buf.shape, p.shape)
 		}
 		vals[e.pos[p]] = buf.flat
-		owned[e.pos[p]] = i < len(donate) && donate[i]
+		owned[e.pos[p]] = i < len(donate) && donate[i] && !buf.borrowed
 	}
 	var current *node
 	defer func() {

@@ -156,3 +156,41 @@ func TestElementwiseInPlaceAndLazyBroadcast(t *testing.T) {
 		}
 	}
 }
+
+// TestBorrowedBuffersAreNeverWritten checks that a buffer made by BorrowFlat reads the caller's
+// memory without a copy, and that donating it changes nothing: an in-place op (Exp into a donated
+// operand, DynamicUpdateSlice into a donated cache) copies instead, and the storage is never handed
+// to the pool, where a later op would overwrite the caller's values.
+func TestBorrowedBuffersAreNeverWritten(t *testing.T) {
+	b := &Backend{workers: 2}
+	const n = 2 * minMapped
+	s := shapes.Make(dtypes.Float32, n)
+	m := must(t)
+	e := buildExec(t, b, func(bd *Builder, p []backends.Op) []backends.Op {
+		return []backends.Op{m(bd.Exp(p[0]))}
+	}, s)
+	host := make([]float32, n)
+	for i := range host {
+		host[i] = float32(i%13) / 13
+	}
+	want := append([]float32(nil), host...)
+	buf, err := b.BorrowFlat(host, s)
+	require.NoError(t, err)
+	require.Same(t, &host[0], &buf.(*Buffer).flat.([]float32)[0], "BorrowFlat copied")
+	for range 3 {
+		outs, err := e.Execute([]backends.Buffer{buf}, []bool{true}, 0)
+		require.NoError(t, err)
+		got := outs[0].(*Buffer).flat.([]float32)
+		require.NotSame(t, &host[0], &got[0], "an op wrote into a borrowed buffer")
+		require.InDelta(t, math.Exp(float64(want[5])), got[5], 1e-6)
+		// Ops that take their outputs from the pool must not receive the borrowed storage.
+		for range 4 {
+			x := getF32(n)
+			require.NotSame(t, &host[0], &x[0], "the pool handed out a borrowed buffer")
+			defer putFlat(x)
+		}
+	}
+	require.Equal(t, want, host, "the caller's memory changed")
+	_, err = b.BorrowFlat(host[:10], s)
+	require.ErrorContains(t, err, "BorrowFlat")
+}
