@@ -5,10 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -118,29 +115,4 @@ func TestMeanMatrixSkipsUnmeasured(t *testing.T) {
 	assert.InDelta(t, 0.3, m.R[0][0], 1e-12)
 	assert.Equal(t, []float64{1.5}, m.BPB, "averaged over the seeds that measured it")
 	assert.Nil(t, m.Base)
-}
-
-// TestPlotBarsErrorBarsAndZeroLabels: an aggregate draws error bars; a zero bar is labelled "0" and
-// an unmeasured one "n/a".
-func TestPlotBarsErrorBarsAndZeroLabels(t *testing.T) {
-	agg, err := Aggregate([]MethodResult{seedRun(t, 0), seedRun(t, 0.1), seedRun(t, 0.2)})
-	require.NoError(t, err)
-	zero := MethodResult{Method: "nothing learned", Acquisition: 0, AcquisitionTrained: math.NaN(), Retention: math.NaN(),
-		DeltaBPB: math.NaN()}
-	svg := func(ms ...MethodResult) string {
-		p, err := PlotBars("bars", ms)
-		require.NoError(t, err)
-		assert.GreaterOrEqual(t, p.Y.Max, 0.85+0.2484, "room for the upper error bar")
-		path := filepath.Join(t.TempDir(), "bars.svg")
-		require.NoError(t, SavePlot(p, path, 0, 0))
-		b, err := os.ReadFile(path)
-		require.NoError(t, err)
-		return string(b)
-	}
-	with := svg(agg, zero)
-	zero.Acquisition, zero.Retention = 0.3, 0.4
-	without := svg(agg, zero)
-	assert.Equal(t, strings.Count(without, ">0<")+1, strings.Count(with, ">0<"), "the zero bar is labelled")
-	assert.Contains(t, with, ">n/a<", "the unmeasured retention is labelled")
-	assert.NotContains(t, without, ">n/a<")
 }

@@ -1,5 +1,5 @@
 // Package eval scores language models on dataset-tasks and turns the scores of a continual-learning run
-// into the accuracy matrix, its metrics, reports and plots.
+// into the accuracy matrix, its metrics and reports; package eval/plot draws them.
 //
 // # Overview
 //
@@ -43,9 +43,11 @@
 //   - AvgIncrementalAccuracy of iCaRL (Rebuffi et al., CVPR 2017, arXiv 1611.07725);
 //   - OP and TraceBWT of TRACE (Wang et al. 2023, arXiv 2310.06762), whose BWT divides by t, not t−1.
 //
-// A Report gathers MethodResults and writes them as Markdown, CSV and JSON, with a grouped bar chart of
-// acquisition (held-out and trained phrasings) and retention per method (the figures of arXiv 2410.14753) and a heat map of each matrix
-// (PNG via gonum.org/v1/plot).
+// A Report gathers MethodResults and writes them as Markdown, CSV and JSON. The figures — a grouped bar
+// chart of acquisition (held-out and trained phrasings) and retention per method (those of arXiv
+// 2410.14753), a heat map of each matrix and the acquisition-retention frontier — are drawn by package
+// eval/plot, so that a program that scores and reports does not link a plotting library, its fonts and
+// its LaTeX renderer.
 //
 // # Invariants
 //

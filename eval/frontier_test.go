@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,16 +42,4 @@ func TestFrontierInReport(t *testing.T) {
 	assert.True(t, math.IsNaN(back.Frontier[4].Acquisition))
 	assert.Equal(t, r.Frontier[1], back.Frontier[1])
 	assert.Equal(t, r.LearningRates, back.LearningRates)
-}
-
-func TestPlotFrontier(t *testing.T) {
-	p, err := PlotFrontier("frontier", frontierPoints())
-	require.NoError(t, err)
-	dir := t.TempDir()
-	if *plotsDir != "" {
-		dir = *plotsDir
-	}
-	require.NoError(t, SavePlot(p, filepath.Join(dir, "frontier.png"), 0, 0))
-	_, err = PlotFrontier("none", []FrontierPoint{{Method: "x", Acquisition: math.NaN(), Retention: 0.5}})
-	require.ErrorContains(t, err, "no point")
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // MethodResult is one method's outcome: its accuracy matrix, if it ran several rounds, and the numbers
@@ -321,10 +320,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// Save writes the report into dir (created if needed), each file atomically: report.md, report.csv,
-// report.json, the grouped bar chart acquisition_retention.png (when there are methods), and
-// matrix_NAME.png for each method with a matrix, NAME being the method name reduced to letters, digits
-// and '-' (a method whose name reduces to nothing is numbered instead: matrix_3.png).
+// Save writes the report into dir (created if needed), each file atomically: report.md, report.csv
+// and report.json. Package eval/plot's SaveReport writes the same files and the report's figures.
 func (r *Report) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("eval: %w", err)
@@ -337,52 +334,7 @@ func (r *Report) Save(dir string) error {
 			return err
 		}
 	}
-	if len(r.Methods) == 0 {
-		return nil
-	}
-	p, err := PlotBars(r.title(), r.Methods)
-	if err != nil {
-		return err
-	}
-	if err := SavePlot(p, filepath.Join(dir, "acquisition_retention.png"), barWidth(len(r.Methods)), 0); err != nil {
-		return err
-	}
-	used := map[string]bool{}
-	for i, mr := range r.Methods {
-		if mr.Matrix == nil || len(mr.Matrix.R) == 0 {
-			continue
-		}
-		name := slug(mr.Method)
-		if name == "" || used[name] {
-			name = strconv.Itoa(i + 1)
-		}
-		used[name] = true
-		p, err := PlotMatrix(mr.Method+": accuracy matrix", mr.Matrix)
-		if err != nil {
-			return err
-		}
-		w, h := matrixSize(mr.Matrix)
-		if err := SavePlot(p, filepath.Join(dir, "matrix_"+name+".png"), w, h); err != nil {
-			return err
-		}
-	}
 	return nil
-}
-
-// slug keeps letters, digits and '-' of s, mapping runs of anything else to one '-'.
-func slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range s {
-		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	return strings.TrimSuffix(b.String(), "-")
 }
 
 func at(xs []float64, i int) float64 {

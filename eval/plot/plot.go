@@ -1,19 +1,26 @@
-package eval
+package plot
 
 import (
+	"bufio"
+	"cmp"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode"
 
-	"gonum.org/v1/plot"
+	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/accrete/accrete/eval"
 )
 
 var (
@@ -22,16 +29,16 @@ var (
 	retentionColor   = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff} // orange
 )
 
-// PlotBars draws the paper's figure: for each method, a bar for acquisition (held-out phrasings), one
+// Bars draws the paper's figure: for each method, a bar for acquisition (held-out phrasings), one
 // for acquisition on the trained phrasings (when any method has it) and one for retention, side by
-// side, on a 0–1 axis. A method aggregated over seeds (MethodResult.Seeds) draws its means with 95%
+// side, on a 0–1 axis. A method aggregated over seeds (eval.MethodResult.Seeds) draws its means with 95%
 // interval error bars. A bar of height zero is labelled "0" and an undefined value, which draws no
 // bar, "n/a", so that the two can be told apart.
-func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
+func Bars(title string, methods []eval.MethodResult) (*gplot.Plot, error) {
 	if len(methods) == 0 {
-		return nil, fmt.Errorf("eval: PlotBars: no methods")
+		return nil, fmt.Errorf("plot: Bars: no methods")
 	}
-	p := plot.New()
+	p := gplot.New()
 	p.Title.Text = title
 	p.Title.Padding = vg.Points(6)
 	p.Y.Label.Text = "score"
@@ -85,7 +92,7 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 	for k, s := range all {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
-			return nil, fmt.Errorf("eval: PlotBars: %w", err)
+			return nil, fmt.Errorf("plot: Bars: %w", err)
 		}
 		b.Color = s.c
 		b.LineStyle.Width = 0
@@ -111,7 +118,7 @@ func PlotBars(title string, methods []MethodResult) (*plot.Plot, error) {
 // none).
 type barMark struct{ v, lo, hi float64 }
 
-// barMarks is a plot.Plotter that draws, over one series of a bar chart, the error bar of each bar
+// barMarks is a gplot.Plotter that draws, over one series of a bar chart, the error bar of each bar
 // with an interval and the label "0" over a bar of height zero or "n/a" where no value was measured.
 type barMarks struct {
 	marks  []barMark
@@ -120,8 +127,8 @@ type barMarks struct {
 	label  text.Style
 }
 
-// Plot implements plot.Plotter.
-func (b *barMarks) Plot(c draw.Canvas, plt *plot.Plot) {
+// Plot implements gplot.Plotter.
+func (b *barMarks) Plot(c draw.Canvas, plt *gplot.Plot) {
 	trX, trY := plt.Transforms(&c)
 	ls := draw.LineStyle{Color: color.Black, Width: vg.Points(0.8)}
 	capW := b.width / 3
@@ -146,22 +153,22 @@ func (b *barMarks) Plot(c draw.Canvas, plt *plot.Plot) {
 	}
 }
 
-// PlotMatrix draws m as a heat map, one row per round (top to bottom) under a "base" row when Base is
+// Matrix draws m as a heat map, one row per round (top to bottom) under a "base" row when Base is
 // set, one column per task plus a "knowledge" column when Knowledge is set, every cell annotated with
 // its value and, when m.Trained is set, under it in brackets the trained-phrasing score. Colours show
 // R (held-out phrasings) and span 0–1 (or the data's range if wider); undefined cells are grey and
 // marked "–". Bits per byte on general text, when measured, follow each row's label.
-func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
+func Matrix(title string, m *eval.Matrix) (*gplot.Plot, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	if len(m.R) == 0 {
-		return nil, fmt.Errorf("eval: PlotMatrix: matrix has no rows")
+		return nil, fmt.Errorf("plot: Matrix: matrix has no rows")
 	}
 	g := newMatrixGrid(m)
 	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
 	if err != nil {
-		return nil, fmt.Errorf("eval: PlotMatrix: %w", err)
+		return nil, fmt.Errorf("plot: Matrix: %w", err)
 	}
 	lo, hi := 0.0, 1.0
 	for _, row := range g.z {
@@ -175,7 +182,7 @@ func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 	h.Min, h.Max = lo, hi
 	h.NaN = color.Gray{Y: 0xd0}
 
-	p := plot.New()
+	p := gplot.New()
 	p.Title.Text = title
 	p.Title.Padding = vg.Points(6)
 	p.Add(h)
@@ -207,21 +214,21 @@ func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 	}
 	l, err := plotter.NewLabels(labels)
 	if err != nil {
-		return nil, fmt.Errorf("eval: PlotMatrix: %w", err)
+		return nil, fmt.Errorf("plot: Matrix: %w", err)
 	}
 	l.TextStyle = styles
 	p.Add(l)
 
-	xt := make([]plot.Tick, len(g.cols))
+	xt := make([]gplot.Tick, len(g.cols))
 	for c, name := range g.cols {
-		xt[c] = plot.Tick{Value: g.X(c), Label: name}
+		xt[c] = gplot.Tick{Value: g.X(c), Label: name}
 	}
-	yt := make([]plot.Tick, len(g.rows))
+	yt := make([]gplot.Tick, len(g.rows))
 	for r, name := range g.rows {
-		yt[r] = plot.Tick{Value: g.Y(r), Label: name}
+		yt[r] = gplot.Tick{Value: g.Y(r), Label: name}
 	}
-	p.X.Tick.Marker = plot.ConstantTicks(xt)
-	p.Y.Tick.Marker = plot.ConstantTicks(yt)
+	p.X.Tick.Marker = gplot.ConstantTicks(xt)
+	p.Y.Tick.Marker = gplot.ConstantTicks(yt)
 	p.X.Label.Text = "scored on task"
 	if g.trained != nil {
 		p.X.Label.Text = "scored on task: held-out phrasings (trained phrasing)"
@@ -237,14 +244,14 @@ func PlotMatrix(title string, m *Matrix) (*plot.Plot, error) {
 	return p, nil
 }
 
-// matrixGrid is a Matrix laid out for plotter.HeatMap: row r is drawn at y = −r so the first round is
+// matrixGrid is an eval.Matrix laid out for plotter.HeatMap: row r is drawn at y = −r so the first round is
 // on top. trained, when set, holds the trained-phrasing scores in the same layout (NaN where none).
 type matrixGrid struct {
 	rows, cols []string
 	z, trained [][]float64
 }
 
-func newMatrixGrid(m *Matrix) *matrixGrid {
+func newMatrixGrid(m *eval.Matrix) *matrixGrid {
 	g := &matrixGrid{cols: append([]string(nil), m.Tasks...)}
 	withK := m.Knowledge != nil
 	if withK {
@@ -289,9 +296,9 @@ func (g *matrixGrid) Z(c, r int) float64 { return g.z[r][c] }
 func (g *matrixGrid) X(c int) float64    { return float64(c) }
 func (g *matrixGrid) Y(r int) float64    { return -float64(r) }
 
-// SavePlot writes p to path atomically, as PNG, SVG or PDF by the path's extension; zero width or
+// Save writes p to path atomically, as PNG, SVG or PDF by the path's extension; zero width or
 // height means 16 cm or 10 cm.
-func SavePlot(p *plot.Plot, path string, width, height vg.Length) error {
+func Save(p *gplot.Plot, path string, width, height vg.Length) error {
 	if width == 0 {
 		width = 16 * vg.Centimeter
 	}
@@ -301,7 +308,7 @@ func SavePlot(p *plot.Plot, path string, width, height vg.Length) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
 	wt, err := p.WriterTo(width, height, format)
 	if err != nil {
-		return fmt.Errorf("eval: saving plot %s: %w", path, err)
+		return fmt.Errorf("plot: saving %s: %w", path, err)
 	}
 	return writeFileAtomic(path, func(w io.Writer) error {
 		_, err := wt.WriteTo(w)
@@ -309,11 +316,109 @@ func SavePlot(p *plot.Plot, path string, width, height vg.Length) error {
 	})
 }
 
+// SaveReport writes r into dir as r.Save does (report.md, report.csv, report.json), then its figures,
+// each atomically: the grouped bar chart acquisition_retention.png of Bars (when there are methods) and
+// Matrix's heat map matrix_NAME.png for each method with a matrix, NAME being the method name reduced
+// to letters, digits and '-' (a method whose name reduces to nothing, or to the name of an earlier
+// one, is numbered instead: matrix_3.png).
+func SaveReport(r *eval.Report, dir string) error {
+	if err := r.Save(dir); err != nil {
+		return err
+	}
+	if len(r.Methods) == 0 {
+		return nil
+	}
+	p, err := Bars(cmp.Or(r.Title, "Results"), r.Methods)
+	if err != nil {
+		return err
+	}
+	if err := Save(p, filepath.Join(dir, "acquisition_retention.png"), barWidth(len(r.Methods)), 0); err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for i, mr := range r.Methods {
+		if mr.Matrix == nil || len(mr.Matrix.R) == 0 {
+			continue
+		}
+		name := slug(mr.Method)
+		if name == "" || used[name] {
+			name = strconv.Itoa(i + 1)
+		}
+		used[name] = true
+		p, err := Matrix(mr.Method+": accuracy matrix", mr.Matrix)
+		if err != nil {
+			return err
+		}
+		w, h := matrixSize(mr.Matrix)
+		if err := Save(p, filepath.Join(dir, "matrix_"+name+".png"), w, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same directory that is synced and renamed
+// over path, so a reader never sees a partial file and a failed write leaves the old one in place.
+func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("plot: writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			err = fmt.Errorf("plot: writing %s: %w", path, err)
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// slug keeps letters, digits and '-' of s, mapping runs of anything else to one '-'.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// at returns xs[i], or NaN outside xs.
+func at(xs []float64, i int) float64 {
+	if i < 0 || i >= len(xs) {
+		return math.NaN()
+	}
+	return xs[i]
+}
+
 func barWidth(methods int) vg.Length {
 	return max(16*vg.Centimeter, vg.Length(methods)*2.2*vg.Centimeter)
 }
 
-func matrixSize(m *Matrix) (w, h vg.Length) {
+func matrixSize(m *eval.Matrix) (w, h vg.Length) {
 	cols, rows := len(m.Tasks)+1, len(m.R)+1
 	rowHeight := 1.3 * vg.Centimeter
 	if m.Trained != nil || m.BPB != nil { // two lines per cell or row label

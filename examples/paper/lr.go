@@ -17,6 +17,7 @@ import (
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/eval/plot"
 	"github.com/accrete/accrete/lora"
 )
 
@@ -444,11 +445,11 @@ func frontierFigure(dir string, points []eval.FrontierPoint) error {
 	}) {
 		return nil
 	}
-	p, err := eval.PlotFrontier("Acquisition-retention frontier over the learning-rate grid (validation items)", points)
+	p, err := plot.Frontier("Acquisition-retention frontier over the learning-rate grid (validation items)", points)
 	if err != nil {
 		return err
 	}
-	return eval.SavePlot(p, filepath.Join(dir, "figure6_frontier.png"), 16*36, 11*36)
+	return plot.Save(p, filepath.Join(dir, "figure6_frontier.png"), 16*36, 11*36)
 }
 
 // checkOut makes sure the output directory can be written before any training: it creates it and
