@@ -14,7 +14,7 @@ import (
 )
 
 // benchShape is a training-step benchmark case, as in the PyTorch reference's bench
-// (../shared/torchref beside the checkout): d128 and the stories15M shape.
+// (scripts/torchref/llama_ref.py): d128 and the stories15M shape.
 type benchShape struct {
 	name string
 	cfg  model.Config

@@ -18,7 +18,7 @@ import (
 )
 
 var updateTorchRef = flag.Bool("update-torchref", false,
-	"rewrite testdata/torchref/generate.json by running shared/torchref/llama_ref.py generate (needs python3-torch)")
+	"rewrite testdata/torchref/generate.json by running scripts/torchref/llama_ref.py generate (needs PyTorch; $ACCRETE_TORCHREF names another llama_ref.py)")
 
 // torchRefGenerate is the golden file of greedy continuations that the PyTorch reference's KV-cache
 // generate_greedy produces for torchRefPrompt on each checkpoint of torchRefCheckpoints.
@@ -119,8 +119,8 @@ func TestGenerateMatchesTorchRef(t *testing.T) {
 func writeTorchRefGolden(t *testing.T) {
 	ref := os.Getenv("ACCRETE_TORCHREF")
 	if ref == "" {
-		// The workspace's shared folder sits beside the checkout; the test runs in model/.
-		ref = filepath.Join("..", "..", "shared", "torchref", "llama_ref.py")
+		// The project's own reference; the test runs in model/.
+		ref = filepath.Join("..", "scripts", "torchref", "llama_ref.py")
 	}
 	prompt := make([]string, len(torchRefPrompt))
 	for i, id := range torchRefPrompt {

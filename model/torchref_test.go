@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The golden checkpoints in testdata/torchref were written by the independent PyTorch reference
-// (shared/torchref/llama_ref.py); testdata/torchref/gen.sh regenerates them.
+// The golden checkpoints in testdata/torchref were written by the project's independent PyTorch
+// reference (scripts/torchref/llama_ref.py); testdata/torchref/gen.sh regenerates them.
 var torchRefCheckpoints = []struct {
 	dir        string
 	tied       bool

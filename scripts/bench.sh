@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh runs accrete's speed benchmarks on both pure-Go backends (GoMLX's stock "go:ops_sequential"
-# and accrete's own "accrete") and, when Debian's python3-torch is installed, the PyTorch reference
-# (../shared/torchref/llama_ref.py bench) in the same run, then writes BENCHMARKS.md with the machine's
+# and accrete's own "accrete") and, when PyTorch is installed (Debian's python3-torch), the project's
+# PyTorch reference (scripts/torchref/llama_ref.py bench; $ACCRETE_TORCHREF names another llama_ref.py)
+# in the same run, then writes BENCHMARKS.md with the machine's
 # description, so that every comparison is a ratio from one run on one machine. The file starts with a
 # "## Summary" table (internal/benchsum, from the raw output that follows it) after the description.
 #
@@ -60,13 +61,20 @@ trap 'rm -f "$raw" "$doc"' EXIT
 	go test -run '^$' -bench 'MatMul1024|FFTStep' -benchtime 3x ./internal/cpubackend/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
 	echo '```'
 	echo
-	ref=../shared/torchref/llama_ref.py
-	if [ -f "$ref" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+	ref=${ACCRETE_TORCHREF:-scripts/torchref/llama_ref.py}
+	py=''
+	for p in python3 /usr/bin/python3; do
+		if "$p" -c 'import torch' 2>/dev/null; then
+			py=$p
+			break
+		fi
+	done
+	if [ -f "$ref" ] && [ -n "$py" ]; then
 		echo "## PyTorch reference (Debian python3-torch, \`llama_ref.py bench --only $torch_only\`)"
 		echo
 		echo '```'
-		/usr/bin/python3 "$ref" bench --configs 2 --only "$torch_only" 2>&1 | tail -n 40 || true
-		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 -c '
+		"$py" "$ref" bench --configs 2 --only "$torch_only" 2>&1 | tail -n 40 || true
+		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 "$py" -c '
 import time, torch
 torch.set_num_threads(2)
 a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
@@ -86,11 +94,11 @@ print("matmul 1024^3 torch.mm (2 threads): %.1f GFLOP/s" % (2 * 1024**3 / best /
 			echo "## PyTorch reference, stories15M shape (\`llama_ref.py bench --quick --only $torch_s15m\`: 1 warm-up and 3 timed steps)"
 			echo
 			echo '```'
-			/usr/bin/python3 "$ref" bench --configs 2 --quick --only "$torch_s15m" 2>&1 | tail -n 40 || true
+			"$py" "$ref" bench --configs 2 --quick --only "$torch_s15m" 2>&1 | tail -n 40 || true
 			echo '```'
 		fi
 	else
-		echo "(PyTorch reference skipped: ../shared/torchref/llama_ref.py or python3-torch not found.)"
+		echo "(PyTorch reference skipped: $ref or PyTorch (python3-torch) not found.)"
 	fi
 } > "$raw"
 # BENCHMARKS.md: the machine's description (everything before the first "## " heading), the summary, then

@@ -215,7 +215,7 @@ func TestModelTrainStepFallback(t *testing.T) {
 
 func TestNoPyTorch(t *testing.T) {
 	raw := sample()
-	raw = raw[:strings.Index(raw, "## PyTorch reference")] + "(PyTorch reference skipped: ../shared/torchref/llama_ref.py or python3-torch not found.)\n"
+	raw = raw[:strings.Index(raw, "## PyTorch reference")] + "(PyTorch reference skipped: scripts/torchref/llama_ref.py or PyTorch (python3-torch) not found.)\n"
 	rows, out := table(t, raw)
 	for label, w := range fullWant {
 		g := rows[label]

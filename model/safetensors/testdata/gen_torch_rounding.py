@@ -1,10 +1,15 @@
 # Regenerates torch_rounding.safetensors with PyTorch (the rounding oracle for BF16 and F16):
 #   cd model/safetensors/testdata && python3 gen_torch_rounding.py [DIR_OF_llama_ref.py]
-import os, sys, numpy as np, torch
-# Default: the workspace's shared/torchref beside the checkout (this file is model/safetensors/testdata/).
+import os, sys
+# Default: the project's scripts/torchref (this file is model/safetensors/testdata/); an argument or
+# $ACCRETE_TORCHREF (the path of a llama_ref.py) names another. Imported first: without torch in this
+# python3, llama_ref reruns this script under /usr/bin/python3.
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "..", "..", "shared", "torchref"))
+ref = os.environ.get("ACCRETE_TORCHREF")
+sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(ref)) if ref
+                else os.path.join(here, "..", "..", "..", "scripts", "torchref"))
 import llama_ref as L
+import numpy as np, torch
 g = torch.Generator().manual_seed(1)
 # values spanning normal, tie, subnormal (f16 and bf16), overflow and special cases
 x = torch.cat([

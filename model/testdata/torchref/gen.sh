@@ -1,12 +1,17 @@
 #!/bin/sh
 # Regenerates the PyTorch-reference golden checkpoints in this directory (run from it):
 #   sh gen.sh [PATH/TO/llama_ref.py]
-# Each directory holds a checkpoint written by llama_ref.py's `random`, logits.npy = float32 logits
-# [5, vocab] of `llama_ref.py logits --tokens 1,2,3,4,5`, and stats.json = per-tensor float64 sum and
-# sum of squares of the float32 weights, computed by stats.py.
+# The reference is the project's scripts/torchref/llama_ref.py unless an argument or $ACCRETE_TORCHREF
+# names another (such as an outside one, for a cross-check). Each directory holds a checkpoint written
+# by llama_ref.py's `random`, logits.npy = float32 logits [5, vocab] of
+# `llama_ref.py logits --tokens 1,2,3,4,5`, and stats.json = per-tensor float64 sum and sum of squares
+# of the float32 weights, computed by stats.py. Then rewrite generate.json from the repository root with
+#   go test ./model -run TestGenerateMatchesTorchRef -update-torchref
 set -e
-REF=${1:-$(cd "$(dirname "$0")/../../.." && pwd)/../shared/torchref/llama_ref.py}
-PY=/usr/bin/python3
+cd "$(dirname "$0")"
+REF=${1:-${ACCRETE_TORCHREF:-$(cd ../../.. && pwd)/scripts/torchref/llama_ref.py}}
+# llama_ref.py reruns itself under /usr/bin/python3 (Debian's python3-torch) when python3 lacks torch.
+PY=${PYTHON:-python3}
 rm -rf untied_bf16 tied_f32_sharded headdim_f32
 $PY "$REF" random --out untied_bf16 --dim 32 --layers 2 --heads 4 --kv-heads 2 --vocab 64 --hidden 64 \
     --std 0.1 --dtype BF16 --seed 1
