@@ -54,7 +54,7 @@ import (
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
 	"github.com/accrete/accrete/eval/plot"
-	"github.com/accrete/accrete/internal/cli"
+	"github.com/accrete/accrete/examples/internal/cli"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/packs"

@@ -24,7 +24,7 @@ import (
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/eval"
-	"github.com/accrete/accrete/internal/cli"
+	"github.com/accrete/accrete/examples/internal/cli"
 	"github.com/accrete/accrete/replay"
 )
 

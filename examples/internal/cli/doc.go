@@ -9,5 +9,7 @@
 // with [Common.Setup], and wraps it all with [Main]. The studies follow "Collaboratively adding new
 // knowledge to an LLM" (Lee & Wynter, arXiv 2410.14753).
 //
-// The package is for the example programs only; it is not an API of accrete.
+// The package is for the example programs only; it is not an API of accrete. It lives under
+// examples/internal, beside the programs, so that the module's internal/ holds only the library's low
+// layers.
 package cli

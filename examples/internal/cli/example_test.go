@@ -3,7 +3,7 @@ package cli_test
 import (
 	"fmt"
 
-	"github.com/accrete/accrete/internal/cli"
+	"github.com/accrete/accrete/examples/internal/cli"
 )
 
 // A program's -packs and -rounds become the packs of its rounds, in order.
