@@ -110,7 +110,7 @@ func (l *Learner) Base() model.Weights { return l.base }
 func (l *Learner) ResetToBase() {
 	l.Model.SetAdapter(nil)
 	for name, t := range l.base {
-		copy(l.Model.Weights[name].Data, t.Data)
+		l.Model.Weights[name].CopyFrom(t)
 	}
 	l.Model.UpdateWeights()
 }
@@ -119,10 +119,10 @@ func (l *Learner) ResetToBase() {
 func (l *Learner) SetWeights(w model.Weights) error {
 	for name, t := range l.Model.Weights {
 		src, ok := w[name]
-		if !ok || len(src.Data) != len(t.Data) {
+		if !ok || src.Size() != t.Size() {
 			return fmt.Errorf("accrete: SetWeights: tensor %q missing or of another size", name)
 		}
-		copy(t.Data, src.Data)
+		t.CopyFrom(src)
 	}
 	l.Model.UpdateWeights()
 	return nil

@@ -140,7 +140,8 @@ func (a *Adapter) DeltaW(m Module) *model.Tensor {
 	return d
 }
 
-// Fold adds the adapter's ΔW to the weights w in place (PEFT's merge_and_unload).
+// Fold adds the adapter's ΔW to the weights w in place (PEFT's merge_and_unload). A weight stored as
+// bfloat16 gets W + ΔW computed in float32 and rounded to bfloat16, as merging into a bfloat16 model does.
 func (a *Adapter) Fold(w model.Weights) error {
 	for _, m := range a.Modules() {
 		name := model.ModuleWeightName(m.Layer, m.Name)
@@ -151,6 +152,14 @@ func (a *Adapter) Fold(w model.Weights) error {
 		d := a.DeltaW(m)
 		if !slices.Equal(W.Shape, d.Shape) {
 			return fmt.Errorf("lora: fold: %s has shape %v, the adapter's ΔW %v", name, W.Shape, d.Shape)
+		}
+		if W.IsBF16() { // PEFT's merge into a bfloat16 model: add in float32, round once
+			sum := W.Float32()
+			for i, v := range d.Data {
+				sum[i] += v
+			}
+			W.SetFloat32(sum)
+			continue
 		}
 		for i, v := range d.Data {
 			W.Data[i] += v

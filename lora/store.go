@@ -674,8 +674,9 @@ func Fingerprint(cfg model.Config, w model.Weights) string {
 		for _, d := range t.Shape {
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(d))
 		}
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(t.Data)))
-		for _, v := range t.Data {
+		data := t.Float32() // a bfloat16-stored weight hashes as its float32 values
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(data)))
+		for _, v := range data {
 			if len(buf)+4 > cap(buf) {
 				h.Write(buf)
 				buf = buf[:0]

@@ -225,6 +225,10 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 		if !ok {
 			return Result{}, fmt.Errorf("lora: Train: no tensor %q in the model or its adapter", n)
 		}
+		if t.IsBF16() {
+			return Result{}, fmt.Errorf("lora: Train: tensor %q %v is stored as bfloat16, which is for frozen weights; "+
+				"training it needs float32 (load the model without model.LoadOptions.BF16)", n, t.Shape)
+		}
 		host[n] = t
 	}
 	for i, ex := range data {

@@ -46,6 +46,20 @@ type shardIndex struct {
 // Two kinds of extra tensor are ignored, as transformers ignores them: "*.rotary_emb.inv_freq"
 // buffers, and lm_head.weight when tie_word_embeddings is set (the embedding is the head).
 func LoadHF(dir string) (Config, Weights, error) {
+	return LoadHFWith(dir, LoadOptions{})
+}
+
+// LoadOptions configures LoadHFWith.
+type LoadOptions struct {
+	// BF16 keeps every matrix (the embedding, the linear weights, the LM head) stored as bfloat16
+	// (Tensor.BF16): a BF16 checkpoint's values are kept as they are, with no float32 copy, and
+	// F32 or F16 ones are rounded to nearest even. The norm weights stay float32. It halves the
+	// memory of frozen base weights; computation stays float32 (see Tensor).
+	BF16 bool
+}
+
+// LoadHFWith is LoadHF with options.
+func LoadHFWith(dir string, opt LoadOptions) (Config, Weights, error) {
 	cfg, err := ReadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return Config{}, nil, err
@@ -92,11 +106,28 @@ func LoadHF(dir string) (Config, Weights, error) {
 				return Config{}, nil, fmt.Errorf("model: %s: tensor %q has shape %v, %s implies %v",
 					file, name, info.Shape, filepath.Join(dir, ConfigFile), want)
 			}
+			if opt.BF16 && len(want) == 2 && info.DType == safetensors.BF16 {
+				raw, _, err := st.Raw(name)
+				if err != nil {
+					return Config{}, nil, fmt.Errorf("model: loading %s: %w", dir, err)
+				}
+				b := make([]uint16, len(raw)/2)
+				for i := range b {
+					b[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+				}
+				w[name] = &Tensor{Shape: slices.Clone(info.Shape), BF16: b}
+				continue
+			}
 			data, shape, err := st.Float32(name)
 			if err != nil {
 				return Config{}, nil, fmt.Errorf("model: loading %s: %w", dir, err)
 			}
 			w[name] = &Tensor{Shape: shape, Data: data}
+			if opt.BF16 && len(want) == 2 {
+				if err := w.ToBF16(name); err != nil {
+					return Config{}, nil, err
+				}
+			}
 		}
 	}
 	if index != nil {
@@ -237,7 +268,7 @@ func SaveHF(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if opt.MaxShardBytes == 0 {
 		tensors := make(map[string]safetensors.Tensor, len(w))
 		for name, t := range w {
-			tensors[name] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
+			tensors[name] = safetensors.Tensor{Shape: t.Shape, Data: t.Float32()}
 		}
 		if err := safetensors.Write(filepath.Join(dir, SafetensorsFile), tensors, dtype, meta); err != nil {
 			return fmt.Errorf("model: %w", err)
@@ -245,18 +276,17 @@ func SaveHF(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		return removeStale(dir, true, nil)
 	}
 
-	// Greedy packing in name order, as transformers and the reference script do.
-	var shards []map[string]safetensors.Tensor
-	var cur map[string]safetensors.Tensor
+	// Greedy packing in name order, as transformers and the reference script do. Each shard's
+	// float32 values are made only while it is written, so saving bfloat16-stored weights holds one
+	// shard's worth of float32 at a time.
+	var shards [][]string
 	var curBytes, total int64
 	for _, name := range names {
-		t := w[name]
-		nb := int64(len(t.Data)) * int64(dtype.Size())
-		if cur == nil || (len(cur) > 0 && curBytes+nb > opt.MaxShardBytes) {
-			cur, curBytes = map[string]safetensors.Tensor{}, 0
-			shards = append(shards, cur)
+		nb := int64(w[name].Size()) * int64(dtype.Size())
+		if len(shards) == 0 || (len(shards[len(shards)-1]) > 0 && curBytes+nb > opt.MaxShardBytes) {
+			shards, curBytes = append(shards, nil), 0
 		}
-		cur[name] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
+		shards[len(shards)-1] = append(shards[len(shards)-1], name)
 		curBytes += nb
 		total += nb
 	}
@@ -267,13 +297,15 @@ func SaveHF(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	keep := map[string]bool{}
 	for i, shard := range shards {
 		file := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
-		if err := safetensors.Write(filepath.Join(dir, file), shard, dtype, meta); err != nil {
+		tensors := make(map[string]safetensors.Tensor, len(shard))
+		for _, name := range shard {
+			tensors[name] = safetensors.Tensor{Shape: w[name].Shape, Data: w[name].Float32()}
+			index.WeightMap[name] = file
+		}
+		if err := safetensors.Write(filepath.Join(dir, file), tensors, dtype, meta); err != nil {
 			return fmt.Errorf("model: %w", err)
 		}
 		keep[file] = true
-		for name := range shard {
-			index.WeightMap[name] = file
-		}
 	}
 	if err := writeJSON(filepath.Join(dir, IndexFile), index); err != nil {
 		return err

@@ -11,6 +11,17 @@
 // forward pass and against PyTorch (testdata/torchref: logits within 1e-4, the same greedy
 // continuations as the reference's KV-cache generate).
 //
+// # Memory
+//
+// A Model's weights are host tensors (Tensor), float32 or, for frozen base weights, bfloat16
+// (LoadOptions.BF16 or Weights.ToBF16: half the memory; BF16 checkpoints load with no float32 copy).
+// On the accrete CPU backend the backend's buffers borrow the host tensors instead of copying them, so
+// every weight is held once (TestWeightsHeldOnce: the model holds its weights plus under 5%), and a
+// bfloat16 weight is converted to float32 block by block inside the matmul that reads it, never
+// whole; computation stays float32 either way (TestBF16StorageMatchesTorchRef: logits within 1e-4 of
+// PyTorch's on the same bfloat16 weights upcast). Other backends get a copy of each weight on the
+// device, which XLA holds as stored (bfloat16 stays bfloat16).
+//
 // Weights are keyed by Hugging Face's tensor names ("model.layers.3.self_attn.q_proj.weight") and
 // every linear weight keeps PyTorch's [out, in] layout, so LoadHF and SaveHF (config.json plus
 // model.safetensors, or sharded with model.safetensors.index.json; F32, BF16, F16) move checkpoints
@@ -45,8 +56,7 @@
 //
 // It runs the Llama models of accrete's experiments on a CPU, and real shapes through XLA (see
 // bench_test.go and BENCHMARKS.md for measured speeds). It is not a serving engine (no paged attention, continuous batching or
-// quantisation), it loads only the Llama architecture, and it keeps every weight in host memory as
-// float32.
+// quantisation beyond bfloat16 storage), and it loads only the Llama architecture.
 //
 // accrete uses it as the base model of "Collaboratively adding new knowledge to an LLM" (Lee &
 // Wynter, arXiv 2410.14753) and of O-LoRA (arXiv 2310.14152).

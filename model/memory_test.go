@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,13 +29,25 @@ func TestWeightsHeldOnce(t *testing.T) {
 		t.Skipf("backend %s copies host tensors into its buffers; only the accrete backend borrows them", b.Name())
 	}
 	cfg := Config{HiddenSize: 256, IntermediateSize: 688, NumHiddenLayers: 6, NumAttentionHeads: 8, NumKeyValueHeads: 4, VocabSize: 8192}
+	for _, bf16 := range []bool{false, true} {
+		heldOnce(t, b, cfg, bf16)
+	}
+}
+
+func heldOnce(t *testing.T, b backends.Backend, cfg Config, bf16 bool) {
+	w := RandomWeights(cfg, rand.New(rand.NewPCG(1, 2)), 0.02, 0)
+	if bf16 {
+		require.NoError(t, w.ToBF16())
+	}
 	before := liveHeap()
-	m, err := New(b, cfg, RandomWeights(cfg, rand.New(rand.NewPCG(1, 2)), 0.02, 0))
+	m, err := New(b, cfg, w)
 	require.NoError(t, err)
+	w = nil
 	var weights uint64
 	for _, w := range m.Weights {
-		weights += 4 * uint64(len(w.Data))
+		weights += 4*uint64(len(w.Data)) + 2*uint64(len(w.BF16))
 	}
+	before -= weights // the weights were made before the count started
 	seqs := [][]int{make([]int, 64), make([]int, 64)}
 	for _, s := range seqs {
 		for i := range s {
@@ -47,7 +60,7 @@ func TestWeightsHeldOnce(t *testing.T) {
 	}
 	after := liveHeap()
 	held := int64(after) - int64(before)
-	t.Logf("weights %.1f MB, held after two forward passes %.1f MB (%.3f×)", float64(weights)/1e6, float64(held)/1e6, float64(held)/float64(weights))
+	t.Logf("bf16 storage %v: weights %.1f MB, held after two forward passes %.1f MB (%.3f×)", bf16, float64(weights)/1e6, float64(held)/1e6, float64(held)/float64(weights))
 	require.LessOrEqual(t, float64(held), (1+weightsOverhead)*float64(weights),
 		"the model holds %.1f MB for %.1f MB of weights: more than one copy", float64(held)/1e6, float64(weights)/1e6)
 	runtime.KeepAlive(m)

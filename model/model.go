@@ -5,9 +5,11 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -157,6 +159,17 @@ type borrower interface {
 // upload returns the backend tensor of h: a buffer borrowing h's storage where the backend can, else
 // a copy.
 func (m *Model) upload(h *Tensor) *tensors.Tensor {
+	if h.BF16 != nil {
+		bf := unsafe.Slice((*bfloat16.BFloat16)(unsafe.Pointer(unsafe.SliceData(h.BF16))), len(h.BF16))
+		if b, ok := m.backend.(borrower); ok {
+			if buf, err := b.BorrowFlat(bf, shapes.Make(dtypes.BFloat16, h.Shape...)); err == nil {
+				if t, err := tensors.FromBuffer(m.backend, buf); err == nil {
+					return t
+				}
+			}
+		}
+		return tensors.FromFlatDataAndDimensions(bf, h.Shape...)
+	}
 	if b, ok := m.backend.(borrower); ok {
 		if buf, err := b.BorrowFlat(h.Data, shapes.Make(dtypes.Float32, h.Shape...)); err == nil {
 			if t, err := tensors.FromBuffer(m.backend, buf); err == nil {
@@ -188,10 +201,18 @@ func (m *Model) SetParamTensors(names []string, ts []*tensors.Tensor) {
 }
 
 // BuildParams maps the first len(names) nodes to names: the inverse of ParamTensors inside a graph.
+//
+// A tensor stored as bfloat16 (Tensor.BF16) arrives as a bfloat16 parameter; its entry is that
+// parameter converted to float32, which the backends fuse into the matmuls and lookups that read it
+// (XLA's fusion; the accrete backend reads the bfloat16 weight block by block), so the graph
+// computes in float32 without a float32 copy of the weight.
 func BuildParams(names []string, nodes []*graph.Node) Params {
 	p := make(Params, len(names))
 	for i, n := range names {
 		p[n] = nodes[i]
+		if nodes[i].DType() == dtypes.BFloat16 {
+			p[n] = graph.ConvertDType(nodes[i], dtypes.Float32)
+		}
 	}
 	return p
 }

@@ -130,7 +130,8 @@ type Subspace struct{ U, V *model.Tensor }
 func Leading(W *model.Tensor, k int) Subspace {
 	out, in := W.Shape[0], W.Shape[1]
 	k = max(0, min(k, out, in))
-	at := func(o, i int) float64 { return float64(W.Data[o*in+i]) }
+	wd := W.Float32()
+	at := func(o, i int) float64 { return float64(wd[o*in+i]) }
 	// The small side has n = min(out, in) entries; x(a, j) reads W so that the Gram is over it.
 	n, m, x := in, out, func(a, j int) float64 { return at(a, j) }
 	if out < in {

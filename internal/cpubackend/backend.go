@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -179,6 +180,8 @@ func newFlat(dtype dtypes.DType, n int) any {
 		return getF32Zero(n)
 	case dtypes.Float64:
 		return make([]float64, n)
+	case dtypes.BFloat16:
+		return make([]bfloat16.BFloat16, n)
 	case dtypes.Int32:
 		return make([]int32, n)
 	case dtypes.Int64:

@@ -211,6 +211,11 @@ func (b *Builder) DotGeneral(lhsOp backends.Op, lhsContract, lhsBatch []int, rhs
 	if !ok {
 		rl = layoutFor(rs.Rank(), rb, rf, rc, n, k, false)
 	}
+	if len(lb) == 0 {
+		if op, ok := b.dotGeneralBF16(in, lc, rc, out, m, n, k, ll, rl); ok {
+			return op, nil
+		}
+	}
 	return b.newNode(backends.OpTypeDotGeneral, out, func(be *Backend, v []any) any {
 		x, y := v[0], v[1]
 		if ll.perm != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/shapeinference"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -1036,6 +1037,13 @@ func whereW[W any](cond []bool, t, f []W, out shapes.Shape) any {
 
 func checkConvert(from, to dtypes.DType) error {
 	ok := func(d dtypes.DType) bool { return supportedNumeric(d) || d == dtypes.Bool }
+	if from == dtypes.BFloat16 || to == dtypes.BFloat16 {
+		// bfloat16 is a storage type here: it converts to and from float32 only.
+		if (from == dtypes.BFloat16 || from == dtypes.Float32) && (to == dtypes.BFloat16 || to == dtypes.Float32) {
+			return nil
+		}
+		return fmt.Errorf("cpubackend: ConvertDType from %s to %s is not implemented (bfloat16 converts to and from float32 only)", from, to)
+	}
 	if !ok(from) || !ok(to) {
 		return fmt.Errorf("cpubackend: ConvertDType from %s to %s is not implemented", from, to)
 	}
@@ -1045,6 +1053,18 @@ func checkConvert(from, to dtypes.DType) error {
 func convert(x any, from, to dtypes.DType) any {
 	if from == to {
 		return cloneFlat(x)
+	}
+	if from == dtypes.BFloat16 {
+		src := x.([]bfloat16.BFloat16)
+		out := getF32(len(src))
+		bf16ToF32(out, src)
+		return out
+	}
+	if to == dtypes.BFloat16 {
+		src := x.([]float32)
+		out := make([]bfloat16.BFloat16, len(src))
+		f32ToBF16(out, src)
+		return out
 	}
 	switch x := x.(type) {
 	case []bool:

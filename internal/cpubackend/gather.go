@@ -62,6 +62,14 @@ func (b *Builder) Gather(operand, startIndices backends.Op, ivAxis int, offsetOu
 	if err != nil {
 		return nil, err
 	}
+	if src := bf16Source(in[0]); src != nil {
+		// Gather the rows of the bfloat16 table and convert only them (see bf16.go).
+		g, err := b.Gather(src, startIndices, ivAxis, offsetOutputAxes, collapsedSliceAxes, startIndexMap, sliceSizes, sorted)
+		if err != nil {
+			return nil, err
+		}
+		return b.ConvertDType(g, dtypes.Float32)
+	}
 	out, err := shapeinference.Gather(in[0].shape, in[1].shape, ivAxis, offsetOutputAxes, collapsedSliceAxes,
 		startIndexMap, sliceSizes, sorted)
 	if err != nil {
