@@ -200,6 +200,10 @@ var ErrNonFinite = errors.New("lora: loss is not finite")
 // Every other tensor stays bit-identical. On error (a non-finite loss, a cancelled ctx) the trained
 // tensors are restored to their values before the call. The optimizer state lives for this call only:
 // in host memory on the CPU backends, in device buffers updated in the graph elsewhere (cfg.Layout).
+//
+// A run has four steps: check the inputs and the memory plan (trainedTensors, checkExamples,
+// checkMemory), build the step graph (newStepGraph), loop over epochs and batches (trainLoop), and
+// apply each step's update (updater).
 func Train(ctx context.Context, m *model.Model, trainable []string, data []Example, cfg TrainConfig) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
@@ -208,10 +212,48 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 	if len(data) == 0 {
 		return Result{}, errors.New("lora: Train: no examples")
 	}
-	if len(trainable) == 0 {
-		return Result{}, errors.New("lora: Train: no trainable tensors")
+	host, err := trainedTensors(m, trainable)
+	if err != nil {
+		return Result{}, err
 	}
-	names := m.ParamNames()
+	if err := checkExamples(m.Config, data); err != nil {
+		return Result{}, err
+	}
+	if err := checkMemory(m, host, data, cfg); err != nil {
+		return Result{}, err
+	}
+	upd, err := newUpdater(m, trainable, host, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer upd.close()
+	sg := newStepGraph(m, trainable, cfg.ExtraLoss)
+	defer sg.close()
+
+	epochs, total := stepCount(cfg, len(data))
+	cfg.Epochs = epochs
+	l := &trainLoop{
+		cfg: cfg, data: data, prog: sg, upd: upd, total: total,
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0x7a1)),
+		bar: progress.New(cfg.Progress, cfg.Label, total),
+	}
+	if err := l.run(ctx); err != nil {
+		upd.restore()
+		return l.res, err
+	}
+	if err := upd.commit(); err != nil {
+		upd.restore()
+		return l.res, err
+	}
+	return l.res, nil
+}
+
+// trainedTensors returns the tensors named trainable, found among m's weights or its adapter's
+// tensors, and refuses an empty list, an unknown name and a bfloat16 tensor.
+func trainedTensors(m *model.Model, trainable []string) (map[string]*model.Tensor, error) {
+	if len(trainable) == 0 {
+		return nil, errors.New("lora: Train: no trainable tensors")
+	}
 	host := map[string]*model.Tensor{}
 	adapterTensors := map[string]*model.Tensor{}
 	if a := m.Adapter(); a != nil {
@@ -223,211 +265,289 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Examp
 			t, ok = adapterTensors[n]
 		}
 		if !ok {
-			return Result{}, fmt.Errorf("lora: Train: no tensor %q in the model or its adapter", n)
+			return nil, fmt.Errorf("lora: Train: no tensor %q in the model or its adapter", n)
 		}
 		if t.IsBF16() {
-			return Result{}, fmt.Errorf("lora: Train: tensor %q %v is stored as bfloat16, which is for frozen weights; "+
+			return nil, fmt.Errorf("lora: Train: tensor %q %v is stored as bfloat16, which is for frozen weights; "+
 				"training it needs float32 (load the model without model.LoadOptions.BF16)", n, t.Shape)
 		}
 		host[n] = t
 	}
+	return host, nil
+}
+
+// checkExamples refuses an example with no answer token, longer than the model's context or with a
+// token outside its vocabulary.
+func checkExamples(mc model.Config, data []Example) error {
 	for i, ex := range data {
 		if len(ex.Tokens) < 2 || ex.PromptLen < 1 || ex.PromptLen >= len(ex.Tokens) {
-			return Result{}, fmt.Errorf("lora: Train: example %d has %d tokens and PromptLen %d: need 1 ≤ PromptLen < len(Tokens)",
+			return fmt.Errorf("lora: Train: example %d has %d tokens and PromptLen %d: need 1 ≤ PromptLen < len(Tokens)",
 				i, len(ex.Tokens), ex.PromptLen)
 		}
-		if L := m.Config.MaxPositionEmbeddings; L > 0 && len(ex.Tokens) > L {
-			return Result{}, fmt.Errorf("lora: Train: example %d has %d tokens, more than the model's max_position_embeddings %d (cut long items with accrete.Learner.MaxLen)",
+		if L := mc.MaxPositionEmbeddings; L > 0 && len(ex.Tokens) > L {
+			return fmt.Errorf("lora: Train: example %d has %d tokens, more than the model's max_position_embeddings %d (cut long items with accrete.Learner.MaxLen)",
 				i, len(ex.Tokens), L)
 		}
 		for _, id := range ex.Tokens {
-			if id < 0 || id >= m.Config.VocabSize {
-				return Result{}, fmt.Errorf("lora: Train: example %d: token %d outside the vocabulary [0, %d)", i, id, m.Config.VocabSize)
+			if id < 0 || id >= mc.VocabSize {
+				return fmt.Errorf("lora: Train: example %d: token %d outside the vocabulary [0, %d)", i, id, mc.VocabSize)
 			}
 		}
 	}
-	if err := checkMemory(m, host, data, cfg); err != nil {
-		return Result{}, err
-	}
-	var upd updater = newHostUpdater(m, trainable, host, cfg)
+	return nil
+}
+
+// newUpdater returns the updater of cfg.Layout: on the host, or on the device (the default off the
+// CPU backends).
+func newUpdater(m *model.Model, trainable []string, host map[string]*model.Tensor, cfg TrainConfig) (updater, error) {
 	if cfg.Layout == LayoutDevice || cfg.Layout == LayoutAuto && !onHost(m.Backend()) {
-		u, err := newDeviceUpdater(m, trainable, host, cfg)
-		if err != nil {
-			return Result{}, err
-		}
-		upd = u
+		return newDeviceUpdater(m, trainable, host, cfg)
 	}
-	defer upd.close()
-	restore := upd.restore
+	return newHostUpdater(m, trainable, host, cfg), nil
+}
 
-	idx := make([]int, len(trainable))
-	for i, n := range trainable {
-		idx[i] = slices.Index(names, n)
-	}
-	var dropAdapter *Adapter
-	if a, ok := m.Adapter().(*Adapter); ok && a.Config.Dropout > 0 {
-		dropAdapter = a
-	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a1))
-	mc := m.Config
-	// The graph's inputs: the parameters, then tokens, positions, targets, mask, the micro-batch's
-	// weight in the step's loss (its share of the answer tokens; 1 without accumulation, which
-	// leaves the gradients bit-identical) and, with dropout, the RNG state.
-	build := func() *graph.Exec {
-		return graph.MustNewExec(m.Backend(), func(in []*graph.Node) []*graph.Node {
-			p := model.BuildParams(names, in)
-			k := len(names)
-			if dropAdapter != nil {
-				dropAdapter.rng = in[k+5]
-				defer func() { dropAdapter.rng = nil }()
-			}
-			h, _ := model.Forward(mc, p, model.ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p)})
-			loss := model.MaskedCrossEntropy(model.Logits(mc, p, h), in[k+2], in[k+3])
-			total, extra := loss, graph.ZerosLike(loss)
-			if cfg.ExtraLoss != nil {
-				extra = cfg.ExtraLoss(p)
-				total = graph.Add(loss, extra)
-			}
-			total = graph.Mul(total, in[k+4])
-			wrt := make([]*graph.Node, len(idx))
-			for i, j := range idx {
-				wrt[i] = in[j]
-			}
-			return append([]*graph.Node{loss, extra}, graph.Gradient(total, wrt...)...)
-		})
-	}
-	execs := map[[2]int]*graph.Exec{}
-	defer func() {
-		for _, e := range execs {
-			e.Finalize()
-		}
-	}()
-	// micro runs one micro-batch and returns its task loss, extra loss and weighted gradients.
-	micro := func(args []any, B, T int) (loss, extra float64, grads []*tensors.Tensor, err error) {
-		if dropAdapter != nil {
-			args = append(args, rngState(rng))
-		}
-		e, ok := execs[[2]int{B, T}]
-		if !ok {
-			e = build()
-			execs[[2]int{B, T}] = e
-		}
-		params := m.ParamTensors(names)
-		all := make([]any, 0, len(params)+len(args))
-		for _, t := range params {
-			all = append(all, t)
-		}
-		out, err := e.Exec(append(all, args...)...)
-		if err != nil {
-			return 0, 0, nil, err
-		}
-		loss, extra = scalar(out[0]), scalar(out[1])
-		finalize(out[:2])
-		return loss, extra, out[2:], nil
-	}
-
-	stepsPerEpoch := (len(data) + cfg.BatchSize - 1) / cfg.BatchSize
+// stepCount returns the epochs a run of n examples takes (Epochs, raised to reach MinSteps) and its
+// optimizer steps (capped by MaxSteps).
+func stepCount(cfg TrainConfig, n int) (epochs, total int) {
+	stepsPerEpoch := (n + cfg.BatchSize - 1) / cfg.BatchSize
+	epochs = cfg.Epochs
 	if cfg.MinSteps > 0 {
-		cfg.Epochs = max(cfg.Epochs, (cfg.MinSteps+stepsPerEpoch-1)/stepsPerEpoch)
+		epochs = max(epochs, (cfg.MinSteps+stepsPerEpoch-1)/stepsPerEpoch)
 	}
-	total := cfg.Epochs * stepsPerEpoch
+	total = epochs * stepsPerEpoch
 	if cfg.MaxSteps > 0 {
 		total = min(total, cfg.MaxSteps)
 	}
-	bar := progress.New(cfg.Progress, cfg.Label, total)
-	var res Result
-	order := make([]int, len(data))
+	return epochs, total
+}
+
+// stepGraph is the training graph of one micro-batch: it returns the task loss, the extra loss and
+// the gradients of the trained tensors, each scaled by the micro-batch's weight. It compiles one
+// program per padded shape [B, T].
+//
+// The graph's inputs are every parameter of the model (in names' order), then tokens, positions,
+// targets, the loss mask, the micro-batch's weight in the step's loss (its share of the answer
+// tokens; 1 without accumulation, which leaves the gradients bit-identical) and, when the adapter has
+// dropout, the RNG state its masks are drawn from.
+type stepGraph struct {
+	m     *model.Model
+	names []string // every parameter, in input order
+	wrt   []int    // the trained tensors' positions in names
+	drop  *Adapter // the adapter whose inputs get dropout, or nil
+	extra func(p model.Params) *graph.Node
+	execs map[[2]int]*graph.Exec
+}
+
+func newStepGraph(m *model.Model, trainable []string, extra func(p model.Params) *graph.Node) *stepGraph {
+	s := &stepGraph{m: m, names: m.ParamNames(), extra: extra, execs: map[[2]int]*graph.Exec{}}
+	s.wrt = make([]int, len(trainable))
+	for i, n := range trainable {
+		s.wrt[i] = slices.Index(s.names, n)
+	}
+	if a, ok := m.Adapter().(*Adapter); ok && a.Config.Dropout > 0 {
+		s.drop = a
+	}
+	return s
+}
+
+// build is the graph function: see stepGraph for its inputs.
+func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
+	mc := s.m.Config
+	p := model.BuildParams(s.names, in)
+	k := len(s.names)
+	tokens, positions, targets, mask, weight := in[k], in[k+1], in[k+2], in[k+3], in[k+4]
+	hook := s.m.Hook(p)
+	if s.drop != nil {
+		hook = dropoutHook(s.drop, p, in[k+5])
+	}
+	h, _ := model.Forward(mc, p, model.ForwardInput{Tokens: tokens, Positions: positions, Hook: hook})
+	loss := model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask)
+	total, extra := loss, graph.ZerosLike(loss)
+	if s.extra != nil {
+		extra = s.extra(p)
+		total = graph.Add(loss, extra)
+	}
+	total = graph.Mul(total, weight)
+	wrt := make([]*graph.Node, len(s.wrt))
+	for i, j := range s.wrt {
+		wrt[i] = in[j]
+	}
+	return append([]*graph.Node{loss, extra}, graph.Gradient(total, wrt...)...)
+}
+
+// run computes one micro-batch laid out as [B, T] by batchArgs, with weight w; rngState is the dropout
+// masks' RNG state, nil without dropout.
+func (s *stepGraph) run(args []any, B, T int, w float32, rngState *tensors.Tensor) (loss, extra float64, grads []*tensors.Tensor, err error) {
+	args = append(args, tensors.FromScalar(w))
+	if s.drop != nil {
+		args = append(args, rngState)
+	}
+	e, ok := s.execs[[2]int{B, T}]
+	if !ok {
+		e = graph.MustNewExec(s.m.Backend(), s.build)
+		s.execs[[2]int{B, T}] = e
+	}
+	params := s.m.ParamTensors(s.names)
+	all := make([]any, 0, len(params)+len(args))
+	for _, t := range params {
+		all = append(all, t)
+	}
+	out, err := e.Exec(append(all, args...)...)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	loss, extra = scalar(out[0]), scalar(out[1])
+	finalize(out[:2])
+	return loss, extra, out[2:], nil
+}
+
+func (s *stepGraph) close() {
+	for _, e := range s.execs {
+		e.Finalize()
+	}
+}
+
+// dropoutHook is a's hook for a training graph with parameters p: the input of every adapted module
+// gets dropout before a.Delta, its masks drawn from state, which the hook threads through the modules
+// in the order the forward pass calls them.
+func dropoutHook(a *Adapter, p model.Params, state *graph.Node) model.Hook {
+	return func(layer int, module string, x *graph.Node) *graph.Node {
+		if _, ok := a.A[Module{layer, module}]; ok {
+			state, x = dropout(state, x, a.Config.Dropout)
+		}
+		return a.Delta(p, layer, module, x)
+	}
+}
+
+// dropout is inverted dropout at rate p (torch.nn.Dropout): each element of x survives with
+// probability 1−p and is scaled by 1/(1−p). It returns the advanced RNG state with the result, as
+// graph.RandomUniform does.
+func dropout(state, x *graph.Node, p float64) (*graph.Node, *graph.Node) {
+	state, u := graph.RandomUniform(state, x.Shape())
+	keep := graph.GreaterOrEqual(u, graph.ConstAsDType(u.Graph(), u.DType(), p))
+	return state, graph.Where(keep, graph.DivScalar(x, 1-p), graph.ZerosLike(x))
+}
+
+// trainLoop is the loop of one Train call over epochs and batches.
+type trainLoop struct {
+	cfg   TrainConfig // with defaults, Epochs raised to reach MinSteps
+	data  []Example
+	prog  *stepGraph
+	upd   updater
+	total int        // optimizer steps of the run
+	rng   *rand.Rand // shuffles the data each epoch and seeds each micro-batch's dropout
+	bar   *progress.Bar
+	res   Result
+}
+
+// run trains until the epochs or the steps are done or the epoch loss reaches cfg.TargetLoss. On
+// error the caller restores the weights.
+func (l *trainLoop) run(ctx context.Context) error {
+	order := make([]int, len(l.data))
 	for i := range order {
 		order[i] = i
 	}
-	for epoch := 0; epoch < cfg.Epochs && res.Steps < total; epoch++ {
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var sumLoss, sumExtra float64
-		var nb int
-		for s := 0; s < len(order) && res.Steps < total; s += cfg.BatchSize {
-			if err := ctx.Err(); err != nil {
-				restore()
-				return res, err
-			}
-			batch := make([]Example, 0, cfg.BatchSize)
-			for _, i := range order[s:min(s+cfg.BatchSize, len(order))] {
-				batch = append(batch, data[i])
-			}
-			type microArgs struct {
-				args       []any
-				B, T, ntok int
-			}
-			var micros []microArgs
-			ntok := 0
-			for lo := 0; lo < len(batch); lo += cfg.MicroBatchSize {
-				args, B, T, n := batchArgs(batch[lo:min(lo+cfg.MicroBatchSize, len(batch))], cfg.MicroBatchSize)
-				micros = append(micros, microArgs{args, B, T, n})
-				ntok += n
-			}
-			var loss, extra float64
-			var grads []*tensors.Tensor
-			for _, mb := range micros {
-				w := float32(1)
-				if len(micros) > 1 {
-					w = float32(float64(mb.ntok) / float64(ntok))
-				}
-				l, x, g, err := micro(append(mb.args, tensors.FromScalar(w)), mb.B, mb.T)
-				if err != nil {
-					finalize(grads)
-					restore()
-					return res, fmt.Errorf("lora: training step %d: %w", res.Steps, err)
-				}
-				if math.IsNaN(l+x) || math.IsInf(l+x, 0) {
-					finalize(g)
-					finalize(grads)
-					restore()
-					return res, fmt.Errorf("%w at step %d (task loss %g, extra %g); weights restored", ErrNonFinite, res.Steps, l, x)
-				}
-				if len(micros) == 1 {
-					loss, extra = l, x
-				} else {
-					loss += float64(w) * l
-					extra += float64(w) * x
-				}
-				if grads == nil {
-					grads = g
-				} else if grads, err = upd.add(grads, g); err != nil {
-					restore()
-					return res, fmt.Errorf("lora: training step %d: accumulating gradients: %w", res.Steps, err)
-				}
-			}
-			if err := upd.step(grads, res.Steps, total); err != nil {
-				restore()
-				return res, fmt.Errorf("lora: training step %d: optimizer: %w", res.Steps, err)
-			}
-			if res.Steps == 0 {
-				res.FirstLoss = loss
-			}
-			res.Steps++
-			res.Tokens += ntok
-			sumLoss += loss
-			sumExtra += extra
-			nb++
-			info := fmt.Sprintf("loss %.4f", loss)
-			if cfg.ExtraLoss != nil {
-				info += fmt.Sprintf(" extra %.4g", extra)
-			}
-			bar.Update(res.Steps, fmt.Sprintf("epoch %d/%d %s", epoch+1, cfg.Epochs, info))
+	for epoch := 0; epoch < l.cfg.Epochs && l.res.Steps < l.total; epoch++ {
+		l.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		if err := l.epoch(ctx, epoch, order); err != nil {
+			return err
 		}
-		res.Epochs++
-		res.Loss, res.Extra = sumLoss/float64(nb), sumExtra/float64(nb)
-		res.EpochLoss = append(res.EpochLoss, res.Loss)
-		res.EpochExtra = append(res.EpochExtra, res.Extra)
-		if cfg.TargetLoss > 0 && res.Loss <= cfg.TargetLoss {
-			bar.Update(total, fmt.Sprintf("early stop: epoch loss %.4f ≤ %g", res.Loss, cfg.TargetLoss))
+		if l.cfg.TargetLoss > 0 && l.res.Loss <= l.cfg.TargetLoss {
+			l.bar.Update(l.total, fmt.Sprintf("early stop: epoch loss %.4f ≤ %g", l.res.Loss, l.cfg.TargetLoss))
 			break
 		}
 	}
-	if err := upd.commit(); err != nil {
-		restore()
-		return res, err
+	return nil
+}
+
+// epoch runs the steps of one epoch over data in order and records its mean losses.
+func (l *trainLoop) epoch(ctx context.Context, epoch int, order []int) error {
+	var sumLoss, sumExtra float64
+	var nb int
+	for s := 0; s < len(order) && l.res.Steps < l.total; s += l.cfg.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch := make([]Example, 0, l.cfg.BatchSize)
+		for _, i := range order[s:min(s+l.cfg.BatchSize, len(order))] {
+			batch = append(batch, l.data[i])
+		}
+		loss, extra, ntok, err := l.step(batch)
+		if err != nil {
+			return err
+		}
+		if l.res.Steps == 0 {
+			l.res.FirstLoss = loss
+		}
+		l.res.Steps++
+		l.res.Tokens += ntok
+		sumLoss += loss
+		sumExtra += extra
+		nb++
+		info := fmt.Sprintf("loss %.4f", loss)
+		if l.cfg.ExtraLoss != nil {
+			info += fmt.Sprintf(" extra %.4g", extra)
+		}
+		l.bar.Update(l.res.Steps, fmt.Sprintf("epoch %d/%d %s", epoch+1, l.cfg.Epochs, info))
 	}
-	return res, nil
+	l.res.Epochs++
+	l.res.Loss, l.res.Extra = sumLoss/float64(nb), sumExtra/float64(nb)
+	l.res.EpochLoss = append(l.res.EpochLoss, l.res.Loss)
+	l.res.EpochExtra = append(l.res.EpochExtra, l.res.Extra)
+	return nil
+}
+
+// step is one optimizer step on batch: the gradients of its micro-batches, each weighted by its share
+// of the batch's answer tokens, are summed and applied in one AdamW update. It returns the batch's
+// task and extra loss and its answer tokens.
+func (l *trainLoop) step(batch []Example) (loss, extra float64, ntok int, err error) {
+	type microBatch struct {
+		args       []any
+		B, T, ntok int
+	}
+	var micros []microBatch
+	for lo := 0; lo < len(batch); lo += l.cfg.MicroBatchSize {
+		args, B, T, n := batchArgs(batch[lo:min(lo+l.cfg.MicroBatchSize, len(batch))], l.cfg.MicroBatchSize)
+		micros = append(micros, microBatch{args, B, T, n})
+		ntok += n
+	}
+	step := l.res.Steps
+	var grads []*tensors.Tensor
+	for _, mb := range micros {
+		w := float32(1)
+		if len(micros) > 1 {
+			w = float32(float64(mb.ntok) / float64(ntok))
+		}
+		var state *tensors.Tensor
+		if l.prog.drop != nil {
+			state = rngState(l.rng)
+		}
+		lo, x, g, err := l.prog.run(mb.args, mb.B, mb.T, w, state)
+		if err != nil {
+			finalize(grads)
+			return 0, 0, 0, fmt.Errorf("lora: training step %d: %w", step, err)
+		}
+		if math.IsNaN(lo+x) || math.IsInf(lo+x, 0) {
+			finalize(g)
+			finalize(grads)
+			return 0, 0, 0, fmt.Errorf("%w at step %d (task loss %g, extra %g); weights restored", ErrNonFinite, step, lo, x)
+		}
+		if len(micros) == 1 {
+			loss, extra = lo, x
+		} else {
+			loss += float64(w) * lo
+			extra += float64(w) * x
+		}
+		if grads == nil {
+			grads = g
+		} else if grads, err = l.upd.add(grads, g); err != nil {
+			return 0, 0, 0, fmt.Errorf("lora: training step %d: accumulating gradients: %w", step, err)
+		}
+	}
+	if err := l.upd.step(grads, step, l.total); err != nil {
+		return 0, 0, 0, fmt.Errorf("lora: training step %d: optimizer: %w", step, err)
+	}
+	return loss, extra, ntok, nil
 }
 
 // rngState draws a fresh GoMLX RNG state (dropout masks) from rng.
