@@ -1,5 +1,3 @@
-// Package progress prints a one-line progress bar with rate and ETA, rewritten in place on a terminal
-// and as periodic plain lines elsewhere (logs, CI).
 package progress
 
 import (
