@@ -1,14 +1,13 @@
 package eval
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/accrete/accrete/internal/atomicfile"
 )
 
 // num is a float64 that JSON encodes NaN and ±Inf as null (encoding/json refuses them) and decodes null
@@ -96,35 +95,11 @@ func (s *TaskScore) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// writeFileAtomic writes path through a temporary file in the same directory that is synced and renamed
-// over path, so a reader never sees a partial file and a failed write leaves the old one in place.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+// writeFileAtomic writes path through write atomically (see atomicfile.Write): a reader never sees a
+// partial file, and a failed write leaves the old one in place.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("eval: writing %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("eval: writing %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }

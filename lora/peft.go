@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/accrete/accrete/internal/atomicfile"
 	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/model/safetensors"
 )
@@ -90,10 +90,7 @@ func writePEFT(dir string, a *Adapter, baseModel string) error {
 		return fmt.Errorf("lora: save PEFT adapter: %s: %w", filepath.Join(dir, PEFTConfigFile), err)
 	}
 	b = append(b, '\n')
-	err = safetensors.WriteFileAtomic(filepath.Join(dir, PEFTConfigFile), func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	err = atomicfile.WriteFile(filepath.Join(dir, PEFTConfigFile), b)
 	if err != nil {
 		return fmt.Errorf("lora: save PEFT adapter: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"math"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/accrete/accrete/internal/atomicfile"
 	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/model/safetensors"
 )
@@ -271,15 +271,12 @@ func (s *Store) Add(name string, a *Adapter, meta Meta) error {
 		}
 		for _, k := range e.FileNames {
 			data := meta.Files[k]
-			err := safetensors.WriteFileAtomic(filepath.Join(fd, k), func(w io.Writer) error {
-				_, err := w.Write(data)
-				return err
-			})
+			err := atomicfile.WriteFile(filepath.Join(fd, k), data)
 			if err != nil {
 				return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
 			}
 		}
-		if err := syncDir(tmp); err != nil {
+		if err := atomicfile.SyncDir(tmp); err != nil {
 			return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
 		}
 	}
@@ -295,7 +292,7 @@ func (s *Store) Add(name string, a *Adapter, meta Meta) error {
 		return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
 	}
 	placed = true
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("lora: store %s: add %q: %w", s.dir, name, err)
 	}
 	if err := hook("renamed"); err != nil {
@@ -581,10 +578,7 @@ func (s *Store) writeManifest(m manifest) error {
 		return fmt.Errorf("lora: store %s: manifest: %w", s.dir, err)
 	}
 	b = append(b, '\n')
-	err = safetensors.WriteFileAtomic(filepath.Join(s.dir, ManifestFile), func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	err = atomicfile.WriteFile(filepath.Join(s.dir, ManifestFile), b)
 	if err != nil {
 		return fmt.Errorf("lora: store %s: manifest: %w", s.dir, err)
 	}
@@ -606,21 +600,6 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 		out[k] = v
 	}
 	return out
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // canonicalConfig holds the config.json fields that change what a model computes, with the derived

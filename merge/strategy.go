@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/internal/atomicfile"
 	"github.com/accrete/accrete/lora"
-	"github.com/accrete/accrete/model/safetensors"
 )
 
 // Strategy is the semi-cooperative merging strategy: every round trains an adapter from the base on the
@@ -22,7 +21,8 @@ type Strategy struct {
 	adapters []*lora.Adapter
 }
 
-// New returns a merging strategy. The config is validated by the first Learn.
+// New returns a merging strategy. It does not fail: Validate, which accrete.Run calls before it scores
+// anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy {
 	cfg.Weights = append([]float64(nil), cfg.Weights...)
 	if len(cfg.Weights) == 0 {
@@ -30,6 +30,9 @@ func New(cfg Config) *Strategy {
 	}
 	return &Strategy{cfg: cfg}
 }
+
+// Validate implements accrete.Validator: it names the first bad field of the configuration.
+func (s *Strategy) Validate() error { return s.cfg.Validate() }
 
 // Name implements accrete.Namer: "merge-" and the method, e.g. "merge-ties", "merge-dare-linear".
 func (s *Strategy) Name() string {
@@ -92,7 +95,7 @@ func (s *Strategy) SaveState(dir string) error {
 		return err
 	}
 	path := filepath.Join(dir, stateFile)
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("merge: saving state: %w", err)
 	}
 	return nil

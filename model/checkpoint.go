@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/accrete/accrete/internal/atomicfile"
 	"github.com/accrete/accrete/model/safetensors"
 )
 
@@ -344,10 +344,7 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("model: encoding %s: %w", path, err)
 	}
 	data = append(data, '\n')
-	err = safetensors.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	err = atomicfile.WriteFile(path, data)
 	if err != nil {
 		return fmt.Errorf("model: writing %s: %w", path, err)
 	}

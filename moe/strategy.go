@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/internal/atomicfile"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/model/safetensors"
@@ -100,8 +100,12 @@ type Strategy struct {
 	mix     *Mixture
 }
 
-// New returns a mixture-of-experts strategy. The config is validated by the first Learn.
+// New returns a mixture-of-experts strategy. It does not fail: Validate, which accrete.Run calls before it scores
+// anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
+
+// Validate implements accrete.Validator: it names the first bad field of the configuration.
+func (s *Strategy) Validate() error { return s.cfg.Validate() }
 
 // Name implements accrete.Namer: "moe-top2", "moe-top1-sigmoid", "moe-uniform".
 func (s *Strategy) Name() string {
@@ -254,7 +258,7 @@ func (s *Strategy) SaveState(dir string) error {
 			return err
 		}
 		path := filepath.Join(dir, f.name)
-		if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		if err := atomicfile.WriteFile(path, data); err != nil {
 			return fmt.Errorf("moe: saving state: %w", err)
 		}
 	}

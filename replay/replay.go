@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -14,7 +13,7 @@ import (
 	"slices"
 
 	"github.com/accrete/accrete"
-	"github.com/accrete/accrete/model/safetensors"
+	"github.com/accrete/accrete/internal/atomicfile"
 )
 
 // DefaultRatio is the Ratio used when Config.Ratio is zero.
@@ -182,7 +181,7 @@ func (s *strategy) SaveState(dir string) error {
 			return fmt.Errorf("replay: encoding the buffer: %w", err)
 		}
 		path := filepath.Join(dir, BufferFile)
-		if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		if err := atomicfile.WriteFile(path, data); err != nil {
 			return fmt.Errorf("replay: saving %s: %w", path, err)
 		}
 	}

@@ -1,13 +1,11 @@
 package plot
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/accrete/accrete/eval"
+	"github.com/accrete/accrete/internal/atomicfile"
 )
 
 var (
@@ -357,37 +356,13 @@ func SaveReport(r *eval.Report, dir string) error {
 	return nil
 }
 
-// writeFileAtomic writes path through a temporary file in the same directory that is synced and renamed
-// over path, so a reader never sees a partial file and a failed write leaves the old one in place.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+// writeFileAtomic writes path through write atomically (see atomicfile.Write): a reader never sees a
+// partial file, and a failed write leaves the old one in place.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("plot: writing %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("plot: writing %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // slug keeps letters, digits and '-' of s, mapping runs of anything else to one '-'.

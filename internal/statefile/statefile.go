@@ -6,11 +6,11 @@ package statefile
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strconv"
 
+	"github.com/accrete/accrete/internal/atomicfile"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 	"github.com/accrete/accrete/model/safetensors"
@@ -23,7 +23,7 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the history: %w", err)
 	}
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
 	return nil

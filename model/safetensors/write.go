@@ -1,15 +1,14 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/accrete/accrete/internal/atomicfile"
 )
 
 // Tensor is a dense row-major float32 array to write.
@@ -29,7 +28,7 @@ func Write(path string, tensors map[string]Tensor, dtype DType, metadata map[str
 	if err := check(tensors, dtype); err != nil {
 		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	err := WriteFileAtomic(path, func(w io.Writer) error { return Encode(w, tensors, dtype, metadata) })
+	err := atomicfile.Write(path, func(w io.Writer) error { return Encode(w, tensors, dtype, metadata) })
 	if err != nil {
 		return fmt.Errorf("safetensors: writing %s: %w", path, err)
 	}
@@ -160,55 +159,4 @@ func sortedNames(tensors map[string]Tensor) []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// WriteFileAtomic writes path through write: into a temporary file in the same directory, which is
-// flushed, synced and closed, then renamed over path, after which the directory is synced. If write
-// or any step fails, the temporary file is removed and path is left as it was. The file gets mode
-// 0644.
-func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Platforms that cannot sync a directory are not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !isUnsupportedSync(err) {
-		return err
-	}
-	return nil
 }

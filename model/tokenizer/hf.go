@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
 
-	"github.com/accrete/accrete/model/safetensors"
+	"github.com/accrete/accrete/internal/atomicfile"
 )
 
 // The subset of Hugging Face's tokenizer.json schema that Llama tokenizers use.
@@ -424,7 +423,7 @@ func (t *BPE) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("tokenizer: %s: %w", path, err)
 	}
-	if err := safetensors.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("tokenizer: %s: %w", path, err)
 	}
 	return nil
