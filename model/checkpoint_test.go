@@ -459,8 +459,8 @@ func TestRoPEPermutationPreservesScores(t *testing.T) {
 		return out
 	}
 	wqMeta, wkMeta, x1, x2 := randn(heads*hd*in), randn(heads*hd*in), randn(in), randn(in)
-	wqHF, wkHF := InterleavedToHalfRoPE(wqMeta, heads, hd, in), InterleavedToHalfRoPE(wkMeta, heads, hd, in)
-	require.Equal(t, wqMeta, HalfToInterleavedRoPE(wqHF, heads, hd, in))
+	wqHF, wkHF := interleavedToHalfRoPE(wqMeta, heads, hd, in), interleavedToHalfRoPE(wkMeta, heads, hd, in)
+	require.Equal(t, wqMeta, halfToInterleavedRoPE(wqHF, heads, hd, in))
 	matvec := func(w, x []float32) []float64 {
 		out := make([]float64, len(w)/len(x))
 		for r := range out {
@@ -507,7 +507,7 @@ func TestRoPEPermutationPreservesScores(t *testing.T) {
 		rotateHalf(kh, pos[1])
 		assert.InDeltaSlice(t, scores(qm, km), scores(qh, kh), 1e-9, "positions %v", pos)
 	}
-	assert.Panics(t, func() { InterleavedToHalfRoPE(make([]float32, 10), 1, 3, 3) })
+	assert.Panics(t, func() { interleavedToHalfRoPE(make([]float32, 10), 1, 3, 3) })
 }
 
 func TestLoadLlama2CErrors(t *testing.T) {

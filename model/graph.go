@@ -31,6 +31,8 @@ type KVCache struct{ K, V *Node }
 // whose positions are ≥ 0 and ≤ its own. With a cache, the new keys and values are written into slots
 // [Start, Start+T) of each layer's cache and a token attends to the cache slots whose CachePositions
 // (int32 [B, L], already including this step's tokens) are ≥ 0 and ≤ its own position.
+//
+// PadBatch and PadBatchTo lay out token sequences as Tokens and Positions want them.
 type ForwardInput struct {
 	Tokens, Positions *Node
 	Hook              Hook
@@ -237,7 +239,7 @@ func expandLeft(x *Node, r int) *Node {
 // (the hd/2 frequencies repeated twice), computed in float32 as transformers does.
 func ropeTables(cfg Config, pos *Node) (cos, sin *Node) {
 	g := pos.Graph()
-	inv := InvFreq(cfg)
+	inv := invFreq(cfg)
 	half := make([]float32, 2*len(inv))
 	for i, f := range inv {
 		half[i], half[i+len(inv)] = float32(f), float32(f)
@@ -266,9 +268,9 @@ func applyRope(x, cos, sin, rot *Node) *Node {
 	return Add(Mul(x, cos), Mul(rh, sin))
 }
 
-// InvFreq returns RoPE's inverse frequencies θ^(−2i/hd), i < hd/2, with Llama 3 or linear scaling
+// invFreq returns RoPE's inverse frequencies θ^(−2i/hd), i < hd/2, with Llama 3 or linear scaling
 // applied when cfg.RopeScaling asks for it (as transformers' _compute_llama3_parameters does).
-func InvFreq(cfg Config) []float64 {
+func invFreq(cfg Config) []float64 {
 	cfg = cfg.WithDefaults()
 	hd := cfg.HeadDim
 	inv := make([]float64, hd/2)

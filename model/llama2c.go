@@ -164,7 +164,7 @@ func LoadLlama2C(path string) (Config, Weights, error) {
 				name = fmt.Sprintf(a.name, l)
 			}
 			if a.permute > 0 {
-				values = InterleavedToHalfRoPE(values, a.permute, headDim, a.shape[1])
+				values = interleavedToHalfRoPE(values, a.permute, headDim, a.shape[1])
 			}
 			w[name] = &Tensor{Shape: append([]int(nil), a.shape...), Data: values}
 		}
@@ -182,18 +182,18 @@ func impliedSize(overflow bool, n uint64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// InterleavedToHalfRoPE converts a q or k projection weight [heads·headDim, in] from the interleaved
+// interleavedToHalfRoPE converts a q or k projection weight [heads·headDim, in] from the interleaved
 // RoPE layout of Meta's Llama code and llama2.c (each head rotates pairs (2j, 2j+1)) to Hugging Face's
 // rotate-half layout (pairs (j, j+headDim/2)), returning a new slice: row t·headDim/2 + j of each
 // head is row 2j + t of the input. It is the permutation of transformers' convert_llama_weights_to_hf.py.
 // It panics if len(w) != heads·headDim·in or headDim is odd.
-func InterleavedToHalfRoPE(w []float32, heads, headDim, in int) []float32 {
+func interleavedToHalfRoPE(w []float32, heads, headDim, in int) []float32 {
 	return permuteRoPE(w, heads, headDim, in, false)
 }
 
-// HalfToInterleavedRoPE is the inverse of InterleavedToHalfRoPE: it converts a Hugging Face q or k
+// halfToInterleavedRoPE is the inverse of interleavedToHalfRoPE: it converts a Hugging Face q or k
 // weight to the interleaved layout that llama2.c and Meta's code expect.
-func HalfToInterleavedRoPE(w []float32, heads, headDim, in int) []float32 {
+func halfToInterleavedRoPE(w []float32, heads, headDim, in int) []float32 {
 	return permuteRoPE(w, heads, headDim, in, true)
 }
 

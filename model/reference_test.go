@@ -43,7 +43,7 @@ func refForward(cfg Config, w Weights, tokens []int) [][]float64 {
 		}
 		return y
 	}
-	inv := InvFreq(cfg)
+	inv := invFreq(cfg)
 	rope := func(v []float64, pos int) {
 		h := hd / 2
 		for i := range h {

@@ -16,7 +16,8 @@ import (
 )
 
 // Bucket rounds n up to the next length bucket (powers of two from 8), so that a few compiled graphs
-// serve every length.
+// serve every length. It is the T that PadBatch and PadBatchTo pad to, and so the sequence length that
+// training and scoring compile for, which a memory plan needs.
 func Bucket(n int) int {
 	b := 8
 	for b < n {

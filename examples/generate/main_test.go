@@ -190,10 +190,10 @@ func writeLlama2C(t *testing.T, path string, cfg model.Config, w model.Weights) 
 	put(w["model.embed_tokens.weight"].Data)
 	layers("input_layernorm.weight", nil)
 	layers("self_attn.q_proj.weight", func(d []float32) []float32 {
-		return model.HalfToInterleavedRoPE(d, cfg.NumAttentionHeads, hd, D)
+		return halfToInterleaved(d, cfg.NumAttentionHeads, hd, D)
 	})
 	layers("self_attn.k_proj.weight", func(d []float32) []float32 {
-		return model.HalfToInterleavedRoPE(d, cfg.NumKeyValueHeads, hd, D)
+		return halfToInterleaved(d, cfg.NumKeyValueHeads, hd, D)
 	})
 	layers("self_attn.v_proj.weight", nil)
 	layers("self_attn.o_proj.weight", nil)
@@ -207,6 +207,22 @@ func writeLlama2C(t *testing.T, path string, cfg model.Config, w model.Weights) 
 		put(w["lm_head.weight"].Data)
 	}
 	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+// halfToInterleaved permutes the rows of a Hugging Face q or k weight [heads·headDim, in] (RoPE pairs
+// (j, j+headDim/2)) into llama2.c's interleaved layout (pairs (2j, 2j+1)), as model's loader undoes.
+func halfToInterleaved(w []float32, heads, headDim, in int) []float32 {
+	out := make([]float32, len(w))
+	half := headDim / 2
+	for h := range heads {
+		for j := range half {
+			for t := range 2 {
+				hf, meta := h*headDim+t*half+j, h*headDim+2*j+t
+				copy(out[meta*in:(meta+1)*in], w[hf*in:(hf+1)*in])
+			}
+		}
+	}
+	return out
 }
 
 // writeLlama2CTokenizer writes a llama2.c tokenizer.bin: the longest token's length, then per token
