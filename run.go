@@ -56,6 +56,11 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 	if len(tasks) == 0 {
 		return nil, errors.New("accrete: Run: no tasks")
 	}
+	if v, ok := s.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("accrete: Run: %w", err)
+		}
+	}
 	names := make([]string, len(tasks))
 	for i, t := range tasks {
 		names[i] = t.Name

@@ -40,16 +40,27 @@ func (s Sequential) Name() string {
 	return "sequential-lora"
 }
 
+// Validate implements Validator: Mode must be LoRA, FFT or "", and LoRA and Train valid when set.
+func (s Sequential) Validate() error {
+	if s.Mode != LoRA && s.Mode != FFT && s.Mode != "" {
+		return fmt.Errorf("accrete: Sequential: unknown Mode %q (lora or fft)", s.Mode)
+	}
+	if err := ValidateOverrides(s.LoRA, s.Train); err != nil {
+		return fmt.Errorf("accrete: Sequential: %w", err)
+	}
+	return nil
+}
+
 // Learn implements Strategy.
 func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
 	items := l.Encode(r.Task.Train)
 	lc, tc := l.RoundConfig(s.LoRA, s.Train, r.Index)
 	if s.Mode == FFT {
 		_, err := l.TrainFull(ctx, fmt.Sprintf("round %d %s fft", r.Index+1, r.Task.Name), items, &tc)
 		return err
-	}
-	if s.Mode != LoRA && s.Mode != "" {
-		return fmt.Errorf("accrete: Sequential: unknown Mode %q (lora or fft)", s.Mode)
 	}
 	a, res, err := l.TrainAdapter(ctx, AdapterName(r), items, &lc, &tc)
 	if err != nil {
@@ -96,10 +107,21 @@ func (j Joint) Name() string { return "joint-" + string(orMode(j.Mode)) }
 // FullyCooperative implements FullyCooperative.
 func (Joint) FullyCooperative() bool { return true }
 
-// Learn implements Strategy.
-func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
+// Validate implements Validator: Mode must be LoRA, FFT or "", and LoRA and Train valid when set.
+func (j Joint) Validate() error {
 	if m := orMode(j.Mode); m != LoRA && m != FFT {
 		return fmt.Errorf("accrete: Joint: unknown Mode %q (lora or fft)", j.Mode)
+	}
+	if err := ValidateOverrides(j.LoRA, j.Train); err != nil {
+		return fmt.Errorf("accrete: Joint: %w", err)
+	}
+	return nil
+}
+
+// Learn implements Strategy.
+func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
+	if err := j.Validate(); err != nil {
+		return err
 	}
 	tasks := append(append([]Task(nil), r.History...), r.Task)
 	rng := rand.New(rand.NewPCG(j.Seed, uint64(r.Index)))

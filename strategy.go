@@ -50,6 +50,14 @@ type Stateful interface {
 	LoadState(dir string, l *Learner) error
 }
 
+// Validator is implemented by strategies that can check their configuration. Run calls Validate
+// before it scores anything, so that a bad configuration fails at once instead of after the base
+// model's evaluation; Learn checks it too, for callers that call Learn directly. Validate names the
+// bad field and its value.
+type Validator interface {
+	Validate() error
+}
+
 // Namer is implemented by strategies that have a display name for reports.
 type Namer interface {
 	Name() string

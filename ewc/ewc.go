@@ -93,8 +93,12 @@ type Strategy struct {
 	fisher  Fisher
 }
 
-// New returns an EWC strategy with no earlier rounds. cfg is validated when a round starts.
+// New returns an EWC strategy with no earlier rounds. It does not fail: Validate, which accrete.Run
+// calls before it scores anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg, fisher: Fisher{}} }
+
+// Validate implements accrete.Validator: it names the first bad field of the configuration.
+func (s *Strategy) Validate() error { return s.cfg.Validate() }
 
 // Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
 func (s *Strategy) Settings() any { return s.cfg }

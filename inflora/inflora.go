@@ -79,8 +79,12 @@ type Strategy struct {
 	memory  map[lora.Module]Memory
 }
 
-// New returns an InfLoRA strategy with an empty memory. cfg is validated when a round starts.
+// New returns an InfLoRA strategy with an empty memory. It does not fail: Validate, which
+// accrete.Run calls before it scores anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg, memory: map[lora.Module]Memory{}} }
+
+// Validate implements accrete.Validator: it names the first bad field of the configuration.
+func (s *Strategy) Validate() error { return s.cfg.Validate() }
 
 // Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
 func (s *Strategy) Settings() any { return s.cfg }

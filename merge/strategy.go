@@ -21,8 +21,8 @@ type Strategy struct {
 	adapters []*lora.Adapter
 }
 
-// New returns a merging strategy. It does not fail: Validate, which accrete.Run calls before it scores
-// anything, and Learn report a bad cfg.
+// New returns a merging strategy. It does not fail: Validate, which accrete.Run calls before it
+// scores anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy {
 	cfg.Weights = append([]float64(nil), cfg.Weights...)
 	if len(cfg.Weights) == 0 {

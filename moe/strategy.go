@@ -100,8 +100,8 @@ type Strategy struct {
 	mix     *Mixture
 }
 
-// New returns a mixture-of-experts strategy. It does not fail: Validate, which accrete.Run calls before it scores
-// anything, and Learn report a bad cfg.
+// New returns a mixture-of-experts strategy. It does not fail: Validate, which accrete.Run calls
+// before it scores anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
 
 // Validate implements accrete.Validator: it names the first bad field of the configuration.

@@ -97,8 +97,12 @@ type Strategy struct {
 	past    Past
 }
 
-// New returns an O-LoRA strategy with no earlier rounds. cfg is validated when a round starts.
+// New returns an O-LoRA strategy with no earlier rounds. It does not fail: Validate, which
+// accrete.Run calls before it scores anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg, past: Past{}} }
+
+// Validate implements accrete.Validator: it names the first bad field of the configuration.
+func (s *Strategy) Validate() error { return s.cfg.Validate() }
 
 // Config returns the strategy's configuration.
 func (s *Strategy) Config() Config { return s.cfg }

@@ -69,8 +69,12 @@ type Strategy struct {
 	History []RoundLog
 }
 
-// New returns an OSF strategy. cfg is validated when a round starts.
+// New returns an OSF strategy. It does not fail: Validate, which accrete.Run calls before it scores
+// anything, and Learn report a bad cfg.
 func New(cfg Config) *Strategy { return &Strategy{cfg: cfg} }
+
+// Validate implements accrete.Validator: it names the first bad field of the configuration.
+func (s *Strategy) Validate() error { return s.cfg.Validate() }
 
 // Settings implements accrete.Configurable: the configuration, which a run's checkpoints record.
 func (s *Strategy) Settings() any { return s.cfg }

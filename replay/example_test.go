@@ -36,7 +36,7 @@ func ExampleWrap() {
 			return
 		}
 	}
-	fmt.Println(s.(accrete.Namer).Name())
+	fmt.Println(s.Name())
 	// Output:
 	// round 1 trains on 50 items: map[stance:50]; history given: false
 	// round 2 trains on 44 items: map[fomc:40 stance:4]; history given: false

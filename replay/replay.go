@@ -73,12 +73,14 @@ const (
 // with the same Index, a Task whose Train is the shuffled mixed set (everything else unchanged, Test
 // included), and the history only if base is itself accrete.FullyCooperative. The result is
 // accrete.Stateful (it saves the base's state when the base is Stateful, and the buffer when Budget
-// > 0) and an accrete.Namer ("replay(<base name>)"). Config errors are reported by Learn.
-func Wrap(base accrete.Strategy, cfg Config) accrete.Strategy {
-	return &strategy{base: base, cfg: cfg}
+// > 0) and an accrete.Namer ("replay(<base name>)"). Wrap does not fail: Validate, which accrete.Run
+// calls before it scores anything, and Learn report a bad cfg.
+func Wrap(base accrete.Strategy, cfg Config) *Strategy {
+	return &Strategy{base: base, cfg: cfg}
 }
 
-type strategy struct {
+// Strategy is a base strategy trained with replay; build it with Wrap.
+type Strategy struct {
 	base accrete.Strategy
 	cfg  Config
 	buf  *Buffer
@@ -87,33 +89,45 @@ type strategy struct {
 }
 
 var (
-	_ accrete.FullyCooperative = (*strategy)(nil)
-	_ accrete.Stateful         = (*strategy)(nil)
-	_ accrete.Namer            = (*strategy)(nil)
+	_ accrete.FullyCooperative = (*Strategy)(nil)
+	_ accrete.Stateful         = (*Strategy)(nil)
+	_ accrete.Namer            = (*Strategy)(nil)
 )
 
 // FullyCooperative implements accrete.FullyCooperative.
-func (*strategy) FullyCooperative() bool { return true }
+func (*Strategy) FullyCooperative() bool { return true }
 
-// Name implements accrete.Namer.
 // Settings implements accrete.Configurable: the base strategy and the configuration, which a run's
 // checkpoints record.
-func (s *strategy) Settings() any {
+func (s *Strategy) Settings() any {
 	return struct {
 		Base   accrete.Strategy
 		Config Config
 	}{s.base, s.cfg}
 }
 
-func (s *strategy) Name() string {
+// Name implements accrete.Namer.
+func (s *Strategy) Name() string {
 	if n, ok := s.base.(accrete.Namer); ok {
 		return "replay(" + n.Name() + ")"
 	}
 	return fmt.Sprintf("replay(%T)", s.base)
 }
 
+// Validate implements accrete.Validator: it checks the configuration, then the base strategy's when
+// the base is an accrete.Validator.
+func (s *Strategy) Validate() error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	if v, ok := s.base.(accrete.Validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
 // Learn implements accrete.Strategy.
-func (s *strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Round) error {
+func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Round) error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
@@ -165,7 +179,7 @@ type stateJSON struct {
 }
 
 // SaveState implements accrete.Stateful.
-func (s *strategy) SaveState(dir string) error {
+func (s *Strategy) SaveState(dir string) error {
 	if st, ok := s.base.(accrete.Stateful); ok {
 		sub := filepath.Join(dir, BaseStateDir)
 		if err := os.Mkdir(sub, 0o755); err != nil {
@@ -190,7 +204,7 @@ func (s *strategy) SaveState(dir string) error {
 
 // LoadState implements accrete.Stateful. Without a saved buffer (or with one of another capacity)
 // the next round refills the buffer from the history it is given.
-func (s *strategy) LoadState(dir string, l *accrete.Learner) error {
+func (s *Strategy) LoadState(dir string, l *accrete.Learner) error {
 	if st, ok := s.base.(accrete.Stateful); ok {
 		if err := st.LoadState(filepath.Join(dir, BaseStateDir), l); err != nil {
 			return err

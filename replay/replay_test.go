@@ -141,8 +141,7 @@ func TestHistoryOnlyForFullyCooperativeBases(t *testing.T) {
 	history := []accrete.Task{task("a", 5)}
 	semi := &recorder{}
 	s := Wrap(semi, Config{})
-	fc, ok := s.(accrete.FullyCooperative)
-	require.True(t, ok)
+	var fc accrete.FullyCooperative = s
 	assert.True(t, fc.FullyCooperative())
 	require.NoError(t, s.Learn(context.Background(), nil, accrete.Round{Index: 1, Task: task("cur", 10), History: history}))
 	assert.Nil(t, semi.rounds[0].History)
@@ -163,7 +162,7 @@ func TestName(t *testing.T) {
 		{&recorder{}, "replay(*replay.recorder)"},
 		{Wrap(accrete.Sequential{}, Config{}), "replay(replay(sequential-lora))"},
 	} {
-		assert.Equal(t, tc.want, Wrap(tc.base, Config{}).(accrete.Namer).Name())
+		assert.Equal(t, tc.want, Wrap(tc.base, Config{}).Name())
 	}
 }
 
@@ -223,7 +222,7 @@ func TestStateForwardingAndResume(t *testing.T) {
 			require.NoError(t, s1.Learn(context.Background(), nil, accrete.Round{Index: i, Task: tk, History: tasks[:i]}))
 		}
 		dir := t.TempDir()
-		require.NoError(t, s1.(accrete.Stateful).SaveState(dir))
+		require.NoError(t, s1.SaveState(dir))
 		assert.FileExists(t, filepath.Join(dir, BaseStateDir, "n"))
 		if budget > 0 {
 			assert.FileExists(t, filepath.Join(dir, BufferFile))
@@ -232,7 +231,7 @@ func TestStateForwardingAndResume(t *testing.T) {
 		}
 		second := &statefulRecorder{}
 		s2 := Wrap(second, cfg)
-		require.NoError(t, s2.(accrete.Stateful).LoadState(dir, nil))
+		require.NoError(t, s2.LoadState(dir, nil))
 		assert.Equal(t, "xx", second.loaded, "the base's state is forwarded")
 		require.NoError(t, s2.Learn(context.Background(), nil, accrete.Round{Index: 2, Task: tasks[2], History: tasks[:2]}))
 		assert.Equal(t, ids(ref.rounds[2].Task.Train), ids(second.rounds[0].Task.Train), "budget %d", budget)
@@ -246,7 +245,7 @@ func TestStateForwardingAndResume(t *testing.T) {
 		s := Wrap(accrete.StrategyFunc(func(context.Context, *accrete.Learner, accrete.Round) error { return boom }), Config{})
 		assert.ErrorIs(t, s.Learn(context.Background(), nil, accrete.Round{Task: task("a", 2)}), boom)
 		dir := t.TempDir()
-		require.NoError(t, s.(accrete.Stateful).SaveState(dir), "a base without state saves nothing")
+		require.NoError(t, s.SaveState(dir), "a base without state saves nothing")
 		entries, err := os.ReadDir(dir)
 		require.NoError(t, err)
 		assert.Empty(t, entries)
@@ -254,7 +253,7 @@ func TestStateForwardingAndResume(t *testing.T) {
 	t.Run("corrupt buffer", func(t *testing.T) {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, BufferFile), []byte("{"), 0o644))
-		err := Wrap(&recorder{}, Config{Budget: 3}).(accrete.Stateful).LoadState(dir, nil)
+		err := Wrap(&recorder{}, Config{Budget: 3}).LoadState(dir, nil)
 		assert.ErrorContains(t, err, BufferFile)
 	})
 }
