@@ -1,6 +1,3 @@
-// Package statefile saves and loads the resume state of the strategies (accrete.Stateful): a JSON
-// history and a safetensors file of one tensor per module, each written atomically. Its errors are
-// meant to follow the strategy's package name ("ella: " + err).
 package statefile
 
 import (
