@@ -34,7 +34,7 @@ type Fit struct {
 // f says, then detaches it (the model's weights are unchanged) and checks the training
 // (CheckTraining). It never uses the Cache. TrainAdapter and TrainAdapterWith train through it; a
 // strategy that builds its adapter itself (to set it up or measure it first) calls it directly.
-func (l *Learner) FitAdapter(ctx context.Context, a *lora.Adapter, items []lora.Example, tc lora.TrainConfig, f Fit) (lora.Result, error) {
+func (l *Learner) FitAdapter(ctx context.Context, a *lora.Adapter, items []lora.Sequence, tc lora.TrainConfig, f Fit) (lora.Result, error) {
 	if f.Extra != nil {
 		user, extra := tc.ExtraLoss, f.Extra
 		tc.ExtraLoss = func(p model.Params) *graph.Node {
@@ -84,7 +84,7 @@ func (l *Learner) RoundAdapter(lc *lora.Config, tc *lora.TrainConfig, r Round, l
 // TrainAdapterWith is TrainAdapter with an extra loss on the adapter being trained, added to tc's
 // ExtraLoss (nil: none, and then it is TrainAdapter). The Cache serves only a training with no extra
 // loss of either kind.
-func (l *Learner) TrainAdapterWith(ctx context.Context, name string, items []lora.Example, lc *lora.Config, tc *lora.TrainConfig, extra AdapterLoss) (*lora.Adapter, lora.Result, error) {
+func (l *Learner) TrainAdapterWith(ctx context.Context, name string, items []lora.Sequence, lc *lora.Config, tc *lora.TrainConfig, extra AdapterLoss) (*lora.Adapter, lora.Result, error) {
 	cfg := l.LoRA
 	if lc != nil {
 		cfg = *lc

@@ -43,7 +43,7 @@ type cacheEntry struct {
 // NewAdapterCache returns an empty cache.
 func NewAdapterCache() *AdapterCache { return &AdapterCache{entries: map[string]cacheEntry{}} }
 
-func (c *AdapterCache) key(l *Learner, name string, items []lora.Example, lc lora.Config, tc lora.TrainConfig) string {
+func (c *AdapterCache) key(l *Learner, name string, items []lora.Sequence, lc lora.Config, tc lora.TrainConfig) string {
 	h := sha256.New()
 	h.Write([]byte(lora.Fingerprint(l.Model.Config, l.Model.Weights)))
 	tc.Progress, tc.Label = nil, ""

@@ -155,12 +155,12 @@ func (l *Learner) log(format string, args ...any) {
 // each of its Phrasings; never its held-out Paraphrases or Novel phrasings): the formatted phrasing
 // (with BOS) as context and the formatted answer as the target, tokenised as one text so that training
 // sees the same tokens as scoring. The sequences of an item are consecutive, in that order.
-func (l *Learner) Encode(items []Example) []lora.Example {
+func (l *Learner) Encode(items []Example) []lora.Sequence {
 	n := 0
 	for _, it := range items {
 		n += 1 + len(it.Phrasings)
 	}
-	out := make([]lora.Example, 0, n)
+	out := make([]lora.Sequence, 0, n)
 	for _, it := range items {
 		ans := l.Template.FormatAnswer(it.Answer)
 		out = append(out, l.encodeTrained(l.Template.Format(it.Prompt), ans))
@@ -171,27 +171,27 @@ func (l *Learner) Encode(items []Example) []lora.Example {
 	return out
 }
 
-func (l *Learner) encodePair(ctx, cont string) lora.Example {
+func (l *Learner) encodePair(ctx, cont string) lora.Sequence {
 	whole := l.Tokenizer.Encode(ctx+cont, true, false)
 	c := l.Tokenizer.Encode(ctx, true, false)
 	if len(c) < len(whole) && slices.Equal(whole[:len(c)], c) {
-		return lora.Example{Tokens: whole, PromptLen: len(c)}
+		return lora.Sequence{Tokens: whole, PromptLen: len(c)}
 	}
 	// The boundary merged across context and continuation: keep the context's own tokens.
 	rest := l.Tokenizer.Encode(cont, false, false)
-	return lora.Example{Tokens: append(c, rest...), PromptLen: len(c)}
+	return lora.Sequence{Tokens: append(c, rest...), PromptLen: len(c)}
 }
 
 // encodeTrained is encodePair for a training sequence: the end-of-sequence token after the answer
 // when the template asks for it (trained on, like the answer), then the cut to MaxLen.
-func (l *Learner) encodeTrained(ctx, cont string) lora.Example {
+func (l *Learner) encodeTrained(ctx, cont string) lora.Sequence {
 	ex := l.encodePair(ctx, cont)
 	if eos := l.Tokenizer.EOS(); l.Template.EOS && eos >= 0 {
 		ex.Tokens = append(ex.Tokens, eos)
 	}
 	if l.MaxLen > 0 {
 		p, a := eval.Truncate(ex.Tokens[:ex.PromptLen], ex.Tokens[ex.PromptLen:], l.MaxLen)
-		ex = lora.Example{Tokens: append(slices.Clip(p), a...), PromptLen: len(p)}
+		ex = lora.Sequence{Tokens: append(slices.Clip(p), a...), PromptLen: len(p)}
 	}
 	return ex
 }
@@ -199,13 +199,13 @@ func (l *Learner) encodeTrained(ctx, cont string) lora.Example {
 // TrainAdapter trains a fresh LoRA adapter named name on the effective model and returns it detached
 // (the model's weights are unchanged). lc and tc default to the learner's when nil; TrainDefaults
 // fills what the training configuration leaves zero. TrainAdapterWith adds a loss on the adapter.
-func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Example, lc *lora.Config, tc *lora.TrainConfig) (*lora.Adapter, lora.Result, error) {
+func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Sequence, lc *lora.Config, tc *lora.TrainConfig) (*lora.Adapter, lora.Result, error) {
 	return l.TrainAdapterWith(ctx, name, items, lc, tc, nil)
 }
 
 // TrainFull fine-tunes every weight of the effective model on items. tc defaults to the learner's
 // when nil; TrainDefaults (FFT) fills what it leaves zero.
-func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Example, tc *lora.TrainConfig) (lora.Result, error) {
+func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Sequence, tc *lora.TrainConfig) (lora.Result, error) {
 	t := l.trainConfig(tc, label, FFT)
 	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(l.Model.Weights)), items, t)
 	if err != nil {

@@ -78,8 +78,8 @@ func TestPenaltyHandCase(t *testing.T) {
 func TestFisherIsSquaredGradient(t *testing.T) {
 	m := testmodel.Tiny(t, testmodel.Config(32), 1)
 	mod := lora.Module{Layer: 0, Name: "v_proj"}
-	ex := lora.Example{Tokens: []int{1, 5, 7, 9, 3, 11}, PromptLen: 3}
-	F, n, err := FisherOf(context.Background(), m, []lora.Module{mod}, []lora.Example{ex}, 0)
+	ex := lora.Sequence{Tokens: []int{1, 5, 7, 9, 3, 11}, PromptLen: 3}
+	F, n, err := FisherOf(context.Background(), m, []lora.Module{mod}, []lora.Sequence{ex}, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	f := F[mod]
@@ -117,10 +117,10 @@ func TestFisherIsSquaredGradient(t *testing.T) {
 		assert.InDelta(t, g*g, float64(f.Data[i]), 0.05*float64(f.Data[i]), "entry %d", i)
 	}
 
-	ex2 := lora.Example{Tokens: []int{2, 4, 6, 8}, PromptLen: 1}
-	F2, _, err := FisherOf(context.Background(), m, []lora.Module{mod}, []lora.Example{ex2}, -1)
+	ex2 := lora.Sequence{Tokens: []int{2, 4, 6, 8}, PromptLen: 1}
+	F2, _, err := FisherOf(context.Background(), m, []lora.Module{mod}, []lora.Sequence{ex2}, -1)
 	require.NoError(t, err)
-	both, n, err := FisherOf(context.Background(), m, []lora.Module{mod}, []lora.Example{ex, ex2}, -1)
+	both, n, err := FisherOf(context.Background(), m, []lora.Module{mod}, []lora.Sequence{ex, ex2}, -1)
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 	for i := range f.Data {

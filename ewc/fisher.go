@@ -77,7 +77,7 @@ func (f Fisher) Accumulate(ft Fisher, gamma float64) {
 // attached, in the forward pass) for the weights of modules: the mean over up to n of items (evenly
 // spaced; n ≤ 0 or ≥ len(items): all) of the squared gradient of each sequence's log-likelihood of its
 // answer tokens. It returns the Fisher and the number of sequences used.
-func FisherOf(ctx context.Context, m *model.Model, modules []lora.Module, items []lora.Example, n int) (Fisher, int, error) {
+func FisherOf(ctx context.Context, m *model.Model, modules []lora.Module, items []lora.Sequence, n int) (Fisher, int, error) {
 	if len(items) == 0 {
 		return nil, 0, errors.New("ewc: FisherOf: no examples")
 	}

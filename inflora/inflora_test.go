@@ -55,7 +55,7 @@ func TestCovariancesMatchHost(t *testing.T) {
 	m := testmodel.Tiny(t, testmodel.Config(32), 1)
 	mod := lora.Module{Layer: 0, Name: "q_proj"}
 	seq := []int{1, 5, 7, 9}
-	cov, n, err := Covariances(context.Background(), m, []lora.Module{mod, {Layer: 1, Name: "down_proj"}}, []lora.Example{{Tokens: seq, PromptLen: 1}}, 0)
+	cov, n, err := Covariances(context.Background(), m, []lora.Module{mod, {Layer: 1, Name: "down_proj"}}, []lora.Sequence{{Tokens: seq, PromptLen: 1}}, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	D := m.Config.HiddenSize

@@ -24,7 +24,7 @@ type Covariance struct {
 // Covariances returns, for each of mods, the covariance Σ x·xᵀ of the module's inputs over the
 // non-padding tokens of up to n of items (evenly spaced; n ≤ 0: all) on m's current weights and
 // adapter, and the number of sequences used.
-func Covariances(ctx context.Context, m *model.Model, mods []lora.Module, items []lora.Example, n int) (map[lora.Module]Covariance, int, error) {
+func Covariances(ctx context.Context, m *model.Model, mods []lora.Module, items []lora.Sequence, n int) (map[lora.Module]Covariance, int, error) {
 	if len(items) == 0 {
 		return nil, 0, errors.New("inflora: Covariances: no examples")
 	}

@@ -15,15 +15,15 @@ import (
 
 // raggedData returns n examples of lengths 3 to 17 with prompts of 1 to 5 tokens, so that the
 // micro-batches of a step hold different numbers of answer tokens and different padding.
-func raggedData(n int, seed uint64) []Example {
+func raggedData(n int, seed uint64) []Sequence {
 	rng := rand.New(rand.NewPCG(seed, 5))
-	out := make([]Example, n)
+	out := make([]Sequence, n)
 	for i := range out {
 		toks := make([]int, 3+rng.IntN(15))
 		for j := range toks {
 			toks[j] = 1 + rng.IntN(tinyConfig.VocabSize-1)
 		}
-		out[i] = Example{Tokens: toks, PromptLen: 1 + rng.IntN(min(5, len(toks)-1))}
+		out[i] = Sequence{Tokens: toks, PromptLen: 1 + rng.IntN(min(5, len(toks)-1))}
 	}
 	return out
 }

@@ -99,13 +99,13 @@ func benchTrainStep(b *testing.B, sh benchShape, mode string, layout Layout) tim
 		}
 	}
 	slices.Sort(trainable)
-	data := make([]Example, (b.N+1)*sh.B)
+	data := make([]Sequence, (b.N+1)*sh.B)
 	for i := range data {
 		toks := make([]int, sh.T)
 		for j := range toks {
 			toks[j] = rng.IntN(sh.cfg.VocabSize)
 		}
-		data[i] = Example{Tokens: toks, PromptLen: 1}
+		data[i] = Sequence{Tokens: toks, PromptLen: 1}
 	}
 	cfg := TrainConfig{LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: sh.B, Seed: 1, Layout: layout}
 	run := func(steps int) time.Duration {

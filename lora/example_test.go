@@ -27,10 +27,10 @@ func Example_trainAndStore() {
 	}
 
 	// The task: after the prompt [1, k], answer [v, 2] for 8 random key → value facts.
-	var facts []lora.Example
+	var facts []lora.Sequence
 	var prompts [][]int
 	for k := 3; k < 11; k++ {
-		facts = append(facts, lora.Example{Tokens: []int{1, k, 20 + rng.IntN(28), 2}, PromptLen: 2})
+		facts = append(facts, lora.Sequence{Tokens: []int{1, k, 20 + rng.IntN(28), 2}, PromptLen: 2})
 		prompts = append(prompts, []int{1, k})
 	}
 	score := func() float64 {

@@ -16,22 +16,22 @@ import (
 var tinyConfig = testmodel.Config(48)
 
 // tinyFacts: prompt [1, x, y] → answer [a, b, 2]; every fact is distinct.
-func tinyFacts(n int, seed uint64) []Example {
+func tinyFacts(n int, seed uint64) []Sequence {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	seen := map[[2]int]bool{}
-	var out []Example
+	var out []Sequence
 	for len(out) < n {
 		k := [2]int{3 + rng.IntN(20), 3 + rng.IntN(20)}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		out = append(out, Example{Tokens: []int{1, k[0], k[1], 23 + rng.IntN(24), 23 + rng.IntN(24), 2}, PromptLen: 3})
+		out = append(out, Sequence{Tokens: []int{1, k[0], k[1], 23 + rng.IntN(24), 23 + rng.IntN(24), 2}, PromptLen: 3})
 	}
 	return out
 }
 
-func exactMatch(t testing.TB, m *model.Model, facts []Example) float64 {
+func exactMatch(t testing.TB, m *model.Model, facts []Sequence) float64 {
 	t.Helper()
 	var prompts [][]int
 	for _, f := range facts {
@@ -151,9 +151,9 @@ func TestTrainRefusesOverlongExamples(t *testing.T) {
 	m := testmodel.Tiny(t, cfg, 1)
 	long := make([]int, 17)
 	_, err := Train(context.Background(), m, []string{"model.norm.weight"},
-		[]Example{{Tokens: []int{1, 2, 3}, PromptLen: 1}, {Tokens: long, PromptLen: 1}}, TrainConfig{MaxSteps: 1})
+		[]Sequence{{Tokens: []int{1, 2, 3}, PromptLen: 1}, {Tokens: long, PromptLen: 1}}, TrainConfig{MaxSteps: 1})
 	require.ErrorContains(t, err, "example 1 has 17 tokens, more than the model's max_position_embeddings 16")
 	_, err = Train(context.Background(), m, []string{"model.norm.weight"},
-		[]Example{{Tokens: []int{1, 2, 3}, PromptLen: 1}, {Tokens: []int{4, 5, 6}, PromptLen: 1}}, TrainConfig{MaxSteps: 1})
+		[]Sequence{{Tokens: []int{1, 2, 3}, PromptLen: 1}, {Tokens: []int{4, 5, 6}, PromptLen: 1}}, TrainConfig{MaxSteps: 1})
 	require.NoError(t, err)
 }

@@ -64,13 +64,13 @@ func BenchmarkPlanVsPeakRSS(b *testing.B) {
 			}
 			slices.Sort(trainable)
 			const steps = 3
-			data := make([]Example, steps*sh.B)
+			data := make([]Sequence, steps*sh.B)
 			for i := range data {
 				toks := make([]int, sh.T)
 				for j := range toks {
 					toks[j] = rng.IntN(sh.cfg.VocabSize)
 				}
-				data[i] = Example{Tokens: toks, PromptLen: 1}
+				data[i] = Sequence{Tokens: toks, PromptLen: 1}
 			}
 			cfg := TrainConfig{LearningRate: 1e-4, BatchSize: sh.B, MaxSteps: steps, MemoryBudget: -1}
 			if sh.name == "smol-lora-b16-micro4" {

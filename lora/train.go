@@ -21,9 +21,10 @@ import (
 	"github.com/accrete/accrete/model"
 )
 
-// Example is one training sequence: the loss covers the tokens from PromptLen on (the answer), each
-// predicted from everything before it; the prompt's tokens are context only.
-type Example struct {
+// Sequence is one tokenised training example, a prompt followed by its answer: the loss covers the
+// tokens from PromptLen on (the answer), each predicted from everything before it; the prompt's tokens
+// are context only.
+type Sequence struct {
 	Tokens    []int
 	PromptLen int
 }
@@ -204,7 +205,7 @@ var ErrNonFinite = errors.New("lora: loss is not finite")
 // A run has four steps: check the inputs and the memory plan (trainedTensors, checkExamples,
 // checkMemory), build the step graph (newStepGraph), loop over epochs and batches (trainLoop), and
 // apply each step's update (updater).
-func Train(ctx context.Context, m *model.Model, trainable []string, data []Example, cfg TrainConfig) (Result, error) {
+func Train(ctx context.Context, m *model.Model, trainable []string, data []Sequence, cfg TrainConfig) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -278,7 +279,7 @@ func trainedTensors(m *model.Model, trainable []string) (map[string]*model.Tenso
 
 // checkExamples refuses an example with no answer token, longer than the model's context or with a
 // token outside its vocabulary.
-func checkExamples(mc model.Config, data []Example) error {
+func checkExamples(mc model.Config, data []Sequence) error {
 	for i, ex := range data {
 		if len(ex.Tokens) < 2 || ex.PromptLen < 1 || ex.PromptLen >= len(ex.Tokens) {
 			return fmt.Errorf("lora: Train: example %d has %d tokens and PromptLen %d: need 1 ≤ PromptLen < len(Tokens)",
@@ -431,7 +432,7 @@ func dropout(state, x *graph.Node, p float64) (*graph.Node, *graph.Node) {
 // trainLoop is the loop of one Train call over epochs and batches.
 type trainLoop struct {
 	cfg   TrainConfig // with defaults, Epochs raised to reach MinSteps
-	data  []Example
+	data  []Sequence
 	prog  *stepGraph
 	upd   updater
 	total int        // optimizer steps of the run
@@ -468,7 +469,7 @@ func (l *trainLoop) epoch(ctx context.Context, epoch int, order []int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch := make([]Example, 0, l.cfg.BatchSize)
+		batch := make([]Sequence, 0, l.cfg.BatchSize)
 		for _, i := range order[s:min(s+l.cfg.BatchSize, len(order))] {
 			batch = append(batch, l.data[i])
 		}
@@ -500,7 +501,7 @@ func (l *trainLoop) epoch(ctx context.Context, epoch int, order []int) error {
 // step is one optimizer step on batch: the gradients of its micro-batches, each weighted by its share
 // of the batch's answer tokens, are summed and applied in one AdamW update. It returns the batch's
 // task and extra loss and its answer tokens.
-func (l *trainLoop) step(batch []Example) (loss, extra float64, ntok int, err error) {
+func (l *trainLoop) step(batch []Sequence) (loss, extra float64, ntok int, err error) {
 	type microBatch struct {
 		args       []any
 		B, T, ntok int
@@ -589,7 +590,7 @@ func accumulate(acc, g []*tensors.Tensor) {
 }
 
 // trainPlan is the memory plan of a Train call on m with the trained tensors host.
-func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Example, cfg TrainConfig) Plan {
+func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, cfg TrainConfig) Plan {
 	o := PlanOptions{Method: MethodLoRA, Batch: cfg.MicroBatchSize, Accumulate: cfg.MicroBatchSize < cfg.BatchSize}
 	for n, t := range host {
 		o.TrainableParams += int64(t.Size())
@@ -610,7 +611,7 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Example, cf
 }
 
 // checkMemory refuses a run whose plan exceeds cfg.MemoryBudget (or its default).
-func checkMemory(m *model.Model, host map[string]*model.Tensor, data []Example, cfg TrainConfig) error {
+func checkMemory(m *model.Model, host map[string]*model.Tensor, data []Sequence, cfg TrainConfig) error {
 	budget := cfg.MemoryBudget
 	if budget < 0 {
 		return nil
@@ -649,7 +650,7 @@ func finalize(ts []*tensors.Tensor) {
 
 // batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T a length bucket): tokens,
 // positions (−1 on padding), targets (the next token) and the loss mask (1 on answer tokens).
-func batchArgs(batch []Example, batchSize int) (args []any, B, T, ntok int) {
+func batchArgs(batch []Sequence, batchSize int) (args []any, B, T, ntok int) {
 	seqs := make([][]int, len(batch))
 	for i, ex := range batch {
 		seqs[i] = ex.Tokens

@@ -194,9 +194,9 @@ func TestTrainConfigValidateNamesField(t *testing.T) {
 	require.ErrorContains(t, err, "no examples")
 	_, err = Train(context.Background(), m, []string{"nope"}, tinyFacts(2, 1), TrainConfig{})
 	require.ErrorContains(t, err, `"nope"`)
-	_, err = Train(context.Background(), m, []string{"model.norm.weight"}, []Example{{Tokens: []int{1, 2}, PromptLen: 2}}, TrainConfig{})
+	_, err = Train(context.Background(), m, []string{"model.norm.weight"}, []Sequence{{Tokens: []int{1, 2}, PromptLen: 2}}, TrainConfig{})
 	require.ErrorContains(t, err, "PromptLen 2")
-	_, err = Train(context.Background(), m, []string{"model.norm.weight"}, []Example{{Tokens: []int{1, 99}, PromptLen: 1}}, TrainConfig{})
+	_, err = Train(context.Background(), m, []string{"model.norm.weight"}, []Sequence{{Tokens: []int{1, 99}, PromptLen: 1}}, TrainConfig{})
 	require.ErrorContains(t, err, "token 99")
 }
 

@@ -125,9 +125,9 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Run(sh.name, func(b *testing.B) {
 			m := benchModel(b, sh.name, sh.cfg, true)
 			rng := rand.New(rand.NewPCG(5, 6))
-			data := make([]lora.Example, sh.B*(b.N+1))
+			data := make([]lora.Sequence, sh.B*(b.N+1))
 			for i := range data {
-				data[i] = lora.Example{Tokens: randomSeqs(rng, 1, sh.T, sh.cfg.VocabSize)[0], PromptLen: 1}
+				data[i] = lora.Sequence{Tokens: randomSeqs(rng, 1, sh.T, sh.cfg.VocabSize)[0], PromptLen: 1}
 			}
 			trainable := slices.Sorted(func(yield func(string) bool) {
 				for n := range m.Weights {

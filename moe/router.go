@@ -16,7 +16,7 @@ import (
 // tokens whose top-k holds e, divided by k; P_e: e's mean softmax probability), which is 1 when the
 // routing is balanced. The statistics cover every position of a batch, padding included (the adapter
 // hook does not see the mask). cfg.ExtraLoss, if set, is added too.
-func TrainRouter(ctx context.Context, m *model.Model, mix *Mixture, examples []lora.Example, balanceCoef float64, cfg lora.TrainConfig) (lora.Result, error) {
+func TrainRouter(ctx context.Context, m *model.Model, mix *Mixture, examples []lora.Sequence, balanceCoef float64, cfg lora.TrainConfig) (lora.Result, error) {
 	if mix.Uniform {
 		return lora.Result{}, ErrNoRouter
 	}

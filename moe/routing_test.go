@@ -15,18 +15,18 @@ import (
 
 // tokenTask returns n facts [1, x, y] → [a, b, 2] whose tokens all lie in [lo, hi]: two such tasks
 // with disjoint ranges are easy to tell apart from any token.
-func tokenTask(n int, lo, hi int, seed uint64) []lora.Example {
+func tokenTask(n int, lo, hi int, seed uint64) []lora.Sequence {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	tok := func() int { return lo + rng.IntN(hi-lo+1) }
 	seen := map[[2]int]bool{}
-	var out []lora.Example
+	var out []lora.Sequence
 	for len(out) < n {
 		k := [2]int{tok(), tok()}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		out = append(out, lora.Example{Tokens: []int{1, k[0], k[1], tok(), tok(), 2}, PromptLen: 3})
+		out = append(out, lora.Sequence{Tokens: []int{1, k[0], k[1], tok(), tok(), 2}, PromptLen: 3})
 	}
 	return out
 }
@@ -37,7 +37,7 @@ func tokenTask(n int, lo, hi int, seed uint64) []lora.Example {
 // send it; the MLP modules, where a LoRA stores most facts, carry a routing signal at every layer.
 var mlpModules = []string{"gate_proj", "up_proj", "down_proj"}
 
-func trainExpert(t testing.TB, m *model.Model, name string, data []lora.Example, seed uint64) *lora.Adapter {
+func trainExpert(t testing.TB, m *model.Model, name string, data []lora.Sequence, seed uint64) *lora.Adapter {
 	t.Helper()
 	a, err := lora.NewAdapter(name, m.Config, lora.Config{Rank: 8, Seed: seed, TargetModules: mlpModules})
 	require.NoError(t, err)
@@ -51,7 +51,7 @@ func trainExpert(t testing.TB, m *model.Model, name string, data []lora.Example,
 
 // routingAccuracy is the fraction of prompt tokens (BOS excluded: it is the same for every task)
 // whose top-1 gate is their task's expert, averaged over modules.
-func routingAccuracy(t testing.TB, m *model.Model, mix *Mixture, tasks [][]lora.Example) (mean float64, perModule map[lora.Module]float64) {
+func routingAccuracy(t testing.TB, m *model.Model, mix *Mixture, tasks [][]lora.Sequence) (mean float64, perModule map[lora.Module]float64) {
 	t.Helper()
 	var seqs [][]int
 	var owner []int
@@ -98,9 +98,9 @@ func TestRouterSendsEachTaskToItsExpert(t *testing.T) {
 	mix, err := NewMixture("mix", experts, MixtureConfig{TopK: 2, Seed: 3})
 	require.NoError(t, err)
 	m.SetAdapter(mix)
-	tasks := [][]lora.Example{taskA, taskB}
+	tasks := [][]lora.Sequence{taskA, taskB}
 	before, _ := routingAccuracy(t, m, mix, tasks)
-	calib := append(append([]lora.Example(nil), taskA[:16]...), taskB[:16]...)
+	calib := append(append([]lora.Sequence(nil), taskA[:16]...), taskB[:16]...)
 	expertsBefore := experts[0].B[experts[0].Modules()[0]].Clone()
 	res, err := TrainRouter(context.Background(), m, mix, calib, 0.01, lora.TrainConfig{LearningRate: 3e-2, Epochs: 80, BatchSize: 8, Seed: 4})
 	require.NoError(t, err)

@@ -132,13 +132,13 @@ func trainAndDecode(b backends.Backend, dir string, B, T, steps, newTokens int, 
 	}
 	fmt.Fprintf(stdout, "loaded %s: %.3gB parameters in %s\n", dir, float64(cfg.NumParams())/1e9, time.Since(start).Round(time.Millisecond))
 	rng := rand.New(rand.NewPCG(3, 3))
-	data := make([]lora.Example, (steps+1)*B)
+	data := make([]lora.Sequence, (steps+1)*B)
 	for i := range data {
 		toks := make([]int, T)
 		for j := range toks {
 			toks[j] = rng.IntN(cfg.VocabSize)
 		}
-		data[i] = lora.Example{Tokens: toks, PromptLen: 1}
+		data[i] = lora.Sequence{Tokens: toks, PromptLen: 1}
 	}
 	for _, method := range []lora.Method{lora.MethodLoRA, lora.MethodFFT} {
 		var trainable []string

@@ -228,9 +228,9 @@ func run(o options) error {
 	for _, s := range stream {
 		flat = append(flat, s...)
 	}
-	var windows []lora.Example
+	var windows []lora.Sequence
 	for s := 0; s+o.seq <= len(flat); s += o.seq {
-		windows = append(windows, lora.Example{Tokens: flat[s : s+o.seq], PromptLen: 1})
+		windows = append(windows, lora.Sequence{Tokens: flat[s : s+o.seq], PromptLen: 1})
 	}
 	factTokens := 0
 	for _, s := range factSeqs {

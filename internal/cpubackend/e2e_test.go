@@ -83,15 +83,15 @@ func TestGenerateMatchesStock(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
-func trainData(n int, seed uint64) []lora.Example {
+func trainData(n int, seed uint64) []lora.Sequence {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	var out []lora.Example
+	var out []lora.Sequence
 	for range n {
 		toks := []int{1}
 		for range 3 + rng.IntN(6) {
 			toks = append(toks, 3+rng.IntN(tinyConfig.VocabSize-3))
 		}
-		out = append(out, lora.Example{Tokens: toks, PromptLen: 2})
+		out = append(out, lora.Sequence{Tokens: toks, PromptLen: 2})
 	}
 	return out
 }
