@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
@@ -50,6 +51,36 @@ type Buffer struct {
 	// borrowed is set on buffers made by BorrowFlat: their storage belongs to the caller, so an
 	// execution never writes into it or hands it to the pool, even when the buffer is donated.
 	borrowed bool
+	// pooled is set on outputs left in the reuse pool's memory (see pool.go): finalizing the buffer
+	// hands the storage back to the pool, and a buffer the garbage collector frees unfinalized has
+	// its storage unmapped.
+	pooled *pooledStorage
+}
+
+// pooledStorage is an output buffer's storage in the reuse pool's memory; done is set once it has
+// been handed back (finalized, donated to an execution, or collected).
+type pooledStorage struct {
+	s    []float32
+	done atomic.Bool
+}
+
+// newPooledBuffer returns a buffer over s, which the pool's memory holds.
+func newPooledBuffer(shape shapes.Shape, s []float32) *Buffer {
+	st := &pooledStorage{s: s}
+	bb := &Buffer{shape: shape, flat: s, pooled: st}
+	runtime.AddCleanup(bb, func(st *pooledStorage) {
+		if st.done.CompareAndSwap(false, true) {
+			dropMapped(st.s)
+		}
+	}, st)
+	return bb
+}
+
+// release hands a pooled buffer's storage back to the pool (or, when donated, to the execution).
+func (bb *Buffer) release(toPool bool) {
+	if bb.pooled != nil && bb.pooled.done.CompareAndSwap(false, true) && toPool {
+		putFlat(bb.pooled.s)
+	}
 }
 
 func (b *Backend) Name() string        { return "accrete CPU" }
@@ -94,6 +125,9 @@ func (b *Backend) BufferFinalize(buf backends.Buffer) error {
 	bb, ok := buf.(*Buffer)
 	if !ok || bb == nil {
 		return fmt.Errorf("cpubackend: BufferFinalize of %T", buf)
+	}
+	if bb.flat != nil {
+		bb.release(true)
 	}
 	bb.flat = nil
 	return nil

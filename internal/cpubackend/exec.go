@@ -146,6 +146,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 		}
 		vals[e.pos[p]] = buf.flat
 		owned[e.pos[p]] = i < len(donate) && donate[i] && !buf.borrowed
+		if owned[e.pos[p]] {
+			buf.release(false) // the execution owns the storage now
+		}
 	}
 	var current *node
 	defer func() {
@@ -190,22 +193,19 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 	}
 	outs = make([]backends.Buffer, len(e.outputs))
 	seen := map[uintptr]bool{}
-	var recycle [][]float32
 	for k, o := range e.outputs {
 		j := e.pos[o]
 		v := vals[j]
 		p := reflect.ValueOf(v).Pointer()
 		if s, ok := v.([]float32); !owned[j] || seen[p] {
 			v = cloneHeap(v)
-		} else if ok && isMapped(s) { // outputs leave in Go memory; the buffer is reused
-			v = cloneHeap(v)
-			recycle = append(recycle, s)
+		} else if ok && isMapped(s) { // stays in the pool's memory until the buffer is finalized
+			seen[p] = true
+			outs[k] = newPooledBuffer(o.shape.Clone(), s)
+			continue
 		}
 		seen[p] = true
 		outs[k] = &Buffer{shape: o.shape.Clone(), flat: v}
-	}
-	for _, s := range recycle {
-		putFlat(s)
 	}
 	return outs, nil
 }

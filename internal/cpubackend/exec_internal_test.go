@@ -2,6 +2,7 @@ package cpubackend
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -51,6 +52,7 @@ func TestPooledBuffersDoNotLeakIntoLiveValues(t *testing.T) {
 		w := m(bd.Add(z, x))                                                      // 2x·e^-2x + x
 		return []backends.Op{w, m(bd.Reshape(z, 128, n/128)), z, m(bd.Sub(w, z))} // z twice, once aliased
 	}, s)
+	var kept, keptWant []float32
 	for run := range 5 {
 		in := make([]float32, n)
 		for i := range in {
@@ -63,9 +65,6 @@ func TestPooledBuffersDoNotLeakIntoLiveValues(t *testing.T) {
 		w, z2, z, wz := outs[0].(*Buffer).flat.([]float32), outs[1].(*Buffer).flat.([]float32),
 			outs[2].(*Buffer).flat.([]float32), outs[3].(*Buffer).flat.([]float32)
 		require.NotSame(t, &z[0], &z2[0], "two outputs share storage")
-		for _, o := range [][]float32{w, z2, z, wz} {
-			require.False(t, isMapped(o), "an output is left outside Go memory")
-		}
 		for i, v := range in {
 			wantZ := 2 * v * float32(math.Exp(-2*float64(v)))
 			for k, d := range []float64{float64(z[i] - wantZ), float64(z2[i] - wantZ), float64(w[i] - wantZ - v), float64(wz[i] - v)} {
@@ -76,7 +75,18 @@ func TestPooledBuffersDoNotLeakIntoLiveValues(t *testing.T) {
 		}
 		// The input is never recycled: it still holds what the caller gave.
 		require.Equal(t, in, buf.(*Buffer).flat.([]float32))
+		// Outputs in the pool's memory go back to it when finalized, and later runs reuse them; the
+		// first run's w is kept, and must survive every later run untouched.
+		if run == 0 {
+			kept, keptWant = w, slices.Clone(w)
+			outs = outs[1:]
+		}
+		for _, o := range outs {
+			require.NoError(t, b.BufferFinalize(o))
+		}
 	}
+	require.True(t, isMapped(kept), "a large output was copied out of the pool's memory")
+	require.Equal(t, keptWant, kept, "an output not finalized was reused")
 }
 
 // TestDynamicUpdateSliceInPlaceOnlyWhenDonated checks that DynamicUpdateSlice writes into its
@@ -193,4 +203,39 @@ func TestBorrowedBuffersAreNeverWritten(t *testing.T) {
 	require.Equal(t, want, host, "the caller's memory changed")
 	_, err = b.BorrowFlat(host[:10], s)
 	require.ErrorContains(t, err, "BorrowFlat")
+}
+
+// TestPoolIsSizedFromTheRun checks that the memory the pool maps never exceeds the peak in use: a
+// buffer of a new length evicts free buffers of other lengths instead of adding to them, and buffers
+// handed back stay for reuse up to that peak.
+func TestPoolIsSizedFromTheRun(t *testing.T) {
+	probe := mapF32(minMapped)
+	if !isMapped(probe) {
+		t.Skip("no memory maps here")
+	}
+	unmapF32(probe)
+	old := minKeepBytes
+	minKeepBytes = 0
+	defer func() { minKeepBytes = old; ReleaseMemory() }()
+	ReleaseMemory()
+	base, _, _ := PoolStats()
+	const n = 4 * minMapped
+	a, b := getF32(n), getF32(n)
+	putFlat(a)
+	putFlat(b)
+	inUse, peak, free := PoolStats()
+	require.Equal(t, int64(0), inUse-base)
+	require.Equal(t, int64(8*n), peak-base)
+	require.Equal(t, int64(8*n), free, "buffers within the peak are kept for reuse")
+	c := getF32(n)
+	require.True(t, &c[0] == &a[0] || &c[0] == &b[0], "a free buffer of the same length is reused")
+	d := getF32(2 * n) // a new length: the free buffer of length n goes, the peak does not grow
+	inUse, peak, free = PoolStats()
+	require.Equal(t, int64(12*n), inUse-base)
+	require.Equal(t, int64(12*n), peak-base)
+	require.Equal(t, int64(0), free, "a free buffer was kept beyond the peak")
+	putFlat(c)
+	putFlat(d)
+	_, _, free = PoolStats()
+	require.Equal(t, int64(12*n), free)
 }
