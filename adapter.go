@@ -76,7 +76,7 @@ func (l *Learner) TrainConfig(tc *lora.TrainConfig, label string, m Mode) lora.T
 // label. The strategies that train one adapter a round and set it up first start with it.
 func (l *Learner) RoundAdapter(lc *lora.Config, tc *lora.TrainConfig, r Round, label string) (*lora.Adapter, lora.TrainConfig, error) {
 	c, t := l.RoundConfig(lc, tc, r.Index)
-	t = l.TrainConfig(&t, label, LoRA)
+	t = l.TrainConfig(&t, label, ModeLoRA)
 	a, err := lora.NewAdapter(AdapterName(r), l.Model.Config, c)
 	return a, t, err
 }
@@ -93,7 +93,7 @@ func (l *Learner) TrainAdapterWith(ctx context.Context, name string, items []lor
 	if err != nil {
 		return nil, lora.Result{}, err
 	}
-	t := l.trainConfig(tc, name, LoRA)
+	t := l.trainConfig(tc, name, ModeLoRA)
 	var key string
 	if l.Cache != nil && t.ExtraLoss == nil && extra == nil {
 		key = l.Cache.key(l, name, items, cfg, t)

@@ -18,11 +18,11 @@ func TestTrainDefaults(t *testing.T) {
 		want lora.TrainConfig
 	}{
 		{"zero lora", lora.TrainConfig{}, "", lora.TrainConfig{LearningRate: 3e-3, Epochs: 12, MinSteps: 120}},
-		{"zero fft", lora.TrainConfig{}, accrete.FFT, lora.TrainConfig{LearningRate: 5e-4, Epochs: 12, MinSteps: 120}},
-		{"epochs kept", lora.TrainConfig{Epochs: 2, Seed: 7}, accrete.LoRA, lora.TrainConfig{LearningRate: 3e-3, Epochs: 2, Seed: 7}},
-		{"max steps kept", lora.TrainConfig{MaxSteps: 9}, accrete.LoRA, lora.TrainConfig{LearningRate: 3e-3, MaxSteps: 9}},
-		{"own min steps", lora.TrainConfig{MinSteps: 5, BatchSize: 4}, accrete.LoRA, lora.TrainConfig{LearningRate: 3e-3, Epochs: 12, MinSteps: 5, BatchSize: 4}},
-		{"rate kept", lora.TrainConfig{LearningRate: 1e-2, Epochs: 1}, accrete.FFT, lora.TrainConfig{LearningRate: 1e-2, Epochs: 1}},
+		{"zero fft", lora.TrainConfig{}, accrete.ModeFFT, lora.TrainConfig{LearningRate: 5e-4, Epochs: 12, MinSteps: 120}},
+		{"epochs kept", lora.TrainConfig{Epochs: 2, Seed: 7}, accrete.ModeLoRA, lora.TrainConfig{LearningRate: 3e-3, Epochs: 2, Seed: 7}},
+		{"max steps kept", lora.TrainConfig{MaxSteps: 9}, accrete.ModeLoRA, lora.TrainConfig{LearningRate: 3e-3, MaxSteps: 9}},
+		{"own min steps", lora.TrainConfig{MinSteps: 5, BatchSize: 4}, accrete.ModeLoRA, lora.TrainConfig{LearningRate: 3e-3, Epochs: 12, MinSteps: 5, BatchSize: 4}},
+		{"rate kept", lora.TrainConfig{LearningRate: 1e-2, Epochs: 1}, accrete.ModeFFT, lora.TrainConfig{LearningRate: 1e-2, Epochs: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, accrete.TrainDefaults(tc.in, tc.mode))

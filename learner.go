@@ -204,9 +204,9 @@ func (l *Learner) TrainAdapter(ctx context.Context, name string, items []lora.Se
 }
 
 // TrainFull fine-tunes every weight of the effective model on items. tc defaults to the learner's
-// when nil; TrainDefaults (FFT) fills what it leaves zero.
+// when nil; TrainDefaults (ModeFFT) fills what it leaves zero.
 func (l *Learner) TrainFull(ctx context.Context, label string, items []lora.Sequence, tc *lora.TrainConfig) (lora.Result, error) {
-	t := l.trainConfig(tc, label, FFT)
+	t := l.trainConfig(tc, label, ModeFFT)
 	res, err := lora.Train(ctx, l.Model, slices.Sorted(maps.Keys(l.Model.Weights)), items, t)
 	if err != nil {
 		return res, fmt.Errorf("accrete: full fine-tuning %q: %w", label, err)
@@ -229,15 +229,15 @@ const (
 	DefaultMinSteps = 120
 )
 
-// TrainDefaults fills what t leaves zero with the rounds' defaults for mode m (LoRA when ""): a zero
-// LearningRate becomes DefaultAdapterRate (DefaultFullRate for FFT), and zero Epochs and MaxSteps
+// TrainDefaults fills what t leaves zero with the rounds' defaults for mode m (ModeLoRA when ""): a zero
+// LearningRate becomes DefaultAdapterRate (DefaultFullRate for ModeFFT), and zero Epochs and MaxSteps
 // become DefaultEpochs with MinSteps DefaultMinSteps (a t that sets Epochs or MaxSteps keeps its
 // own length). Every other field is kept. Learner's training methods apply it to every
 // configuration; a strategy that calls lora.Train itself should too.
 func TrainDefaults(t lora.TrainConfig, m Mode) lora.TrainConfig {
 	if t.LearningRate == 0 {
 		t.LearningRate = DefaultAdapterRate
-		if m == FFT {
+		if m == ModeFFT {
 			t.LearningRate = DefaultFullRate
 		}
 	}

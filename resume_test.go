@@ -69,7 +69,7 @@ func TestResumeRefusesAnotherRun(t *testing.T) {
 		o       accrete.RunOptions
 		want    string
 	}{
-		{name: "strategy", s: accrete.Sequential{Mode: accrete.FFT},
+		{name: "strategy", s: accrete.Sequential{Mode: accrete.ModeFFT},
 			want: `strategy differs: checkpoint has "sequential-lora", this run "sequential-fft"`},
 		{name: "strategy settings", s: accrete.Sequential{Train: &lora.TrainConfig{LearningRate: 1}},
 			want: "strategy settings differs"},

@@ -13,16 +13,16 @@ type Mode string
 
 // Training modes.
 const (
-	LoRA Mode = "lora" // a fresh LoRA adapter, folded into the weights after the round
-	FFT  Mode = "fft"  // every weight (full fine-tuning)
+	ModeLoRA Mode = "lora" // a fresh LoRA adapter, folded into the weights after the round
+	ModeFFT  Mode = "fft"  // every weight (full fine-tuning)
 )
 
-// Sequential trains each round on the current effective model (semi-cooperative): with LoRA a fresh
+// Sequential trains each round on the current effective model (semi-cooperative): in ModeLoRA a fresh
 // adapter is trained on the round's task and folded into the weights (the paper's merge_and_unload),
-// with FFT every weight is fine-tuned. Set OnAdapter to keep each round's adapter (for example in the
+// in ModeFFT every weight is fine-tuned. Set OnAdapter to keep each round's adapter (for example in the
 // learner's Store).
 type Sequential struct {
-	// Mode is LoRA (default, "") or FFT.
+	// Mode is ModeLoRA (default, "") or ModeFFT.
 	Mode Mode
 	// LoRA and Train override the learner's defaults when set. The adapter's seed is offset by the
 	// round index so every round draws a different A.
@@ -34,15 +34,15 @@ type Sequential struct {
 
 // Name implements Namer.
 func (s Sequential) Name() string {
-	if s.Mode == FFT {
+	if s.Mode == ModeFFT {
 		return "sequential-fft"
 	}
 	return "sequential-lora"
 }
 
-// Validate implements Validator: Mode must be LoRA, FFT or "", and LoRA and Train valid when set.
+// Validate implements Validator: Mode must be ModeLoRA, ModeFFT or "", and LoRA and Train valid when set.
 func (s Sequential) Validate() error {
-	if s.Mode != LoRA && s.Mode != FFT && s.Mode != "" {
+	if s.Mode != ModeLoRA && s.Mode != ModeFFT && s.Mode != "" {
 		return fmt.Errorf("accrete: Sequential: unknown Mode %q (lora or fft)", s.Mode)
 	}
 	if err := ValidateOverrides(s.LoRA, s.Train); err != nil {
@@ -58,7 +58,7 @@ func (s Sequential) Learn(ctx context.Context, l *Learner, r Round) error {
 	}
 	items := l.Encode(r.Task.Train)
 	lc, tc := l.RoundConfig(s.LoRA, s.Train, r.Index)
-	if s.Mode == FFT {
+	if s.Mode == ModeFFT {
 		_, err := l.TrainFull(ctx, fmt.Sprintf("round %d %s fft", r.Index+1, r.Task.Name), items, &tc)
 		return err
 	}
@@ -107,9 +107,9 @@ func (j Joint) Name() string { return "joint-" + string(orMode(j.Mode)) }
 // FullyCooperative implements FullyCooperative.
 func (Joint) FullyCooperative() bool { return true }
 
-// Validate implements Validator: Mode must be LoRA, FFT or "", and LoRA and Train valid when set.
+// Validate implements Validator: Mode must be ModeLoRA, ModeFFT or "", and LoRA and Train valid when set.
 func (j Joint) Validate() error {
-	if m := orMode(j.Mode); m != LoRA && m != FFT {
+	if m := orMode(j.Mode); m != ModeLoRA && m != ModeFFT {
 		return fmt.Errorf("accrete: Joint: unknown Mode %q (lora or fft)", j.Mode)
 	}
 	if err := ValidateOverrides(j.LoRA, j.Train); err != nil {
@@ -142,7 +142,7 @@ func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
 	enc := l.Encode(items)
 	lc, tc := l.RoundConfig(j.LoRA, j.Train, r.Index)
 	label := fmt.Sprintf("round %d joint (%d tasks)", r.Index+1, len(tasks))
-	if orMode(j.Mode) == FFT {
+	if orMode(j.Mode) == ModeFFT {
 		_, err := l.TrainFull(ctx, label, enc, &tc)
 		return err
 	}
@@ -155,7 +155,7 @@ func (j Joint) Learn(ctx context.Context, l *Learner, r Round) error {
 
 func orMode(m Mode) Mode {
 	if m == "" {
-		return LoRA
+		return ModeLoRA
 	}
 	return m
 }

@@ -90,7 +90,7 @@ func TestOneRoundGeneralises(t *testing.T) {
 	for _, tc := range []struct {
 		mode accrete.Mode
 		lr   float64
-	}{{accrete.LoRA, oneRoundLRLoRA}, {accrete.FFT, oneRoundLRFFT}} {
+	}{{accrete.ModeLoRA, oneRoundLRLoRA}, {accrete.ModeFFT, oneRoundLRFFT}} {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			m, err := model.New(base.Backend(), base.Config, base.Weights.Clone())
 			require.NoError(t, err)

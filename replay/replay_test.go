@@ -157,7 +157,7 @@ func TestName(t *testing.T) {
 		want string
 	}{
 		{accrete.Sequential{}, "replay(sequential-lora)"},
-		{accrete.Sequential{Mode: accrete.FFT}, "replay(sequential-fft)"},
+		{accrete.Sequential{Mode: accrete.ModeFFT}, "replay(sequential-fft)"},
 		{accrete.Joint{}, "replay(joint-lora)"},
 		{&recorder{}, "replay(*replay.recorder)"},
 		{Wrap(accrete.Sequential{}, Config{}), "replay(replay(sequential-lora))"},

@@ -38,10 +38,10 @@ func fftTrain(o options) *lora.TrainConfig {
 
 var methods = []method{
 	{"lora1", "LoRA (one round)", semi, true, false, func(o options) accrete.Strategy { return accrete.Sequential{} }},
-	{"fft1", "FFT (one round)", semi, true, false, func(o options) accrete.Strategy { return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)} }},
+	{"fft1", "FFT (one round)", semi, true, false, func(o options) accrete.Strategy { return accrete.Sequential{Mode: accrete.ModeFFT, Train: fftTrain(o)} }},
 	{"seq-lora", "LoRA sequential", semi, false, true, func(o options) accrete.Strategy { return accrete.Sequential{} }},
 	{"seq-fft", "FFT sequential", semi, false, true, func(o options) accrete.Strategy {
-		return accrete.Sequential{Mode: accrete.FFT, Train: fftTrain(o)}
+		return accrete.Sequential{Mode: accrete.ModeFFT, Train: fftTrain(o)}
 	}},
 	{"olora-0.5", "O-LoRA λ=0.5", semi, false, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 0.5}) }},
 	{"olora-5", "O-LoRA λ=5", semi, false, false, func(o options) accrete.Strategy { return orthlora.New(orthlora.Config{Lambda: 5}) }},
