@@ -39,7 +39,7 @@ type updater interface {
 	// commit writes the trained values to the host tensors at the end of a successful run.
 	commit() error
 	// restore returns the trained tensors, on the host and on the device, to their values before the run.
-	restore()
+	restore() error
 	// close releases the updater's state and programs.
 	close()
 }
@@ -49,15 +49,12 @@ type hostUpdater struct {
 	m        *model.Model
 	names    []string
 	host     map[string]*model.Tensor
-	snapshot map[string][]float32
+	snapshot *restoreCopy
 	opt      *adamW
 }
 
 func newHostUpdater(m *model.Model, names []string, host map[string]*model.Tensor, cfg TrainConfig) *hostUpdater {
-	u := &hostUpdater{m: m, names: names, host: host, snapshot: make(map[string][]float32, len(host))}
-	for n, t := range host {
-		u.snapshot[n] = slices.Clone(t.Data)
-	}
+	u := &hostUpdater{m: m, names: names, host: host, snapshot: takeSnapshot(host)}
 	u.opt = newAdamW(names, host, cfg)
 	return u
 }
@@ -77,14 +74,13 @@ func (u *hostUpdater) step(grads []*tensors.Tensor, step, total int) error {
 
 func (u *hostUpdater) commit() error { return nil }
 
-func (u *hostUpdater) restore() {
-	for n, t := range u.host {
-		copy(t.Data, u.snapshot[n])
-	}
+func (u *hostUpdater) restore() error {
+	err := u.snapshot.restore(u.host)
 	u.m.UpdateWeights(u.names...)
+	return err
 }
 
-func (u *hostUpdater) close() {}
+func (u *hostUpdater) close() { u.snapshot.close() }
 
 // deviceUpdater is LayoutDevice: the trained tensors live in the model's device values
 // (Model.SetParamTensors), the moments in backend buffers, and one graph applies AdamW to them with
@@ -238,10 +234,11 @@ func (u *deviceUpdater) commit() error {
 	return nil
 }
 
-func (u *deviceUpdater) restore() {
+func (u *deviceUpdater) restore() error {
 	if u.changed {
 		u.m.UpdateWeights(u.names...)
 	}
+	return nil
 }
 
 func (u *deviceUpdater) close() {

@@ -55,16 +55,21 @@ type PlanOptions struct {
 	// Accumulate says the run accumulates gradients over micro-batches: the running sum is held
 	// beside the micro-batch's gradients. Default false.
 	Accumulate bool
-	// DType of the base weights and the activations. Default (""): F32.
+	// DType of the base weights. Default (""): F32.
 	DType DType
+	// Compute is the type of the activations and logits. Default (""): DType on a device; F32 in the
+	// host layout, since the CPU backends compute in float32 whatever the weights are stored in.
+	Compute DType
+	// CopiedWeights says the backend copies the host weights into buffers of its own (GoMLX's stock
+	// pure-Go backend), so the host layout holds them twice; the accrete backend borrows them.
+	CopiedWeights bool
 	// OptimizerStates is the number of float32 values of optimizer state per trained parameter.
 	// Default (0): 2 (AdamW's two moments); negative: none.
 	OptimizerStates int
 	// Device plans the device-resident layout of an accelerator (XLA): one copy of each weight and the
-	// optimizer state in device memory. Default false: the CPU backends' host layout, in which the host
-	// Weights and the backend's buffers each hold every weight, Train keeps a restore copy of the
-	// trained tensors and AdamW runs on the host, and the Go heap may grow to twice its live size
-	// (GOGC=100) with upload copies not yet collected.
+	// optimizer state in device memory. Default false: the CPU backends' host layout, in which the
+	// backend reads the host Weights in place (see CopiedWeights), Train keeps a restore copy of the
+	// trained tensors (in memory up to 256 MB, else in a temporary file) and AdamW runs on the host.
 	Device bool
 }
 
@@ -81,6 +86,12 @@ func (o PlanOptions) withDefaults() PlanOptions {
 	if o.DType == "" {
 		o.DType = F32
 	}
+	if o.Compute == "" {
+		o.Compute = F32
+		if o.Device {
+			o.Compute = o.DType
+		}
+	}
 	if o.OptimizerStates == 0 {
 		o.OptimizerStates = 2
 	} else if o.OptimizerStates < 0 {
@@ -96,6 +107,8 @@ func (o PlanOptions) Validate() error {
 		return fmt.Errorf("lora plan options: Method %q unknown (lora, fft or decode)", o.Method)
 	case o.DType != "" && o.DType != F32 && o.DType != BF16:
 		return fmt.Errorf("lora plan options: DType %q unknown (f32 or bf16)", o.DType)
+	case o.Compute != "" && o.Compute != F32 && o.Compute != BF16:
+		return fmt.Errorf("lora plan options: Compute %q unknown (f32 or bf16)", o.Compute)
 	case o.TrainableParams < 0:
 		return fmt.Errorf("lora plan options: TrainableParams must be ≥ 0, got %d", o.TrainableParams)
 	case o.Batch < 0 || o.SeqLen < 0:
@@ -186,17 +199,18 @@ const (
 
 // PlanMemory estimates the bytes a run of cfg needs, by category.
 //
-// The model: weights N·w (w = 4 or 2 bytes), twice in the host layout; float32 gradients of the
-// trained tensors (in the weights' type for FFT); OptimizerStates float32 values per trained
-// parameter, plus float32 master weights for FFT in bf16. Activations are what a Llama layer's
-// backward pass reads, per token: 6·D (the two norms' inputs and outputs, the rotated queries, the
-// attention output), 2·KV·hd (rotated keys, values), 5·F (gate, its sigmoid, SiLU, up, their product)
-// plus H·T attention probabilities, times the layers; the logits
-// 2·B·T·V (logits and their gradient). Decoding keeps
+// The model: weights N·w (w = 4 or 2 bytes), twice only when the backend copies them
+// (CopiedWeights); float32 gradients of the trained tensors (in the weights' type for FFT);
+// OptimizerStates float32 values per trained parameter, plus float32 master weights for FFT in bf16.
+// Activations (in the Compute type) are what a Llama layer's backward pass reads, per token: 6·D
+// (the two norms' inputs and outputs, the rotated queries, the attention output), 2·KV·hd (rotated
+// keys, values), 5·F (gate, its sigmoid, SiLU, up, their product) plus H·T attention probabilities,
+// times the layers; the logits 2·B·T·V (logits and their gradient; B·T·V in the host layout, where
+// the gradient is computed in the logits' buffer). Decoding keeps
 // 2·L·B·T·KV·hd cached keys and values and one step's logits. The working set is one layer's
-// activations. The host layout adds the restore snapshot and the Go heap's slack: with GOGC=100 the
-// heap may reach twice its live size before the garbage collector returns upload copies, and every
-// weight is uploaded once (every trained weight once per step).
+// activations. The host layout adds the restore copy of the trained tensors when it stays in memory
+// (up to 256 MB) and, when the backend copies the weights, the Go heap's slack: with GOGC=100 the heap
+// may reach twice its live size before the garbage collector returns upload copies.
 //
 // It panics if cfg or o is invalid (check them with Validate).
 func PlanMemory(cfg model.Config, o PlanOptions) Plan {
@@ -227,15 +241,16 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 	default:
 		p.Trainable = adapterParams
 	}
-	copies := int64(2)
-	if o.Device {
-		copies = 1
+	copies := int64(1)
+	if o.CopiedWeights && !o.Device {
+		copies = 2
 	}
 	p.Weights = copies * (p.Params*w + adapterParams*4)
 
-	layer := B * T * (6*D + 2*KV*hd + 5*F + H*T) * w
+	a := o.Compute.bytes()
+	layer := B * T * (6*D + 2*KV*hd + 5*F + H*T) * a
 	if o.Method == MethodDecode {
-		p.KVCache = 2 * L * B * T * KV * hd * w
+		p.KVCache = 2 * L * B * T * KV * hd * a
 		p.Logits = B * V * 4
 		p.Working = layer
 	} else {
@@ -252,7 +267,10 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 			p.Optimizer += p.Trainable * 4
 		}
 		p.Activations = L * layer
-		p.Logits = 2 * B * T * V * w
+		p.Logits = 2 * B * T * V * a
+		if !o.Device {
+			p.Logits /= 2 // the accrete backend computes their gradient in the logits' own buffer
+		}
 		p.Working = layer
 	}
 
@@ -261,16 +279,20 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 		return p
 	}
 	p.Overhead = hostOverhead
-	p.Snapshot = p.Trainable * 4
-	// The Go heap holds the host weights, the snapshot and the optimizer state; the garbage it may
-	// accumulate is bounded by its live size and by what is uploaded: every weight once, and every
-	// trained base weight again on every step (an adapter's uploads are negligible).
-	live := p.Params*w + adapterParams*4 + p.Snapshot + p.Optimizer
-	garbage := p.Params * w
-	if o.Method == MethodFFT {
-		garbage = live
+	if p.Trainable*4 <= snapshotInMemory {
+		p.Snapshot = p.Trainable * 4
 	}
-	p.Transient = min(live, garbage)
+	if o.CopiedWeights {
+		// The Go heap holds the host weights, the snapshot and the optimizer state; the garbage it may
+		// accumulate is bounded by its live size and by what is uploaded: every weight once, and every
+		// trained base weight again on every step (an adapter's uploads are negligible).
+		live := p.Params*w + adapterParams*4 + p.Snapshot + p.Optimizer
+		garbage := p.Params * w
+		if o.Method == MethodFFT {
+			garbage = live
+		}
+		p.Transient = min(live, garbage)
+	}
 	return p
 }
 

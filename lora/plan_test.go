@@ -27,25 +27,38 @@ func TestPlanMemoryByHand(t *testing.T) {
 		want Plan
 	}{
 		{"lora f32 host", PlanOptions{Adapter: Config{Rank: 2, TargetModules: []string{"q_proj", "v_proj"}}, Batch: 2, SeqLen: 4},
-			// Adapter: q 2·(8+8) + v 2·(8+4) = 56 per layer, 112 in all.
+			// Adapter: q 2·(8+8) + v 2·(8+4) = 56 per layer, 112 in all. The accrete backend reads the
+			// host weights in place: one copy, and no upload garbage.
 			Plan{Params: 1352, Trainable: 112,
-				Weights: 2 * (1352 + 112) * 4, Gradients: 112 * 4, Optimizer: 112 * 4 * 2, Snapshot: 112 * 4,
-				Activations: 2 * perLayer * 4, Logits: 2 * 2 * 4 * 10 * 4, Working: perLayer * 4,
-				// live heap 5408 + 448 + 448 + 896 = 7200; uploads 5408.
-				Transient: 1352 * 4, Overhead: hostOverhead}},
+				Weights: (1352 + 112) * 4, Gradients: 112 * 4, Optimizer: 112 * 4 * 2, Snapshot: 112 * 4,
+				Activations: 2 * perLayer * 4, Logits: 2 * 4 * 10 * 4, Working: perLayer * 4, Overhead: hostOverhead}},
+		{"lora bf16 host", PlanOptions{Adapter: Config{Rank: 2, TargetModules: []string{"q_proj", "v_proj"}}, DType: BF16, Batch: 2, SeqLen: 4},
+			// bfloat16 base weights, float32 adapter and activations (the CPU backends compute in float32).
+			Plan{Params: 1352, Trainable: 112,
+				Weights: 1352*2 + 112*4, Gradients: 112 * 4, Optimizer: 112 * 4 * 2, Snapshot: 112 * 4,
+				Activations: 2 * perLayer * 4, Logits: 2 * 4 * 10 * 4, Working: perLayer * 4, Overhead: hostOverhead}},
 		{"fft bf16 device accumulating", PlanOptions{Method: MethodFFT, DType: BF16, Device: true, Accumulate: true, Batch: 2, SeqLen: 4},
 			Plan{Params: 1352, Trainable: 1352,
 				Weights: 1352 * 2, Gradients: 2 * 1352 * 2, Optimizer: 1352*4*2 + 1352*4,
 				Activations: 2 * perLayer * 2, Logits: 2 * 2 * 4 * 10 * 2, Working: perLayer * 2, Overhead: deviceOverhead}},
 		{"fft f32 host", PlanOptions{Method: MethodFFT, Batch: 2, SeqLen: 4},
 			Plan{Params: 1352, Trainable: 1352,
+				Weights: 1352 * 4, Gradients: 1352 * 4, Optimizer: 1352 * 4 * 2, Snapshot: 1352 * 4,
+				Activations: 2 * perLayer * 4, Logits: 2 * 4 * 10 * 4, Working: perLayer * 4, Overhead: hostOverhead}},
+		{"fft f32 host, copied weights", PlanOptions{Method: MethodFFT, Batch: 2, SeqLen: 4, CopiedWeights: true},
+			Plan{Params: 1352, Trainable: 1352,
 				Weights: 2 * 1352 * 4, Gradients: 1352 * 4, Optimizer: 1352 * 4 * 2, Snapshot: 1352 * 4,
-				Activations: 2 * perLayer * 4, Logits: 2 * 2 * 4 * 10 * 4, Working: perLayer * 4,
+				Activations: 2 * perLayer * 4, Logits: 2 * 4 * 10 * 4, Working: perLayer * 4,
 				// live heap = weights + snapshot + moments = 4 copies; every step re-uploads them all.
 				Transient: 4 * 1352 * 4, Overhead: hostOverhead}},
+		{"fft host, restore copy on disk", PlanOptions{Method: MethodFFT, Batch: 2, SeqLen: 4, TrainableParams: 100 << 20},
+			// 400 MB of trained tensors: the restore copy goes to a temporary file.
+			Plan{Params: 1352, Trainable: 100 << 20,
+				Weights: 1352 * 4, Gradients: 100 << 20 * 4, Optimizer: 100 << 20 * 4 * 2,
+				Activations: 2 * perLayer * 4, Logits: 2 * 4 * 10 * 4, Working: perLayer * 4, Overhead: hostOverhead}},
 		{"decode f32 host", PlanOptions{Method: MethodDecode, Batch: 2, SeqLen: 4},
-			Plan{Params: 1352, Weights: 2 * 1352 * 4, KVCache: 2 * 2 * 2 * 4 * 1 * 4 * 4, Logits: 2 * 10 * 4,
-				Working: perLayer * 4, Transient: 1352 * 4, Overhead: hostOverhead}},
+			Plan{Params: 1352, Weights: 1352 * 4, KVCache: 2 * 2 * 2 * 4 * 1 * 4 * 4, Logits: 2 * 10 * 4,
+				Working: perLayer * 4, Overhead: hostOverhead}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +81,7 @@ func TestPlanOptionsValidate(t *testing.T) {
 	}{
 		{PlanOptions{Method: "sgd"}, "Method"},
 		{PlanOptions{DType: "f16"}, "DType"},
+		{PlanOptions{Compute: "f8"}, "Compute"},
 		{PlanOptions{TrainableParams: -1}, "TrainableParams"},
 		{PlanOptions{Batch: -1}, "Batch"},
 		{PlanOptions{Adapter: Config{TargetModules: []string{"wq"}}}, "TargetModules"},

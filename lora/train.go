@@ -239,12 +239,10 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Seque
 		bar: progress.New(cfg.Progress, cfg.Label, total),
 	}
 	if err := l.run(ctx); err != nil {
-		upd.restore()
-		return l.res, err
+		return l.res, errors.Join(err, upd.restore())
 	}
 	if err := upd.commit(); err != nil {
-		upd.restore()
-		return l.res, err
+		return l.res, errors.Join(err, upd.restore())
 	}
 	return l.res, nil
 }
@@ -607,6 +605,10 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, c
 	}
 	o.SeqLen = model.Bucket(maxLen)
 	o.Device = !onHost(m.Backend()) && cfg.Layout != LayoutHost
+	o.CopiedWeights = m.Backend().String() == "go"
+	if e, ok := m.Weights["model.embed_tokens.weight"]; ok && e.IsBF16() {
+		o.DType = BF16
+	}
 	return PlanMemory(m.Config, o)
 }
 
