@@ -72,64 +72,83 @@ func LoadHFWith(dir string, opt LoadOptions) (Config, Weights, error) {
 	w := make(Weights, len(names))
 	from := map[string]string{} // tensor → file it came from, for duplicate detection
 	for _, file := range files {
-		st, err := safetensors.Read(file)
+		st, err := safetensors.Open(file)
 		if err != nil {
 			return Config{}, nil, fmt.Errorf("model: loading %s: %w", dir, err)
 		}
-		for _, name := range st.Names() {
-			if index != nil {
-				want, ok := index.WeightMap[name]
-				if !ok {
-					return Config{}, nil, fmt.Errorf("model: %s: tensor %q is in %s but not in %s",
-						dir, name, filepath.Base(file), IndexFile)
-				}
-				if filepath.Join(dir, want) != file {
-					return Config{}, nil, fmt.Errorf("model: %s: tensor %q is in %s but %s maps it to %s",
-						dir, name, filepath.Base(file), IndexFile, want)
-				}
+		err = loadShard(st, file, dir, cfg, opt, index, shapes, from, w)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return Config{}, nil, err
+		}
+	}
+	return finishLoad(dir, cfg, files, index, names, shapes, from, w)
+}
+
+// loadShard adds the tensors of one safetensors file of a checkpoint to w.
+func loadShard(st *safetensors.File, file, dir string, cfg Config, opt LoadOptions, index *shardIndex,
+	shapes map[string][]int, from map[string]string, w Weights) error {
+	for _, name := range st.Names() {
+		if index != nil {
+			want, ok := index.WeightMap[name]
+			if !ok {
+				return fmt.Errorf("model: %s: tensor %q is in %s but not in %s",
+					dir, name, filepath.Base(file), IndexFile)
 			}
-			if prev, dup := from[name]; dup {
-				return Config{}, nil, fmt.Errorf("model: %s: tensor %q is in both %s and %s", dir, name, prev, file)
+			if filepath.Join(dir, want) != file {
+				return fmt.Errorf("model: %s: tensor %q is in %s but %s maps it to %s",
+					dir, name, filepath.Base(file), IndexFile, want)
 			}
-			from[name] = file
-			want, expected := shapes[name]
-			if !expected {
-				if harmlessTensor(name) || (name == "lm_head.weight" && cfg.TieWordEmbeddings) {
-					continue
-				}
-				info, _ := st.Info(name)
-				return Config{}, nil, fmt.Errorf("model: %s: unexpected tensor %q %s %v (not part of the model config.json describes)",
-					file, name, info.DType, info.Shape)
-			}
-			info, _ := st.Info(name)
-			if !slices.Equal(info.Shape, want) {
-				return Config{}, nil, fmt.Errorf("model: %s: tensor %q has shape %v, %s implies %v",
-					file, name, info.Shape, filepath.Join(dir, ConfigFile), want)
-			}
-			if opt.BF16 && len(want) == 2 && info.DType == safetensors.BF16 {
-				raw, _, err := st.Raw(name)
-				if err != nil {
-					return Config{}, nil, fmt.Errorf("model: loading %s: %w", dir, err)
-				}
-				b := make([]uint16, len(raw)/2)
-				for i := range b {
-					b[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
-				}
-				w[name] = &Tensor{Shape: slices.Clone(info.Shape), BF16: b}
+		}
+		if prev, dup := from[name]; dup {
+			return fmt.Errorf("model: %s: tensor %q is in both %s and %s", dir, name, prev, file)
+		}
+		from[name] = file
+		want, expected := shapes[name]
+		if !expected {
+			if harmlessTensor(name) || (name == "lm_head.weight" && cfg.TieWordEmbeddings) {
 				continue
 			}
-			data, shape, err := st.Float32(name)
+			info, _ := st.Info(name)
+			return fmt.Errorf("model: %s: unexpected tensor %q %s %v (not part of the model config.json describes)",
+				file, name, info.DType, info.Shape)
+		}
+		info, _ := st.Info(name)
+		if !slices.Equal(info.Shape, want) {
+			return fmt.Errorf("model: %s: tensor %q has shape %v, %s implies %v",
+				file, name, info.Shape, filepath.Join(dir, ConfigFile), want)
+		}
+		if opt.BF16 && len(want) == 2 && info.DType == safetensors.BF16 {
+			raw, _, err := st.Raw(name)
 			if err != nil {
-				return Config{}, nil, fmt.Errorf("model: loading %s: %w", dir, err)
+				return fmt.Errorf("model: loading %s: %w", dir, err)
 			}
-			w[name] = &Tensor{Shape: shape, Data: data}
-			if opt.BF16 && len(want) == 2 {
-				if err := w.ToBF16(name); err != nil {
-					return Config{}, nil, err
-				}
+			b := make([]uint16, len(raw)/2)
+			for i := range b {
+				b[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+			}
+			w[name] = &Tensor{Shape: slices.Clone(info.Shape), BF16: b}
+			continue
+		}
+		data, shape, err := st.Float32(name)
+		if err != nil {
+			return fmt.Errorf("model: loading %s: %w", dir, err)
+		}
+		w[name] = &Tensor{Shape: shape, Data: data}
+		if opt.BF16 && len(want) == 2 {
+			if err := w.ToBF16(name); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// finishLoad checks that the files held every tensor the index and config.json name.
+func finishLoad(dir string, cfg Config, files []string, index *shardIndex, names []string, shapes map[string][]int,
+	from map[string]string, w Weights) (Config, Weights, error) {
 	if index != nil {
 		for _, name := range sortedKeys(index.WeightMap) {
 			if _, ok := from[name]; !ok {

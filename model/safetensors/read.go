@@ -52,6 +52,7 @@ type File struct {
 	names []string
 	infos map[string]Info
 	data  []byte // the data section
+	unmap func() error
 }
 
 // Read reads and validates the safetensors file at path. The whole file is read into memory.
@@ -61,6 +62,39 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	return parse(path, data)
+}
+
+// Open maps the safetensors file at path into memory read-only (on Unix; elsewhere it reads it) and
+// validates it, like Read, without copying the file into the Go heap: the operating system pages
+// the tensors in as they are read and can drop them again, so converting a multi-gigabyte shard
+// holds no second copy of it. The slices Raw returns point into the mapping and must not be used
+// after Close, which the caller must call when done with the File.
+func Open(path string) (*File, error) {
+	data, unmap, err := mapFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := parse(path, data)
+	if err != nil {
+		unmap()
+		return nil, err
+	}
+	f.unmap = unmap
+	return f, nil
+}
+
+// Close releases the memory map of a File from Open (a no-op for Read and Parse). The File must not
+// be used afterwards.
+func (f *File) Close() error {
+	if f.unmap == nil {
+		return nil
+	}
+	err := f.unmap()
+	f.unmap, f.data, f.infos, f.names = nil, nil, map[string]Info{}, nil
+	if err != nil {
+		return fmt.Errorf("safetensors: closing %s: %w", f.Name, err)
+	}
+	return nil
 }
 
 // Parse validates a safetensors file held in data. The File refers to data, which must not be

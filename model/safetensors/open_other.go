@@ -1,0 +1,11 @@
+//go:build !unix
+
+package safetensors
+
+import "os"
+
+// mapFile reads the file at path into memory (no memory maps here).
+func mapFile(path string) ([]byte, func() error, error) {
+	data, err := os.ReadFile(path)
+	return data, func() error { return nil }, err
+}
