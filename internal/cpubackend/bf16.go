@@ -38,8 +38,8 @@ func bf16ToF32(dst []float32, src []bfloat16.BFloat16) {
 		return
 	}
 	_ = dst[len(src)-1]
-	for i, v := range src {
-		dst[i] = math.Float32frombits(uint32(v) << 16)
+	for i := widenBF16(dst, src); i < len(src); i++ {
+		dst[i] = math.Float32frombits(uint32(src[i]) << 16)
 	}
 }
 
@@ -62,52 +62,63 @@ var bf16Block = 256 << 10
 
 // dotBF16 computes the [m, n] product of a float32 operand x and a rank-2 bfloat16 operand w.
 // wIsLHS says which side w is on; wContract is w's contracting axis (0 or 1); xm is x read as a
-// matrix: (m, k) when w is the right operand, (k, n) when it is the left one. The free dimension of w
-// is cut into blocks that the workers convert into their own scratch and multiply independently, so
-// no float32 copy of w ever exists.
+// matrix: (m, k) when w is the right operand, (k, n) when it is the left one. w is read in blocks of
+// whole rows, which the workers convert into their own scratch (bf16Block values) and multiply, so no
+// float32 copy of w ever exists: when w's rows are its free axis (a forward matmul) the blocks are
+// output columns (or rows) of their own; when they are its contracting axis (the backward pass's
+// x-gradient) each worker owns a range of w's columns and adds up the products of its row blocks.
 func dotBF16(workers int, w []bfloat16.BFloat16, wDims [2]int, wContract int, wIsLHS bool, xm matrix, m, n, k int) []float32 {
 	res := getF32(m * n)
 	free := n
 	if wIsLHS {
 		free = m
 	}
-	width := max(32, bf16Block/max(k, 1)/32*32)
-	if blocks := (free + width - 1) / width; blocks < 2*workers && free >= 64*workers {
-		width = ((free+2*workers-1)/(2*workers) + 31) / 32 * 32
+	var jobs [][2]int // ranges of w's free axis
+	var width int     // the widest range
+	if wContract == 1 {
+		width = max(32, bf16Block/max(k, 1)/32*32)
+		if blocks := (free + width - 1) / width; blocks < 2*workers && free >= 64*workers {
+			width = ((free+2*workers-1)/(2*workers) + 31) / 32 * 32
+		}
+	} else {
+		width = max(32, ((free+2*workers-1)/(2*workers)+31)/32*32)
 	}
 	width = min(width, free)
-	var jobs []int
 	for f0 := 0; f0 < free; f0 += width {
-		jobs = append(jobs, f0)
+		jobs = append(jobs, [2]int{f0, min(free, f0+width)})
 	}
-	run := func(scratch []float32, f0 int) {
-		f1 := min(free, f0+width)
+	rowBlock := max(16, bf16Block/max(width, 1)) // rows of w per block when they are contracted
+	run := func(scratch []float32, f0, f1 int) {
 		fw := f1 - f0
-		var wm matrix // w's block [f0, f1) of its free axis, as the GEMM reads it
 		if wContract == 1 {
-			// w is [free, k]: the block's rows are contiguous.
+			// w is [free, k]: the block's rows are contiguous, and the block is a whole product.
 			bf16ToF32(scratch[:fw*k], w[f0*k:f1*k])
 			if wIsLHS {
-				wm = matrix{data: scratch, rs: k, cs: 1}
+				sgemm(fw, n, k, matrix{data: scratch, rs: k, cs: 1}, xm, res[f0*n:], n)
 			} else {
-				wm = matrix{data: scratch, rs: 1, cs: k}
+				sgemm(m, fw, k, xm, matrix{data: scratch, rs: 1, cs: k}, res[f0:], n)
 			}
-		} else {
-			// w is [k, free]: gather the block's columns row by row.
-			for p := range k {
-				bf16ToF32(scratch[p*fw:(p+1)*fw], w[p*wDims[1]+f0:p*wDims[1]+f1])
+			return
+		}
+		// w is [k, free]: add up the products of blocks of its rows, columns [f0, f1).
+		for p0 := 0; p0 < k; p0 += rowBlock {
+			p1 := min(k, p0+rowBlock)
+			for p := p0; p < p1; p++ {
+				bf16ToF32(scratch[(p-p0)*fw:(p-p0+1)*fw], w[p*wDims[1]+f0:p*wDims[1]+f1])
 			}
+			acc := p0 > 0
 			if wIsLHS {
-				wm = matrix{data: scratch, rs: 1, cs: fw}
+				xb := matrix{data: xm.data, off: xm.off + p0*xm.rs, rs: xm.rs, cs: xm.cs}
+				sgemmMode(fw, n, p1-p0, matrix{data: scratch, rs: 1, cs: fw}, xb, res[f0*n:], n, acc)
 			} else {
-				wm = matrix{data: scratch, rs: fw, cs: 1}
+				xb := matrix{data: xm.data, off: xm.off + p0*xm.cs, rs: xm.rs, cs: xm.cs}
+				sgemmMode(m, fw, p1-p0, xb, matrix{data: scratch, rs: fw, cs: 1}, res[f0:], n, acc)
 			}
 		}
-		if wIsLHS {
-			sgemm(fw, n, k, wm, xm, res[f0*n:], n)
-		} else {
-			sgemm(m, fw, k, xm, wm, res[f0:], n)
-		}
+	}
+	scratchLen := width * k
+	if wContract == 0 {
+		scratchLen = width * min(rowBlock, k)
 	}
 	parts := min(workers, len(jobs))
 	if 2*m*n*k < minParallelFlops {
@@ -118,10 +129,10 @@ func dotBF16(workers int, w []bfloat16.BFloat16, wDims [2]int, wContract int, wI
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			scratch := getF32(width * k)
+			scratch := getF32(scratchLen)
 			defer putFlat(scratch)
 			for i := p; i < len(jobs); i += parts {
-				run(scratch, jobs[i])
+				run(scratch, jobs[i][0], jobs[i][1])
 			}
 		}()
 	}

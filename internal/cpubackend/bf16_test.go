@@ -23,6 +23,20 @@ func TestBF16Conversions(t *testing.T) {
 		bf16ToF32(back, d)
 		require.Equal(t, math.Float32frombits(uint32(bits)<<16), back[0])
 	}
+	// Every length (SIMD body and scalar tail), against the scalar definition.
+	src := make([]bfloat16.BFloat16, 200)
+	for i := range src {
+		src[i] = bfloat16.BFloat16(uint16(i*331 + 7))
+	}
+	for n := range len(src) {
+		dst := make([]float32, n+1)
+		dst[n] = 42
+		bf16ToF32(dst[:n], src[:n])
+		for i := range n {
+			require.Equal(t, math.Float32bits(src[i].Float32()), math.Float32bits(dst[i]), "n %d i %d", n, i)
+		}
+		require.Equal(t, float32(42), dst[n], "n %d: wrote past the end", n)
+	}
 	// Ties round to even: 1 + 2^-8 lies halfway between 1 and 1 + 2^-7.
 	d := []bfloat16.BFloat16{0, 0}
 	f32ToBF16(d, []float32{1 + 1.0/256, 1 + 3.0/256})
