@@ -99,7 +99,14 @@ func writeRealShape(cfg model.Config, dir string) error {
 			return err
 		}
 	}
-	return model.SaveHF(dir, cfg, w, model.SaveOptions{DType: "BF16", MaxShardBytes: 2 << 30})
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := model.SaveHF(tmp, cfg, w, model.SaveOptions{DType: "BF16", MaxShardBytes: 2 << 30}); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir) // a checkpoint appears whole or not at all
 }
 
 // vmHWM returns the process's peak resident set (MB) as the kernel reports it.

@@ -9,6 +9,11 @@
 #   scripts/bench.sh            # the d128 shape (a few minutes)
 #   scripts/bench.sh -s15m      # also the stories15M shape, on the accrete backend only (the stock
 #                               # backend would take tens of minutes there)
+#   scripts/bench.sh -s15m -real  # and the real shapes: lora's BenchmarkRealShape (SmolLM2-135M,
+#                               # TinyLlama-1.1B, Llama-3.2-3B and Llama-3.1-8B shapes from random bf16
+#                               # checkpoints under $ACCRETE_REALSHAPE_DIR, default out/realshape,
+#                               # written on first use: about 25 GB of disk) beside PyTorch's opt-in real
+#                               # shapes; each case in its own process (about 30 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stock_pattern='/d128'
@@ -16,12 +21,21 @@ pattern='/d128'
 short='-short'
 torch_only='fft-d128-b8,lora-d128-b8,gen-d128-b16,gen-d128-b1'
 torch_s15m=''
-if [ "${1:-}" = "-s15m" ]; then
-	pattern='/(d128|s15m)'
-	short=''
-	# PyTorch's stories15M steps take minutes each on some machines: 1 warm-up and 3 timed steps.
-	torch_s15m='fft-s15m-b8,lora-s15m-b8,gen-s15m-b16,gen-s15m-b1'
-fi
+real=''
+for arg in "$@"; do
+	case "$arg" in
+	-s15m)
+		pattern='/(d128|s15m)'
+		short=''
+		# PyTorch's stories15M steps take minutes each on some machines: 1 warm-up and 3 timed steps.
+		torch_s15m='fft-s15m-b8,lora-s15m-b8,gen-s15m-b16,gen-s15m-b1'
+		;;
+	-real) real=1 ;;
+	*) echo "usage: scripts/bench.sh [-s15m] [-real]" >&2; exit 2 ;;
+	esac
+done
+torch_real='fft-smol-b4,lora-smol-b4,gen-smol-b1,gen-smol-b16,lora-tl1b-b1'
+real_cases='fft-smol-b4 lora-smol-b4 lora-smol-b4-bf16 gen-smol-b1 gen-smol-b1-bf16 gen-smol-b16 gen-smol-b16-bf16 lora-tl1b-b1 lora-tl1b-b1-bf16 lora-l3b-b1-bf16 lora-l8b-b1-bf16' 
 out=BENCHMARKS.md
 raw=$(mktemp)
 doc=$(mktemp)
@@ -55,6 +69,24 @@ trap 'rm -f "$raw" "$doc"' EXIT
 		echo '```'
 		echo
 	done
+	if [ -n "$real" ]; then
+		echo "## Real shapes, backend \`accrete\` (lora's BenchmarkRealShape, one process per case)"
+		echo
+		echo '```'
+		realbin=$(mktemp -d)
+		go test -c -o "$realbin/lora.test" ./lora/
+		for shape in smol tl1b l3b l8b; do # write the checkpoints first (skipped when present)
+			(cd lora && "$realbin/lora.test" -test.run '^$' -test.bench "^BenchmarkRealShape/write-$shape\$" -test.benchtime 1x >/dev/null 2>&1) ||
+				echo "writing the $shape checkpoint failed"
+		done
+		for c in $real_cases; do
+			(cd lora && "$realbin/lora.test" -test.run '^$' -test.bench "^BenchmarkRealShape/$c\$" -test.benchtime 1x 2>&1) |
+				grep -E '^Benchmark|FAIL|signal|killed' || echo "BenchmarkRealShape/$c: no result (out of memory?)"
+		done
+		rm -rf "$realbin"
+		echo '```'
+		echo
+	fi
 	echo "## accrete backend kernels"
 	echo
 	echo '```'
@@ -89,6 +121,14 @@ for _ in range(5):
 print("matmul 1024^3 torch.mm (2 threads): %.1f GFLOP/s" % (2 * 1024**3 / best / 1e9))
 ' 2>&1 || true
 		echo '```'
+		if [ -n "$real" ]; then
+			echo
+			echo "## PyTorch reference, real shapes (\`llama_ref.py bench --only $torch_real\`)"
+			echo
+			echo '```'
+			"$py" "$ref" bench --configs 2 --only "$torch_real" 2>&1 | tail -n 40 || true
+			echo '```'
+		fi
 		if [ -n "$torch_s15m" ]; then
 			echo
 			echo "## PyTorch reference, stories15M shape (\`llama_ref.py bench --quick --only $torch_s15m\`: 1 warm-up and 3 timed steps)"

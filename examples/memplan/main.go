@@ -1,6 +1,7 @@
 // Command memplan prints lora.PlanMemory's table of what fits: Llama-3.2-1B, Llama-3.2-3B and
 // Llama-3.1-8B shapes, LoRA (rank 8, all seven modules) and full fine-tuning with AdamW, on a 24 GB
-// CPU machine in float32 (the accrete backend's host layout) and on 80 GB and 141 GB GPUs in bf16
+// CPU machine in float32 and, for LoRA, with bf16 base weights (the accrete backend's host layout),
+// and on 80 GB and 141 GB GPUs in bf16
 // (the device-resident layout of an XLA backend). For each it gives the bytes that do not depend on
 // the batch (weights, gradients, optimizer state), the total at micro-batches of 1, 4 and 16
 // sequences, and the largest micro-batch that fits; gradient accumulation (lora.TrainConfig's
@@ -40,6 +41,7 @@ var targets = []struct {
 	device bool
 }{
 	{"CPU 24 GB f32", 24e9, lora.F32, false},
+	{"CPU 24 GB bf16 base", 24e9, lora.BF16, false}, // LoRA only: the CPU trains float32 weights
 	{"GPU 80 GB bf16", 80e9, lora.BF16, true},
 	{"GPU 141 GB bf16", 141e9, lora.BF16, true},
 }
@@ -63,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, s := range shapes {
 		for _, method := range []lora.Method{lora.MethodLoRA, lora.MethodFFT} {
 			for _, t := range targets {
+				if !t.device && t.dtype == lora.BF16 && method == lora.MethodFFT {
+					continue // bf16 storage is for frozen weights on the CPU
+				}
 				if t.device {
 					t.dtype = lora.DType(*gpuDType)
 					t.name = t.name[:len(t.name)-len("bf16")] + *gpuDType
@@ -93,8 +98,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "\n✗: over the machine's memory. Fixed: weights, gradients, optimizer state (and the host layout's")
 	fmt.Fprintln(stdout, "restore snapshot), independent of the batch; micro-batches under 16 accumulate gradients, which")
-	fmt.Fprintln(stdout, "holds a second gradient copy. The CPU rows are the accrete backend's host layout,")
-	fmt.Fprintln(stdout, "which holds each weight twice (host and backend) plus Go-heap slack; the GPU rows assume the")
+	fmt.Fprintln(stdout, "holds a second gradient copy. The CPU rows are the accrete backend's host layout, which holds")
+	fmt.Fprintln(stdout, "each weight once (the backend reads the host tensors in place) and computes in float32; \"bf16 base\"")
+	fmt.Fprintln(stdout, "keeps the frozen base weights as bfloat16 (model.LoadOptions.BF16), for LoRA. The GPU rows assume the")
 	fmt.Fprintln(stdout, "device-resident layout (weights once in bf16, f32 adapters, AdamW moments and FFT master weights).")
 	if *detail {
 		for _, p := range details {

@@ -74,7 +74,7 @@ func parse(in io.Reader) (*results, error) {
 		if h, ok := strings.CutPrefix(line, "## "); ok {
 			goSec, inTorch = nil, false
 			switch {
-			case h == "Backend `accrete`":
+			case h == "Backend `accrete`" || strings.HasPrefix(h, "Real shapes"):
 				goSec = r.accrete
 			case strings.HasPrefix(h, "Backend `"):
 				goSec = r.stock
@@ -348,11 +348,72 @@ func rows(r *results) []row {
 	return out
 }
 
-// render prints the table and the notes under it.
+// realCases are lora's BenchmarkRealShape cases in table order: the case, the PyTorch reference's key
+// for it, and the weights' storage.
+var realCases = []struct{ name, torchKey, label string }{
+	{"fft-smol-b4", "fft smol B4 T128", "FFT step, SmolLM2-135M shape, B4 T128"},
+	{"lora-smol-b4", "lora smol B4 T128", "LoRA step, SmolLM2-135M shape, B4 T128"},
+	{"lora-smol-b4-bf16", "lora smol B4 T128", "LoRA step, SmolLM2-135M shape, B4 T128, bf16 base"},
+	{"gen-smol-b1", "gen smol B1", "greedy decoding, SmolLM2-135M shape, B1"},
+	{"gen-smol-b1-bf16", "gen smol B1", "greedy decoding, SmolLM2-135M shape, B1, bf16 weights"},
+	{"gen-smol-b16", "gen smol B16", "greedy decoding, SmolLM2-135M shape, B16"},
+	{"gen-smol-b16-bf16", "gen smol B16", "greedy decoding, SmolLM2-135M shape, B16, bf16 weights"},
+	{"lora-tl1b-b1", "lora tl1b B1 T128", "LoRA step, TinyLlama-1.1B shape, B1 T128"},
+	{"lora-tl1b-b1-bf16", "lora tl1b B1 T128", "LoRA step, TinyLlama-1.1B shape, B1 T128, bf16 base"},
+	{"lora-l3b-b1-bf16", "lora l3b B1 T128", "LoRA step, Llama-3.2-3B shape, B1 T128, bf16 base"},
+	{"lora-l8b-b1-bf16", "lora l8b B1 T128", "LoRA step, Llama-3.1-8B shape, B1 T128, bf16 base"},
+}
+
+// renderReal prints the real-shape table: tok/s (decode tok/s for decoding) and peak RSS beside the
+// PyTorch reference's, with their ratios; "" when no real-shape case ran.
+func renderReal(r *results) string {
+	var b strings.Builder
+	for _, c := range realCases {
+		m, ok := r.accrete["BenchmarkRealShape/"+c.name]
+		if !ok {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("| real shape (random weights from bf16 checkpoint files) | accrete tok/s | PyTorch tok/s | ÷ | accrete peak RSS MB | PyTorch peak RSS MB | ÷ |\n")
+			b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		}
+		unit, tunit := "tok/s", "tok/s"
+		if strings.HasPrefix(c.name, "gen-") {
+			unit, tunit = "decode-tok/s", "decode tok/s"
+		}
+		acc, accOK := m[unit]
+		rss, rssOK := m["peak-RSS-MB"]
+		tt := torchCell(r, c.torchKey, tunit)
+		tr := torchCell(r, c.torchKey, "peakRSS MB")
+		ratio := func(a float64, aok bool, t cell) string {
+			if !aok || !t.ok || t.v <= 0 {
+				return "—"
+			}
+			return fmtRatio(a / t.v)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", c.label, fmtCell(cell{v: acc, ok: accOK}), fmtCell(tt),
+			ratio(acc, accOK, tt), fmtCell(cell{v: rss, ok: rssOK}), fmtCell(tr), ratio(rss, rssOK, tr))
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	b.WriteString("\n- Each case ran in its own process (lora's `BenchmarkRealShape/<case>`, PyTorch's `llama_ref.py bench --only`), " +
+		"and its peak RSS is the whole process's (the kernel's VmHWM; PyTorch's ru_maxrss): accrete's includes loading the " +
+		"checkpoint files, PyTorch's its random initialisation in float32. Decoding rows compare decode tok/s (prefill excluded), " +
+		"16 prompt + 128 new tokens. In the RSS column, ÷ below 1× means accrete uses less memory. PyTorch holds every weight " +
+		"as float32; the bf16 rows compare accrete's bf16-stored base weights with that.\n")
+	return b.String()
+}
+
+// render prints the tables and the notes under them.
 func render(r *results) string {
 	rs := rows(r)
 	var b strings.Builder
+	real := renderReal(r)
 	if len(rs) == 0 {
+		if real != "" {
+			return real
+		}
 		b.WriteString("(no benchmark results found in the raw output)\n")
 		return b.String()
 	}
@@ -393,6 +454,9 @@ func render(r *results) string {
 	}
 	b.WriteString("- The last column quotes PyTorch's figures from issue 8, measured on another machine (Zen 4); " +
 		"the ratio column compares with PyTorch on this machine only.\n")
+	if real != "" {
+		b.WriteString("\n### Real shapes\n\n" + real)
+	}
 	return b.String()
 }
 

@@ -323,3 +323,28 @@ func TestPyTorchMatmul(t *testing.T) {
 	rows, _ := table(t, raw)
 	checkRows(t, rows, map[string][]string{"matmul 1024³ (GFLOP/s)": {"5.41", "173", "151", "1.1×", "206 (OpenBLAS)"}})
 }
+
+func TestRealShapes(t *testing.T) {
+	raw := "## Real shapes, backend `accrete`\n\n```\n" +
+		"BenchmarkRealShape/lora-tl1b-b1-2 \t 1 \t 123 ns/op \t 4.1 load-s \t 2500 ms/step \t 5100 peak-RSS-MB \t 51.2 tok/s\n" +
+		"BenchmarkRealShape/lora-tl1b-b1-bf16-2 \t 1 \t 123 ns/op \t 2500 ms/step \t 2900 peak-RSS-MB \t 60 tok/s\n" +
+		"BenchmarkRealShape/gen-smol-b1-2 \t 1 \t 123 ns/op \t 44.5 decode-tok/s \t 1127 peak-RSS-MB \t 44.2 tok/s\n" +
+		"```\n\n## PyTorch reference, real shapes\n\n```\n" +
+		"lora tl1b  B1   T128 cfg 2:2:passive     3011.2 ms/step     42.5 tok/s   10.0 GFLOP/s(6N)  peakRSS 5675 MB  busy-before 0.0  steal 0.0\n" +
+		"gen  smol  B1   cfg 2:2:passive       26.9 tok/s total (decode     27.0 tok/s, prefill 60.1 ms)  peakRSS 766 MB  busy-before 0.0  steal 0.0\n" +
+		"```\n"
+	r, err := parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := render(r)
+	for _, want := range []string{
+		"| LoRA step, TinyLlama-1.1B shape, B1 T128 | 51.2 | 42.5 | 1.2× | 5,100 | 5,675 | 0.90× |",
+		"| LoRA step, TinyLlama-1.1B shape, B1 T128, bf16 base | 60.0 | 42.5 | 1.4× | 2,900 | 5,675 | 0.51× |",
+		"| greedy decoding, SmolLM2-135M shape, B1 | 44.5 | 27.0 | 1.6× | 1,127 | 766 | 1.5× |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing row %q in:\n%s", want, out)
+		}
+	}
+}
