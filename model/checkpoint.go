@@ -287,7 +287,7 @@ func SaveHF(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if opt.MaxShardBytes == 0 {
 		tensors := make(map[string]safetensors.Tensor, len(w))
 		for name, t := range w {
-			tensors[name] = safetensors.Tensor{Shape: t.Shape, Data: t.Float32()}
+			tensors[name] = safetensors.Tensor{Shape: t.Shape, Data: t.Data, BF16: t.BF16}
 		}
 		if err := safetensors.Write(filepath.Join(dir, SafetensorsFile), tensors, dtype, meta); err != nil {
 			return fmt.Errorf("model: %w", err)
@@ -295,9 +295,8 @@ func SaveHF(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		return removeStale(dir, true, nil)
 	}
 
-	// Greedy packing in name order, as transformers and the reference script do. Each shard's
-	// float32 values are made only while it is written, so saving bfloat16-stored weights holds one
-	// shard's worth of float32 at a time.
+	// Greedy packing in name order, as transformers and the reference script do. bfloat16-stored
+	// weights are written from their bits, with no float32 copy.
 	var shards [][]string
 	var curBytes, total int64
 	for _, name := range names {
@@ -318,7 +317,7 @@ func SaveHF(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		file := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
 		tensors := make(map[string]safetensors.Tensor, len(shard))
 		for _, name := range shard {
-			tensors[name] = safetensors.Tensor{Shape: w[name].Shape, Data: w[name].Float32()}
+			tensors[name] = safetensors.Tensor{Shape: w[name].Shape, Data: w[name].Data, BF16: w[name].BF16}
 			index.WeightMap[name] = file
 		}
 		if err := safetensors.Write(filepath.Join(dir, file), tensors, dtype, meta); err != nil {

@@ -42,3 +42,24 @@ func TestOpenMatchesRead(t *testing.T) {
 	_, err = Open(filepath.Join(t.TempDir(), "missing.safetensors"))
 	require.ErrorContains(t, err, "missing.safetensors")
 }
+
+// TestWriteBF16Bits checks that bfloat16 bits are written as they are to a BF16 file and widen
+// exactly to an F32 one.
+func TestWriteBF16Bits(t *testing.T) {
+	dir := t.TempDir()
+	bits := []uint16{0x3f80, 0xc780, 0x7f80, 0x0001, 0x4049}
+	in := map[string]Tensor{"w": {Shape: []int{5}, BF16: bits}}
+	for _, dt := range []DType{BF16, F32} {
+		path := filepath.Join(dir, string(dt)+".safetensors")
+		require.NoError(t, Write(path, in, dt, nil))
+		f, err := Open(path)
+		require.NoError(t, err)
+		got, _, err := f.Float32("w")
+		require.NoError(t, err)
+		for i, b := range bits {
+			require.Equal(t, BF16ToFloat32(b), got[i], "%s %d", dt, i)
+		}
+		require.NoError(t, f.Close())
+	}
+	require.Error(t, Write(filepath.Join(dir, "x"), map[string]Tensor{"w": {Shape: []int{1}, Data: []float32{1}, BF16: []uint16{1}}}, BF16, nil))
+}

@@ -11,10 +11,20 @@ import (
 	"github.com/accrete/accrete/internal/atomicfile"
 )
 
-// Tensor is a dense row-major float32 array to write.
+// Tensor is a dense row-major array to write: float32 values in Data or, when BF16 is set (and Data
+// nil), bfloat16 bits, which a BF16 file stores as they are and other dtypes widen exactly first.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	BF16  []uint16
+}
+
+// values is the number of values t holds.
+func (t Tensor) values() int {
+	if t.BF16 != nil {
+		return len(t.BF16)
+	}
+	return len(t.Data)
 }
 
 // Write writes tensors to path as a safetensors file whose float data is stored as dtype (F32, BF16
@@ -57,7 +67,29 @@ func Encode(w io.Writer, tensors map[string]Tensor, dtype DType, metadata map[st
 	}
 	const chunk = 1 << 16
 	buf := make([]byte, chunk*dtype.Size())
+	var wide []float32
 	for _, name := range sortedNames(tensors) {
+		if bf := tensors[name].BF16; bf != nil {
+			for start := 0; start < len(bf); start += chunk {
+				part := bf[start:min(start+chunk, len(bf))]
+				b := buf[:len(part)*dtype.Size()]
+				if dtype == BF16 {
+					for i, v := range part {
+						binary.LittleEndian.PutUint16(b[2*i:], v)
+					}
+				} else {
+					wide = wide[:0]
+					for _, v := range part {
+						wide = append(wide, BF16ToFloat32(v))
+					}
+					encodeFloat32(b, wide, dtype)
+				}
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		data := tensors[name].Data
 		for start := 0; start < len(data); start += chunk {
 			part := data[start:min(start+chunk, len(data))]
@@ -85,7 +117,7 @@ func EncodedSize(tensors map[string]Tensor, dtype DType, metadata map[string]str
 	}
 	n := int64(8 + len(header))
 	for _, t := range tensors {
-		n += int64(len(t.Data) * dtype.Size())
+		n += int64(t.values() * dtype.Size())
 	}
 	return n, nil
 }
@@ -109,8 +141,11 @@ func check(tensors map[string]Tensor, dtype DType) error {
 			}
 			n *= d
 		}
-		if n != len(t.Data) {
-			return fmt.Errorf("tensor %q: shape %v needs %d values, got %d", name, t.Shape, n, len(t.Data))
+		if t.Data != nil && t.BF16 != nil {
+			return fmt.Errorf("tensor %q: both Data and BF16 are set", name)
+		}
+		if n != t.values() {
+			return fmt.Errorf("tensor %q: shape %v needs %d values, got %d", name, t.Shape, n, t.values())
 		}
 	}
 	return nil
@@ -135,7 +170,7 @@ func encodeHeader(tensors map[string]Tensor, dtype DType, metadata map[string]st
 		if shape == nil {
 			shape = []int{}
 		}
-		n := len(t.Data) * dtype.Size()
+		n := t.values() * dtype.Size()
 		header[name] = headerEntry{DType: dtype, Shape: shape, DataOffsets: [2]int{off, off + n}}
 		off += n
 	}
