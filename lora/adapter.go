@@ -29,9 +29,6 @@ type Adapter struct {
 	Config Config // with defaults applied
 	Model  model.Config
 	A, B   map[Module]*model.Tensor
-
-	// dropout, set only inside training graphs: per-step random state node.
-	rng *graph.Node
 }
 
 // NewAdapter returns a fresh adapter for mc: A drawn Kaiming-uniform (bound 1/√in, PEFT's default for
@@ -95,19 +92,14 @@ func (a *Adapter) Tensors() map[string]*model.Tensor {
 	return out
 }
 
-// Delta implements model.Adapter: Scale·(x·Aᵀ)·Bᵀ, with dropout on x in training graphs.
+// Delta implements model.Adapter: Scale·(x·Aᵀ)·Bᵀ. It applies no dropout: Train puts Config.Dropout
+// on x before Delta (dropoutHook).
 func (a *Adapter) Delta(p model.Params, layer int, module string, x *graph.Node) *graph.Node {
 	m := Module{layer, module}
 	if _, ok := a.A[m]; !ok {
 		return nil
 	}
 	A, B := p[a.TensorName(m, "A")], p[a.TensorName(m, "B")]
-	if a.rng != nil && a.Config.Dropout > 0 {
-		var u *graph.Node
-		a.rng, u = graph.RandomUniform(a.rng, x.Shape())
-		keep := graph.GreaterOrEqual(u, graph.ConstAsDType(u.Graph(), u.DType(), a.Config.Dropout))
-		x = graph.Where(keep, graph.DivScalar(x, 1-a.Config.Dropout), graph.ZerosLike(x))
-	}
 	h := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, A, []int{1}, nil) // [..., r]
 	d := graph.DotGeneral(h, []int{h.Rank() - 1}, nil, B, []int{1}, nil) // [..., out]
 	return graph.MulScalar(d, a.Config.Scale())
@@ -177,6 +169,5 @@ func (a *Adapter) Clone() *Adapter {
 		c.A[m] = t.Clone()
 		c.B[m] = a.B[m].Clone()
 	}
-	c.rng = nil
 	return &c
 }

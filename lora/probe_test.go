@@ -19,13 +19,13 @@ import (
 // These tests pin arithmetic that a mutation probe could change without any other test failing:
 // dropout's rescaling, AdamW's decoupled weight decay and global-norm clipping.
 
-// TestDropoutKeepsTheExpectedValue: in a training graph each input survives with probability 1−p and
-// is scaled by 1/(1−p), so E[dropout(x)] = x (PEFT's lora_dropout, torch.nn.Dropout).
+// TestDropoutKeepsTheExpectedValue: in a training graph (Train's dropoutHook) each input survives with
+// probability 1−p and is scaled by 1/(1−p), so E[dropout(x)] = x (PEFT's lora_dropout, torch.nn.Dropout).
 func TestDropoutKeepsTheExpectedValue(t *testing.T) {
 	const p = 0.25
 	mc := tinyConfig.WithDefaults()
 	h := mc.HiddenSize
-	// Rank h, A = B = I and alpha = rank make Delta(x) = dropout(x) on q_proj [h, h].
+	// Rank h, A = B = I and alpha = rank make the hook's Delta(dropout(x)) = dropout(x) on q_proj [h, h].
 	a, err := NewAdapter("t", mc, Config{Rank: h, Alpha: float64(h), Dropout: p, TargetModules: []string{"q_proj"}})
 	require.NoError(t, err)
 	q := Module{0, "q_proj"}
@@ -40,10 +40,8 @@ func TestDropoutKeepsTheExpectedValue(t *testing.T) {
 	require.NoError(t, err)
 	const rows = 2048
 	exec := graph.MustNewExec(b, func(in []*graph.Node) []*graph.Node {
-		a.rng = in[2]
-		defer func() { a.rng = nil }()
 		ps := model.Params{a.TensorName(q, "A"): in[0], a.TensorName(q, "B"): in[1]}
-		return []*graph.Node{a.Delta(ps, 0, "q_proj", graph.OnesLike(in[3]))}
+		return []*graph.Node{dropoutHook(a, ps, in[2])(0, "q_proj", graph.OnesLike(in[3]))}
 	})
 	defer exec.Finalize()
 	x := tensors.FromShape(shapes.Make(dtypes.Float32, rows, h))
