@@ -66,6 +66,9 @@ type PlanOptions struct {
 	// OptimizerStates is the number of float32 values of optimizer state per trained parameter.
 	// Default (0): 2 (AdamW's two moments); negative: none.
 	OptimizerStates int
+	// Recompute plans activation recomputation (TrainConfig.Recompute): the backward pass keeps each
+	// layer's input [B, T, D] and one layer's intermediates, not every layer's.
+	Recompute bool
 	// Device plans the device-resident layout of an accelerator (XLA): one copy of each weight and the
 	// optimizer state in device memory. Default false: the CPU backends' host layout, in which the
 	// backend reads the host Weights in place (see CopiedWeights), Train keeps a restore copy of the
@@ -267,6 +270,9 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 			p.Optimizer += p.Trainable * 4
 		}
 		p.Activations = L * layer
+		if o.Recompute {
+			p.Activations = L * B * T * D * a
+		}
 		p.Logits = 2 * B * T * V * a
 		if !o.Device {
 			p.Logits /= 2 // the accrete backend computes their gradient in the logits' own buffer

@@ -89,6 +89,13 @@ type TrainConfig struct {
 	// Layout says where the trained tensors and AdamW's state live during the run. Default
 	// (LayoutAuto): on the host on the CPU backends, on the device on the others (XLA).
 	Layout Layout
+	// Recompute keeps only each decoder layer's input from the forward pass and recomputes the layer's
+	// activations in the backward pass, one layer at a time (activation checkpointing,
+	// model.RecomputedGradients): the step's activations shrink from every layer's intermediates to
+	// one layer's plus the layers' inputs, for about a third more compute. For long sequences. It
+	// cannot be combined with adapter dropout (a recomputed layer would draw other masks). Default
+	// false.
+	Recompute bool
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -229,6 +236,12 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Seque
 	}
 	defer upd.close()
 	sg := newStepGraph(m, trainable, cfg.ExtraLoss)
+	if cfg.Recompute {
+		if sg.drop != nil {
+			return Result{}, fmt.Errorf("lora: Train: TrainConfig.Recompute cannot be combined with the adapter's dropout (%g): a recomputed layer would draw other masks", sg.drop.Config.Dropout)
+		}
+		sg.recompute = trainable
+	}
 	defer sg.close()
 
 	epochs, total := stepCount(cfg, len(data))
@@ -335,6 +348,9 @@ type stepGraph struct {
 	drop  *Adapter // the adapter whose inputs get dropout, or nil
 	extra func(p model.Params) *graph.Node
 	execs map[[2]int]*graph.Exec
+	// recompute, when set, names the trained tensors and the step recomputes activations
+	// (TrainConfig.Recompute).
+	recompute []string
 }
 
 func newStepGraph(m *model.Model, trainable []string, extra func(p model.Params) *graph.Node) *stepGraph {
@@ -359,7 +375,27 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 	if s.drop != nil {
 		hook = dropoutHook(s.drop, p, in[k+5])
 	}
-	h, _ := model.Forward(mc, p, model.ForwardInput{Tokens: tokens, Positions: positions, Hook: hook})
+	wrt := make([]*graph.Node, len(s.wrt))
+	for i, j := range s.wrt {
+		wrt[i] = in[j]
+	}
+	fin := model.ForwardInput{Tokens: tokens, Positions: positions, Hook: hook}
+	if s.recompute != nil {
+		lossFn := func(h *graph.Node) *graph.Node { return model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask) }
+		loss, grads := model.RecomputedGradients(mc, p, fin, lossFn, wrt, s.recompute)
+		extra := graph.ZerosLike(loss)
+		if s.extra != nil {
+			extra = s.extra(p)
+			for i, g := range graph.Gradient(extra, wrt...) {
+				grads[i] = graph.Add(grads[i], g)
+			}
+		}
+		for i := range grads {
+			grads[i] = graph.Mul(grads[i], weight)
+		}
+		return append([]*graph.Node{loss, extra}, grads...)
+	}
+	h, _ := model.Forward(mc, p, fin)
 	loss := model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask)
 	total, extra := loss, graph.ZerosLike(loss)
 	if s.extra != nil {
@@ -367,10 +403,6 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 		total = graph.Add(loss, extra)
 	}
 	total = graph.Mul(total, weight)
-	wrt := make([]*graph.Node, len(s.wrt))
-	for i, j := range s.wrt {
-		wrt[i] = in[j]
-	}
 	return append([]*graph.Node{loss, extra}, graph.Gradient(total, wrt...)...)
 }
 
@@ -606,6 +638,7 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, c
 	o.SeqLen = model.Bucket(maxLen)
 	o.Device = !onHost(m.Backend()) && cfg.Layout != LayoutHost
 	o.CopiedWeights = m.Backend().String() == "go"
+	o.Recompute = cfg.Recompute
 	if e, ok := m.Weights["model.embed_tokens.weight"]; ok && e.IsBF16() {
 		o.DType = BF16
 	}

@@ -45,25 +45,49 @@ type ForwardInput struct {
 // Forward builds the decoder and returns the final hidden states [B, T, hidden] after the last norm,
 // and the updated caches when in.Cache is set. It panics with the shapes on a shape error.
 func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCache) {
+	x, d := newDecoder(cfg, p, in)
+	for l := range d.cfg.NumHiddenLayers {
+		x = d.layer(p, l, x)
+	}
+	return d.finalNorm(p, x), d.caches
+}
+
+// decoder holds what every layer of one forward pass shares: the RoPE tables, the attention bias,
+// the cache bookkeeping, and the caches the layers write.
+type decoder struct {
+	cfg               Config
+	in                ForwardInput
+	B, T              int
+	cos, sin, rot     *Node
+	bias              *Node
+	writeMask, onehot *Node
+	updateAt          []*Node
+	caches            []KVCache
+}
+
+// newDecoder checks in, embeds the tokens (x [B, T, D]) and builds the per-pass tensors.
+func newDecoder(cfg Config, p Params, in ForwardInput) (x *Node, d *decoder) {
 	cfg = cfg.WithDefaults()
 	g := in.Tokens.Graph()
 	tokShape := in.Tokens.Shape()
 	if tokShape.Rank() != 2 || !in.Positions.Shape().Equal(tokShape) {
 		panic(fmt.Sprintf("model.Forward: tokens %s and positions %s must both be [B, T]", tokShape, in.Positions.Shape()))
 	}
+	d = &decoder{cfg: cfg, in: in}
 	B, T := tokShape.Dimensions[0], tokShape.Dimensions[1]
+	d.B, d.T = B, T
 	tok := in.Tokens
 	if tok.DType() != dtypes.Int32 {
 		tok = ConvertDType(tok, dtypes.Int32)
 	}
-	x := Gather(param(p, "model.embed_tokens.weight"), InsertAxes(tok, -1)) // [B, T, D]
+	x = Gather(param(p, "model.embed_tokens.weight"), InsertAxes(tok, -1)) // [B, T, D]
 
 	pos := in.Positions
 	if pos.DType() != dtypes.Int32 {
 		pos = ConvertDType(pos, dtypes.Int32)
 	}
-	cos, sin := ropeTables(cfg, pos) // [B, T, 1, hd]
-	rot := rotateHalfMatrix(g, cfg.HeadDim)
+	d.cos, d.sin = ropeTables(cfg, pos) // [B, T, 1, hd]
+	d.rot = rotateHalfMatrix(g, cfg.HeadDim)
 
 	// Attention mask [B, 1, 1, T, S]: key allowed when keyPos ≥ 0 and keyPos ≤ queryPos.
 	keyPos := pos
@@ -79,70 +103,75 @@ func Forward(cfg Config, p Params, in ForwardInput) (hidden *Node, caches []KVCa
 	allowed := And(GreaterOrEqual(k4, ZerosLike(k4)), LessOrEqual(k4, q4)) // [B, T, S]
 	bias := Where(allowed, Zeros(g, shapes.Make(dtypes.Float32, B, T, S)),
 		BroadcastToDims(Const(g, float32(-1e9)), B, T, S))
-	bias = Reshape(bias, B, 1, 1, T, S)
+	d.bias = Reshape(bias, B, 1, 1, T, S)
 
-	var writeMask, onehot *Node
-	var updateAt []*Node // start indices of the cache write, when the backend has DynamicUpdateSlice
 	if in.Cache != nil {
 		if len(in.Cache) != cfg.NumHiddenLayers {
 			panic(fmt.Sprintf("model.Forward: %d caches for %d layers", len(in.Cache), cfg.NumHiddenLayers))
 		}
 		start := ConvertDType(in.Start, dtypes.Int32)
-		caches = make([]KVCache, cfg.NumHiddenLayers)
+		d.caches = make([]KVCache, cfg.NumHiddenLayers)
 		if g.Backend().Capabilities().Operations[backends.OpTypeDynamicUpdateSlice] {
 			zero := ScalarZero(g, dtypes.Int32)
-			updateAt = []*Node{zero, zero, start, zero}
+			d.updateAt = []*Node{zero, zero, start, zero}
 		} else { // onehot[t, s] = 1 where slot s = Start + t
 			slot := Add(Iota(g, shapes.Make(dtypes.Int32, T, S), 0), BroadcastToDims(start, T, S))
 			sIdx := Iota(g, shapes.Make(dtypes.Int32, T, S), 1)
-			onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32) // [T, S]
-			writeMask = Reshape(ReduceSum(onehot, 0), 1, 1, S, 1)    // [1, 1, S, 1]
+			d.onehot = ConvertDType(Equal(slot, sIdx), dtypes.Float32) // [T, S]
+			d.writeMask = Reshape(ReduceSum(d.onehot, 0), 1, 1, S, 1)  // [1, 1, S, 1]
 		}
 	}
+	return x, d
+}
 
+// layer applies decoder layer l to x [B, T, D] (writing its cache when the pass has one).
+func (d *decoder) layer(p Params, l int, x *Node) *Node {
+	cfg, in, B, T := d.cfg, d.in, d.B, d.T
 	H, KV, hd := cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim
 	G := H / KV
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	for l := range cfg.NumHiddenLayers {
-		pre := fmt.Sprintf("model.layers.%d.", l)
-		h := rmsNorm(x, param(p, pre+"input_layernorm.weight"), cfg.RMSNormEps)
-		q := Reshape(linear(p, l, "q_proj", h, in.Hook), B, T, H, hd)
-		k := Reshape(linear(p, l, "k_proj", h, in.Hook), B, T, KV, hd)
-		v := Reshape(linear(p, l, "v_proj", h, in.Hook), B, T, KV, hd)
-		q = applyRope(q, cos, sin, rot)
-		k = applyRope(k, cos, sin, rot)
-		// keys and values [B, T, KV, hd] without a cache, the updated cache [B, KV, L, hd] with one.
-		kvAxes := "bskd"
-		if in.Cache != nil {
-			c := in.Cache[l]
-			kh, vh := TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B, KV, T, hd]
-			if updateAt != nil {                                                       // write slots [Start, Start+T) in place of the one-hot rewrite below
-				k = DynamicUpdateSlice(c.K, kh, updateAt)
-				v = DynamicUpdateSlice(c.V, vh, updateAt)
-			} else {
-				keep := OneMinus(writeMask)
-				// new[b, k, s, d] = Σ_t onehot[t, s] · kh[b, k, t, d]
-				k = Add(Mul(c.K, keep), Einsum("ts,bktd->bksd", onehot, kh))
-				v = Add(Mul(c.V, keep), Einsum("ts,bktd->bksd", onehot, vh))
-			}
-			caches[l] = KVCache{K: k, V: v}
-			kvAxes = "bksd"
+	pre := fmt.Sprintf("model.layers.%d.", l)
+	h := rmsNorm(x, param(p, pre+"input_layernorm.weight"), cfg.RMSNormEps)
+	q := Reshape(linear(p, l, "q_proj", h, in.Hook), B, T, H, hd)
+	k := Reshape(linear(p, l, "k_proj", h, in.Hook), B, T, KV, hd)
+	v := Reshape(linear(p, l, "v_proj", h, in.Hook), B, T, KV, hd)
+	q = applyRope(q, d.cos, d.sin, d.rot)
+	k = applyRope(k, d.cos, d.sin, d.rot)
+	// keys and values [B, T, KV, hd] without a cache, the updated cache [B, KV, L, hd] with one.
+	kvAxes := "bskd"
+	if in.Cache != nil {
+		c := in.Cache[l]
+		kh, vh := TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B, KV, T, hd]
+		if d.updateAt != nil {                                                     // write slots [Start, Start+T) in place of the one-hot rewrite below
+			k = DynamicUpdateSlice(c.K, kh, d.updateAt)
+			v = DynamicUpdateSlice(c.V, vh, d.updateAt)
+		} else {
+			keep := OneMinus(d.writeMask)
+			// new[b, k, s, d] = Σ_t onehot[t, s] · kh[b, k, t, d]
+			k = Add(Mul(c.K, keep), Einsum("ts,bktd->bksd", d.onehot, kh))
+			v = Add(Mul(c.V, keep), Einsum("ts,bktd->bksd", d.onehot, vh))
 		}
-		qg := Reshape(q, B, T, KV, G, hd)
-		scores := Einsum("btkgd,"+kvAxes+"->bkgts", qg, k) // [B, KV, G, T, S]
-		scores = Add(MulScalar(scores, scale), bias)
-		probs := Softmax(scores, -1)
-		att := Einsum("bkgts,"+kvAxes+"->btkgd", probs, v) // [B, T, KV, G, hd]
-		att = Reshape(att, B, T, H*hd)
-		x = Add(x, linear(p, l, "o_proj", att, in.Hook))
-
-		h = rmsNorm(x, param(p, pre+"post_attention_layernorm.weight"), cfg.RMSNormEps)
-		gate := linear(p, l, "gate_proj", h, in.Hook)
-		up := linear(p, l, "up_proj", h, in.Hook)
-		act := Mul(Mul(gate, Logistic(gate)), up) // SiLU(gate)·up
-		x = Add(x, linear(p, l, "down_proj", act, in.Hook))
+		d.caches[l] = KVCache{K: k, V: v}
+		kvAxes = "bksd"
 	}
-	return rmsNorm(x, param(p, "model.norm.weight"), cfg.RMSNormEps), caches
+	qg := Reshape(q, B, T, KV, G, hd)
+	scores := Einsum("btkgd,"+kvAxes+"->bkgts", qg, k) // [B, KV, G, T, S]
+	scores = Add(MulScalar(scores, scale), d.bias)
+	probs := Softmax(scores, -1)
+	att := Einsum("bkgts,"+kvAxes+"->btkgd", probs, v) // [B, T, KV, G, hd]
+	att = Reshape(att, B, T, H*hd)
+	x = Add(x, linear(p, l, "o_proj", att, in.Hook))
+
+	h = rmsNorm(x, param(p, pre+"post_attention_layernorm.weight"), cfg.RMSNormEps)
+	gate := linear(p, l, "gate_proj", h, in.Hook)
+	up := linear(p, l, "up_proj", h, in.Hook)
+	act := Mul(Mul(gate, Logistic(gate)), up) // SiLU(gate)·up
+	return Add(x, linear(p, l, "down_proj", act, in.Hook))
+}
+
+// finalNorm applies the last RMSNorm.
+func (d *decoder) finalNorm(p Params, x *Node) *Node {
+	return rmsNorm(x, param(p, "model.norm.weight"), d.cfg.RMSNormEps)
 }
 
 // Logits applies the LM head (lm_head.weight, or the embedding when tied) to hidden states [..., D].
