@@ -381,7 +381,9 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 	}
 	fin := model.ForwardInput{Tokens: tokens, Positions: positions, Hook: hook}
 	if s.recompute != nil {
-		lossFn := func(h *graph.Node) *graph.Node { return model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask) }
+		lossFn := func(h *graph.Node) *graph.Node {
+			return model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask)
+		}
 		loss, grads := model.RecomputedGradients(mc, p, fin, lossFn, wrt, s.recompute)
 		extra := graph.ZerosLike(loss)
 		if s.extra != nil {
