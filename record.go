@@ -47,16 +47,13 @@ func newRunRecord(l *Learner, s Strategy, tasks []Task, o RunOptions) *runRecord
 	tc.Seed, tc.Progress, tc.Label, tc.ExtraLoss, tc.MemoryBudget = 0, nil, "", nil, 0
 	lc := l.LoRA.WithDefaults()
 	lc.Seed = 0
-	tmpl := l.Template
-	tmpl.Prompt = cmp.Or(tmpl.Prompt, eval.DefaultTemplate.Prompt)
-	tmpl.Answer = cmp.Or(tmpl.Answer, eval.DefaultTemplate.Answer)
 	r := &runRecord{
 		Strategy:  strategyName(s),
 		Settings:  describe(s),
 		Tasks:     taskPrints(tasks),
 		LoRA:      describe(lc),
 		Train:     describe(tc),
-		Template:  describe(tmpl),
+		Template:  describe(fullTemplate(l.Template)),
 		Seed:      fmt.Sprintf("lora %d, train %d", l.LoRA.Seed, l.Train.Seed),
 		BaseModel: lora.Fingerprint(l.Model.Config, l.base),
 		MaxTokens: o.Eval.MaxTokens,
@@ -72,15 +69,23 @@ func newRunRecord(l *Learner, s Strategy, tasks []Task, o RunOptions) *runRecord
 	return r
 }
 
-// taskPrints returns "name sha256:…" for each task: the hash of its metric and its train and test
-// items as JSON.
+// fullTemplate is t with eval's defaults written out, so that templates that format alike compare equal.
+func fullTemplate(t eval.Template) eval.Template {
+	t.Prompt = cmp.Or(t.Prompt, eval.DefaultTemplate.Prompt)
+	t.Answer = cmp.Or(t.Answer, eval.DefaultTemplate.Answer)
+	return t
+}
+
+// taskPrints returns "name sha256:…" for each task: the hash of its metric, its train and test items
+// and its own template (Task.Template, when set) as JSON.
 func taskPrints(tasks []Task) []string {
 	var out []string
 	for _, t := range tasks {
 		b, err := json.Marshal(struct {
 			Metric      eval.Metric
 			Train, Test []Example
-		}{t.Metric, t.Train, t.Test})
+			Template    eval.Template `json:",omitzero"` // left out when zero: the hashes of earlier checkpoints stand
+		}{t.Metric, t.Train, t.Test, t.Template})
 		if err != nil { // not expected: Example is strings
 			b = []byte(fmt.Sprintf("%v", t))
 		}

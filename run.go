@@ -18,11 +18,14 @@ import (
 // RunOptions configures Run. The zero value scores with eval's defaults, keeps no checkpoints and
 // measures no base knowledge.
 type RunOptions struct {
-	// Eval configures scoring. Its Template is replaced by the learner's.
+	// Eval configures scoring. Its Template is replaced by the learner's, which a task's own
+	// Template (eval.Task.Template) may replace in turn only for the Knowledge tasks: Run refuses a
+	// trained task whose Template differs from the learner's.
 	Eval eval.Options
 	// Knowledge are tasks the base model already knows; their mean headline score (held-out
 	// phrasings, where they have any) after every round is the matrix's retention column
-	// (Matrix.Knowledge). nil: not measured.
+	// (Matrix.Knowledge). Each is scored in its own Template when it sets one (the template the base
+	// model learnt it in), else in the learner's. nil: not measured.
 	Knowledge []Task
 	// GeneralText is held-out general text (documents the model never trained on) whose bits per byte
 	// (eval.BitsPerByte) are measured on the base model and after every round: the other retention
@@ -64,6 +67,12 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 	names := make([]string, len(tasks))
 	for i, t := range tasks {
 		names[i] = t.Name
+		// A round trains in the learner's template (Learner.Encode); scoring the task in another
+		// would measure a prompt it never learnt.
+		if t.Template != (eval.Template{}) && fullTemplate(t.Template) != fullTemplate(l.Template) {
+			return nil, fmt.Errorf("accrete: Run: task %q has its own Template %+v, but rounds train in the learner's %+v: leave a trained task's Template zero",
+				t.Name, t.Template, l.Template)
+		}
 	}
 	o.Eval.Template = l.Template
 	start := 0

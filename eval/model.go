@@ -120,7 +120,8 @@ func FormatAnswer(answer string) string { return DefaultTemplate.FormatAnswer(an
 
 // Options configures Score. The zero value is ready to use.
 type Options struct {
-	// Template formats prompts and choices. Zero means DefaultTemplate.
+	// Template formats prompts and choices, for tasks that set none (Task.Template). Zero means
+	// DefaultTemplate.
 	Template Template
 	// BatchSize is the most prompts (Generate) or pairs (LogLikelihood) per Model call. Zero means 16.
 	BatchSize int
@@ -231,8 +232,12 @@ type query struct {
 // Score scores model m on every test item of task t, on the trained prompt and, separately, on each
 // held-out phrasing (paraphrases and novel phrasings); the further trained Phrasings are not scored.
 // Generative metrics call m.Generate; MultipleChoice calls m.LogLikelihood with one
-// (Format(prompt), Continuation(choice)) pair per choice.
+// (Format(prompt), Continuation(choice)) pair per choice. The template is t.Template when the task
+// sets one, else o.Template.
 func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
+	if t.Template != (Template{}) {
+		o.Template = t.Template
+	}
 	if err := o.Validate(); err != nil {
 		return TaskScore{}, err
 	}

@@ -214,6 +214,27 @@ func TestScoreCustomTemplate(t *testing.T) {
 	assert.InDelta(t, 1.0/3, s.Trained, tol)
 }
 
+// TestScoreTaskTemplate: a task's own template wins over Options.Template (the base model's facts
+// keep "Q:/A:" in a run prompted with Alpaca's), a task without one gets Options.Template, and a bad
+// task template is refused like a bad option.
+func TestScoreTaskTemplate(t *testing.T) {
+	ctx := context.Background()
+	task := capitals()
+	o := &oracle{gen: map[string]string{"Q: Capital of France?\nA:": " Paris"}}
+	s, err := Score(ctx, o, task, Options{Template: AlpacaTemplate})
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, s.Trained, "Alpaca's prompt is not the oracle's")
+
+	task.Template = DefaultTemplate
+	s, err = Score(ctx, o, task, Options{Template: AlpacaTemplate})
+	require.NoError(t, err)
+	assert.InDelta(t, 1.0/3, s.Trained, tol, "the task's Q:/A: template wins")
+
+	task.Template = Template{Prompt: "no placeholder"}
+	_, err = Score(ctx, o, task, Options{})
+	assert.ErrorContains(t, err, "has no {prompt}")
+}
+
 func TestScoreMultipleChoice(t *testing.T) {
 	task := Task{Name: "mc", Metric: MultipleChoice, Test: []Example{
 		{ID: "q1", Prompt: "Color of the sky?", Answer: "blue", Choices: []string{"blue", "green"}, Paraphrases: []string{"The sky is which color?"}},

@@ -52,4 +52,8 @@ type Task struct {
 	Metric Metric    `json:"metric"`
 	Train  []Example `json:"-"`
 	Test   []Example `json:"-"`
+	// Template, when set, is the template the task's items are meant for, and Score uses it in place
+	// of Options.Template: a run that trains on the paper's data in Alpaca's prompt still scores the
+	// base model's own facts in the "Q:/A:" template it learnt them in. Zero: Options.Template.
+	Template Template `json:"template,omitzero"`
 }
