@@ -7,9 +7,11 @@
 // LLM"): per method, acquisition on held-out phrasings (and on the trained ones, when measured) and
 // retention of the base model's knowledge, side by side, with 95% intervals for results aggregated
 // over seeds. Matrix draws an eval.Matrix as a heat map, one row per round. Frontier draws the
-// acquisition-retention frontier of a learning-rate sweep. Each returns a gonum *plot.Plot (imported
-// here as gplot) to adjust or to write with Save; SaveReport writes an eval.Report and all its figures
-// into a directory.
+// acquisition-retention frontier of a learning-rate sweep. Scatter draws groups of points with their
+// least-squares lines (how a measure goes with an outcome, e.g. merge interference against forgetting).
+// Each returns a gonum *plot.Plot (imported here as gplot) to adjust or to write with Save, or with
+// SaveGrid as panels of one figure; SaveReport writes an eval.Report and all its figures into a
+// directory.
 //
 // # Invariants
 //

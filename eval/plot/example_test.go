@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	gplot "gonum.org/v1/plot"
+
 	"github.com/accrete/accrete/eval"
 	"github.com/accrete/accrete/eval/plot"
 )
@@ -69,4 +71,35 @@ func ExampleSaveReport() {
 	// report.csv
 	// report.json
 	// report.md
+}
+
+// Draw how an interference measure goes with a loss, one series per merge method with its
+// least-squares line, and save two such panels side by side as one figure.
+func ExampleScatter() {
+	cosine := []float64{-0.2, 0.1, 0.4, 0.8}
+	avg := plot.ScatterSeries{Name: "average", X: cosine, Y: []float64{0.5, 0.4, 0.3, 0.1}, Fit: true}
+	ties := plot.ScatterSeries{Name: "TIES", X: cosine, Y: []float64{0.45, 0.42, 0.2, 0.15}, Fit: true}
+	left, err := plot.Scatter("loss vs cosine", "ΔW cosine", "score loss", []plot.ScatterSeries{avg, ties})
+	if err != nil {
+		log.Fatal(err)
+	}
+	right, err := plot.Scatter("TIES only", "ΔW cosine", "score loss", []plot.ScatterSeries{ties})
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "plot-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "interference.png")
+	if err := plot.SaveGrid([][]*gplot.Plot{{left, right}}, path, 0, 0); err != nil { // 0, 0: 12 cm × 9 cm a panel
+		log.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(filepath.Base(path), "is a PNG:", bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")))
+	// Output: interference.png is a PNG: true
 }

@@ -29,6 +29,16 @@
 // less than FFT" can be judged at matched acquisition. A rate given with -lr-lora or -lr-fft is used
 // as given.
 //
+// With a merge method in the run, the interference study (-interference) takes every pair of the
+// merge rows' tasks, compares the pair's one-round adapters before merging (merge.Interference: ΔW
+// cosine, A-subspace overlap, TIES sign conflicts), merges the pair alone by each merge method, and
+// correlates the interference with the score each task lost (Pearson and Spearman, Fisher-z
+// intervals, Mantel-style permutation p-values): a section of report.md and figure7_interference.png.
+//
+// The methods beyond the paper (-methods ewc,nlora,ella,inflora,osf) run at a strength (λ, ε or the
+// kept fraction) chosen on the validation items over the study's rounds (-strength-grid), as the
+// learning rates are.
+//
 //	go run ./examples/paper                 # the default miniature (under 10 minutes on 2 cores)
 //	go run ./examples/paper -full           # every method over every round and item
 //	go run ./examples/paper -limit 0 -seeds 5 # every item of every pack, five seeds
@@ -96,6 +106,13 @@ type options struct {
 	lrLoRAGiven, lrFFTGiven bool
 	// taskMetrics overrides the metric of tasks read with -tasks (eval.ReadOptions.Metrics).
 	taskMetrics map[string]eval.Metric
+	// interference is how many tasks the interference study pairs (-1: the merge methods' rounds when
+	// the run has one, else none; 0: none).
+	interference int
+	// strengthGrid chooses the strengths of the methods beyond the paper on validation items;
+	// strengths are the chosen ones, by method name (strengthOf).
+	strengthGrid bool
+	strengths    map[string]float64
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -132,6 +149,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
 	fs.IntVar(&o.maxLen, "max-len", 0, "longest training sequence in tokens: a longer one keeps the head and tail of its prompt and the head of its answer, as the paper's code truncates (0: no limit)")
 	fs.IntVar(&o.jointRepeat, "joint-repeat", 0, "joint: repeat every task smaller than the round's largest this many times, whole (the paper repeats each TRACE task 79 times beside MetaMathQA); 0: sample smaller tasks up to the largest's size")
+	fs.IntVar(&o.interference, "interference", -1, "interference study: every pair of the first N tasks' one-round adapters is merged by each merge method, and the adapters' interference (ΔW cosine, A-subspace overlap, sign conflicts) is correlated with what the merge cost the two tasks (default: the merge methods' rounds, reusing their adapters, when the run has a merge method; 0: off; N above the merges' rounds trains the other tasks' adapters too)")
+	fs.BoolVar(&o.strengthGrid, "strength-grid", true, "choose the strength of each method beyond the paper that runs (N-LoRA's, ELLA's and EWC's λ, InfLoRA's ε, OSF's kept fraction) from a grid around its set value: each value trains the method over the study's rounds of validation items; false: the values set on the tests' tiny model and the packages' defaults")
 	fs.BoolVar(&o.paperSettings, "paper-settings", false, "the paper's training setup: constant learning rate 2e-5 for LoRA and FFT (no grid), effective batch 16 in micro-batches of 4, 10 epochs per task, no warm-up, joint training with smaller tasks repeated 79 times, every item and task in the paper's order; flags given explicitly still win")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -223,6 +242,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.seeds < 1 {
 		return o, fmt.Errorf("-seeds must be ≥ 1, got %d", o.seeds)
 	}
+	if o.interference < -1 || o.interference == 1 {
+		return o, fmt.Errorf("-interference must be 0 (off) or ≥ 2 tasks, got %d", o.interference)
+	}
 	// -1 is "not given": the miniature's defaults, or every task and item under -full; 0 is always
 	// "every".
 	unset := func(v, def int) int {
@@ -279,7 +301,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	// The validation split: items held back from the study, on which the learning rates are chosen
 	// and the frontier scored; the study trains and scores only the rest.
 	var valTasks, valKnowledge []accrete.Task
-	if needsValidation(o) {
+	if needsValidation(o) || needsStrengthGrid(o) {
 		allTasks, valTasks = splitValidation(allTasks, o.seed)
 		allKnowledge, valKnowledge = splitValidation(allKnowledge, o.seed)
 	}
@@ -298,6 +320,10 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	notes := describe(o, base.Config.NumParams(), allTasks, samples[0].tasks, allKnowledge, samples[0].knowledge)
 	if valTasks != nil {
 		notes = append(notes, describeValidation(o, valTasks, valKnowledge))
+	}
+	nInterference := interferenceTasks(o, len(allTasks))
+	if nInterference >= 2 {
+		notes = append(notes, describeInterference(o, samples[0].tasks, nInterference))
 	}
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
@@ -347,10 +373,19 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	report.LearningRates, report.Frontier = rates.rates, rates.points
 	report.Notes = append(report.Notes, rates.note)
 	fmt.Fprintln(stdout, rates.note)
+	strengthNote, err := chooseStrengths(ctx, &o, train, samples[0].tasks, valTasks, valKnowledge, stdout)
+	if err != nil {
+		return err
+	}
+	if strengthNote != "" {
+		report.Notes = append(report.Notes, strengthNote)
+		fmt.Fprintln(stdout, strengthNote)
+	}
 	var warnings []string
 	general := heldOutText(o.bpbDocs) // read once: every run scores the same documents
 	for _, name := range o.methods {
 		spec, _ := methodByName(name)
+		spec.label = labelOf(spec, o)
 		var runs []eval.MethodResult
 		for k, smp := range samples {
 			so := o
@@ -405,8 +440,26 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if sub, ok := sequentialPrefix(report.Methods, rounds(len(allTasks), o.rounds)); ok {
 		report.Methods = append(report.Methods, sub)
 	}
+	var ir *interferenceReport
+	if nInterference >= 2 {
+		var seedTasks [][]accrete.Task
+		for _, smp := range samples {
+			seedTasks = append(seedTasks, smp.tasks)
+		}
+		if ir, err = interferenceStudy(ctx, o, newLearner, seedTasks, nInterference, stdout); err != nil {
+			return err
+		}
+	}
 	if err := plot.SaveReport(&report, o.out); err != nil {
 		return err
+	}
+	if ir != nil {
+		if err := saveInterference(o.out, &report, ir); err != nil {
+			return err
+		}
+		if err := interferenceFigure(o.out, ir); err != nil {
+			return err
+		}
 	}
 	if err := figures(o.out, report.Methods); err != nil {
 		return err
@@ -417,6 +470,11 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	fmt.Fprintln(stdout)
 	if err := report.WriteMarkdown(stdout); err != nil {
 		return err
+	}
+	if ir != nil {
+		if err := writeInterference(stdout, ir); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (report.md, report.csv, report.json, figures) in %s\n", o.out, time.Since(began).Round(time.Second))
 	return nil

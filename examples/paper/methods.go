@@ -49,14 +49,18 @@ var methods = []method{
 	{"olora-0.5-sum", "O-LoRA λ=0.5 (raw sum)", semi, false, false, func(o options) accrete.Strategy {
 		return orthlora.New(orthlora.Config{Lambda: 0.5, Scale: orthlora.Sum})
 	}},
-	// O-LoRA's successors and the classic baselines (issue 19): optional, not in defaultMethods. Their
-	// λ's were set on the tests' tiny model, where each cuts its measured interference several-fold
-	// at a task-loss cost under 1%; tune them on the study's model with the logged penalty/task ratio.
-	{"nlora", "N-LoRA λ=1e-4", semi, false, false, func(o options) accrete.Strategy { return nlora.New(nlora.Config{Lambda: 1e-4}) }},
-	{"inflora", "InfLoRA ε=0.95", semi, false, false, func(o options) accrete.Strategy { return inflora.New(inflora.Config{}) }},
-	{"ella", "ELLA λ=0.01", semi, false, false, func(o options) accrete.Strategy { return ella.New(ella.Config{Lambda: 0.01}) }},
-	{"ewc", "EWC λ=0.1", semi, false, false, func(o options) accrete.Strategy { return ewc.New(ewc.Config{Lambda: 0.1}) }},
-	{"osf", "OSF keep=0.5", semi, false, false, func(o options) accrete.Strategy { return osf.New(osf.Config{}) }},
+	// O-LoRA's successors and the classic baselines (issue 19): optional, not in defaultMethods. Each
+	// runs at its strength (strengths: chosen on the validation items with -strength-grid, the
+	// default, else the table's value); labelOf adds it to the label.
+	{"nlora", "N-LoRA", semi, false, false, func(o options) accrete.Strategy {
+		return nlora.New(nlora.Config{Lambda: strengthOf(o, "nlora")})
+	}},
+	{"inflora", "InfLoRA", semi, false, false, func(o options) accrete.Strategy {
+		return inflora.New(inflora.Config{Threshold: strengthOf(o, "inflora")})
+	}},
+	{"ella", "ELLA", semi, false, false, func(o options) accrete.Strategy { return ella.New(ella.Config{Lambda: strengthOf(o, "ella")}) }},
+	{"ewc", "EWC", semi, false, false, func(o options) accrete.Strategy { return ewc.New(ewc.Config{Lambda: strengthOf(o, "ewc")}) }},
+	{"osf", "OSF", semi, false, false, func(o options) accrete.Strategy { return osf.New(osf.Config{Keep: strengthOf(o, "osf")}) }},
 	{"merge-avg", "merge average", semi, false, false, func(o options) accrete.Strategy { return merge.New(merge.Config{Method: merge.Linear}) }},
 	{"merge-ties", "merge TIES", semi, false, false, func(o options) accrete.Strategy {
 		return merge.New(merge.Config{Method: merge.TIES, Density: 0.2})
