@@ -29,7 +29,8 @@
 // dies at it (an intermediate, or an input the caller donated: a decode step's KV cache is updated in
 // place that way). Pooled buffers of 16K floats and more live in anonymous memory maps outside the
 // Go heap, so the garbage collector does not pace on them and a process's peak memory stays near what
-// the computation needs; the free lists keep at most 4 GiB and Backend.Finalize empties them.
+// the computation needs; the free lists keep at most the peak of mapped memory in use so far (at least
+// 256 MiB) and Backend.Finalize empties them.
 // Outputs, constants and the buffers exchanged with the host are ordinary Go slices
 // (HasSharedBuffers).
 //
