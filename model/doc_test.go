@@ -9,7 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
-// TestDocNumbers: the shape buckets and program-cache sizes doc.go states are the code's (and GoMLX's).
+// TestDocNumbers: the shape buckets, program-cache sizes and weight overhead doc.go states are the code's
+// (and GoMLX's).
 func TestDocNumbers(t *testing.T) {
 	b, err := os.ReadFile("doc.go")
 	if err != nil {
@@ -20,6 +21,7 @@ func TestDocNumbers(t *testing.T) {
 		fmt.Sprintf("lengths to powers of two from %d, batches to powers of two", Bucket(1)),
 		fmt.Sprintf("dropping the least recently used beyond %d, so GoMLX's per-Exec limit of %d cached shapes",
 			maxPrograms, graph.DefaultExecMaxCacheSize),
+		fmt.Sprintf("(TestWeightsHeldOnce: the model holds its weights plus under %.0f%%)", 100*weightsOverhead),
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("doc.go does not say %q", want)
