@@ -54,6 +54,7 @@ type Task struct {
 	Test   []Example `json:"-"`
 	// Template, when set, is the template the task's items are meant for, and Score uses it in place
 	// of Options.Template: a run that trains on the paper's data in Alpaca's prompt still scores the
-	// base model's own facts in the "Q:/A:" template it learnt them in. Zero: Options.Template.
+	// base model's own facts in the "Q:/A:" template it learnt them in. A tasks.json manifest carries it
+	// as "template" (ReadManifest, WriteTasks). Zero: Options.Template.
 	Template Template `json:"template,omitzero"`
 }

@@ -146,6 +146,9 @@ func (t Task) Validate() error {
 	if !t.Metric.Valid() {
 		return fmt.Errorf("eval: task %q: %w %q", t.Name, ErrUnknownMetric, t.Metric)
 	}
+	if err := t.Template.Validate(); err != nil {
+		return fmt.Errorf("%w (task %q)", err, t.Name)
+	}
 	return errors.Join(
 		validateExamples(t.Train, t.Metric, fmt.Sprintf("task %q train", t.Name)),
 		validateExamples(t.Test, t.Metric, fmt.Sprintf("task %q test", t.Name)))
@@ -278,10 +281,11 @@ type manifest struct {
 }
 
 type manifestEntry struct {
-	Name   string `json:"name"`
-	Metric Metric `json:"metric"`
-	Train  string `json:"train,omitempty"`
-	Test   string `json:"test,omitempty"`
+	Name     string   `json:"name"`
+	Metric   Metric   `json:"metric"`
+	Train    string   `json:"train,omitempty"`
+	Test     string   `json:"test,omitempty"`
+	Template Template `json:"template,omitzero"`
 }
 
 // ReadManifest reads the tasks of a task directory, in the order its manifest lists them, which is the
@@ -294,8 +298,9 @@ type manifestEntry struct {
 //	]}
 //
 // A task without "test" is scored on its training items (a knowledge task scored on the trained prompts
-// and their paraphrases); one without "train" is scored only (the base model's own knowledge). Task
-// names must be unique. Every file is checked as by ReadExamples and Task.Validate; errors name the file
+// and their paraphrases); one without "train" is scored only (the base model's own knowledge). A task's
+// optional "template" ({"prompt": …, "answer": …, "eos": …, "choice_delimiter": …}) is its
+// Task.Template. Task names must be unique. Every file is checked as by ReadExamples and Task.Validate; errors name the file
 // and line.
 func ReadManifest(dir string) ([]Task, error) {
 	path := filepath.Join(dir, ManifestName)
@@ -315,7 +320,7 @@ func ReadManifest(dir string) ([]Task, error) {
 		if err := checkEntry(me, seen); err != nil {
 			return nil, fmt.Errorf("eval: %s: tasks[%d]: %w", path, i, err)
 		}
-		t := Task{Name: me.Name, Metric: me.Metric}
+		t := Task{Name: me.Name, Metric: me.Metric, Template: me.Template}
 		if me.Train != "" {
 			p := filepath.Join(dir, me.Train)
 			if t.Train, err = readExamplesFile(p, me.Metric); err != nil {
@@ -352,6 +357,9 @@ func checkEntry(me manifestEntry, seen map[string]bool) error {
 	case me.Train == "" && me.Test == "":
 		return fmt.Errorf("task %q: neither %q nor %q given", me.Name, "train", "test")
 	}
+	if err := me.Template.Validate(); err != nil {
+		return fmt.Errorf("task %q: field %q: %w", me.Name, "template", err)
+	}
 	seen[me.Name] = true
 	return nil
 }
@@ -376,7 +384,7 @@ func WriteTasks(dir string, tasks []Task) error {
 		if !filepath.IsLocal(t.Name) || strings.ContainsAny(t.Name, `/\`) {
 			return fmt.Errorf("eval: task name %q cannot be a file name", t.Name)
 		}
-		me := manifestEntry{Name: t.Name, Metric: t.Metric}
+		me := manifestEntry{Name: t.Name, Metric: t.Metric, Template: t.Template}
 		if len(t.Train) > 0 {
 			me.Train = t.Name + ".train.jsonl"
 			if err := WriteExamplesFile(filepath.Join(dir, me.Train), t.Train); err != nil {

@@ -130,7 +130,8 @@ func TestTasksRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	caps := capitals()
 	caps.Train = caps.Test
-	mc := Task{Name: "mmlu", Metric: MultipleChoice, Test: []Example{{ID: "q", Prompt: "2+2?", Answer: "4", Choices: []string{"3", "4"}}}}
+	mc := Task{Name: "mmlu", Metric: MultipleChoice, Test: []Example{{ID: "q", Prompt: "2+2?", Answer: "4", Choices: []string{"3", "4"}}},
+		Template: AlpacaTemplate}
 	require.NoError(t, WriteTasks(dir, []Task{caps, mc}))
 
 	got, err := ReadTasks(dir)
@@ -175,6 +176,8 @@ func TestReadTasksErrors(t *testing.T) {
 		{"no name", `{"tasks":[{"metric":"exact_match","train":"a.jsonl"}]}`, nil, `tasks[0]: field "name": empty`, ErrEmptyField},
 		{"unknown metric", `{"tasks":[{"name":"a","metric":"bleu","train":"a.jsonl"}]}`, nil, `tasks[0]: task "a": field "metric": unknown metric "bleu"`, ErrUnknownMetric},
 		{"no files", `{"tasks":[{"name":"a","metric":"exact_match"}]}`, nil, `neither "train" nor "test"`, nil},
+		{"bad template", `{"tasks":[{"name":"a","metric":"exact_match","train":"a.jsonl","template":{"prompt":"Q:"}}]}`, nil,
+			`tasks[0]: task "a": field "template": eval: Template.Prompt "Q:" has no {prompt}`, nil},
 		{"duplicate name", `{"tasks":[{"name":"a","metric":"exact_match","train":"a.jsonl"},{"name":"a","metric":"rouge_l","test":"a.jsonl"}]}`,
 			map[string]string{"a.jsonl": good}, `tasks[1]: task "a" listed twice`, nil},
 		{"missing file", `{"tasks":[{"name":"a","metric":"exact_match","train":"a.jsonl"}]}`, nil, "a.jsonl: no such file", os.ErrNotExist},
@@ -214,6 +217,9 @@ func TestWriteTasksErrors(t *testing.T) {
 	invalid := capitals()
 	invalid.Test[0].Answer = ""
 	assert.ErrorIs(t, WriteTasks(dir, []Task{invalid}), ErrEmptyField)
+	badTemplate := capitals()
+	badTemplate.Template = Template{Answer: "A:"}
+	assert.ErrorContains(t, WriteTasks(dir, []Task{badTemplate}), `Template.Answer "A:" has no {answer} (task "capitals")`)
 }
 
 func TestWriteExamplesFileAtomic(t *testing.T) {
