@@ -112,7 +112,8 @@ func splitValidation(tasks []accrete.Task, seed uint64) (study, val []accrete.Ta
 				testLeft--
 			}
 		}
-		s, v := accrete.Task{Name: t.Name, Metric: t.Metric}, accrete.Task{Name: t.Name, Metric: t.Metric}
+		s, v := t, t // name, metric and template
+		s.Train, s.Test, v.Train, v.Test = nil, nil, nil, nil
 		for _, e := range t.Train {
 			if k := itemKey(e); !held[k] {
 				s.Train = append(s.Train, e)
@@ -151,7 +152,8 @@ func validationTasks(sampled, val []accrete.Task, n, limit int) ([]accrete.Task,
 			// so the grid would measure nothing but retention.
 			train = test
 		}
-		out[i] = accrete.Task{Name: sampled[i].Name, Metric: sampled[i].Metric, Train: train, Test: test}
+		out[i] = sampled[i]
+		out[i].Train, out[i].Test = train, test
 	}
 	return out, nil
 }

@@ -39,7 +39,7 @@
 // kept fraction) chosen on the validation items over the study's rounds (-strength-grid), as the
 // learning rates are.
 //
-//	go run ./examples/paper                 # the default miniature (under 10 minutes on 2 cores)
+//	go run ./examples/paper                 # the default miniature (minutes on 2 cores: README's Results time it)
 //	go run ./examples/paper -full           # every method over every round and item
 //	go run ./examples/paper -limit 0 -seeds 5 # every item of every pack, five seeds
 //	go run ./examples/paper -frontier      # also the sequential frontier over the learning-rate grids
@@ -165,8 +165,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		o.lrFFTGiven = o.lrFFTGiven || f.Name == "lr-fft"
 	})
 	if o.paperSettings {
-		// Lee & Wynter's setup (PAPER.md, and the released code's defaults): one constant rate for
-		// both methods, an effective batch of 16, ~10 epochs per task; the data's own order.
+		// Lee & Wynter's setup (arXiv 2410.14753 and its released code's defaults, github.com/RhuiDih/cl):
+		// one constant rate for both methods, an effective batch of 16, ~10 epochs per task; the data's
+		// own order.
 		set := func(name string, f func()) {
 			if !given[name] {
 				f()
@@ -318,6 +319,12 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		progress = nil
 	}
 	notes := describe(o, base.Config.NumParams(), allTasks, samples[0].tasks, allKnowledge, samples[0].knowledge)
+	for _, k := range allKnowledge {
+		if k.Template != (eval.Template{}) && k.Template != tmpl {
+			notes = append(notes, fmt.Sprintf("Retention: %s is scored in its own prompt, %q, the one the base model learnt it in; the rounds train in the data's.",
+				k.Name, k.Template.Format("…")))
+		}
+	}
 	if valTasks != nil {
 		notes = append(notes, describeValidation(o, valTasks, valKnowledge))
 	}
@@ -683,15 +690,18 @@ func parseTaskMetrics(s string) (map[string]eval.Metric, error) {
 }
 
 // loadTasks returns the new-knowledge tasks and the base-knowledge tasks (retention), every item of
-// each (sampleTasks applies -limit and -knowledge per seed), and the template they are meant for: the
+// each (sampleTasks applies -limit and -knowledge per seed), and the template the rounds train in: the
 // paper's (eval.PaperTemplate: TRACE prompts as is, MetaMathQA and GSM8K in Alpaca's prompt, EOS after
 // the answer) for a directory of the paper's data, "Q:/A:" for the packs and a tasks.json manifest.
+// The shipped model's own facts keep "Q:/A:" (their Task.Template) whatever the rounds train in: it
+// learnt them in that template and knows none of them in the paper's.
 func loadTasks(o options) (tasks, knowledge []accrete.Task, tmpl eval.Template, err error) {
 	po := packs.Options{}
 	base, err := packs.Base(po)
 	if err != nil {
 		return nil, nil, tmpl, err
 	}
+	base.Template = eval.DefaultTemplate
 	if o.tasksDir == "" {
 		tasks, err = packs.All(po)
 		return tasks, []accrete.Task{base}, eval.DefaultTemplate, err
