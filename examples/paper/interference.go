@@ -383,9 +383,9 @@ func interferenceTasks(o options, tasks int) int {
 // describeInterference is the report's header note on the interference study: what it pairs and
 // whether the default run includes it.
 func describeInterference(o options, tasks []accrete.Task, n int) string {
-	how := "part of this run because the run has merge methods (-interference 0 turns it off)"
+	how := "part of every run with a merge method; -interference 0 turns it off"
 	if o.interference > 0 {
-		how = fmt.Sprintf("run with -interference %d", o.interference)
+		how = fmt.Sprintf("-interference %d", o.interference)
 	}
 	pairs := n * (n - 1) / 2
 	return fmt.Sprintf("Interference study (%s): every pair of the first %d tasks (%s), %d pairs per seed, %d in all, "+

@@ -326,7 +326,7 @@ func TestSmallStudyWithInterferenceAndStrengths(t *testing.T) {
 	require.Equal(t, 0, code, errb.String())
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	assert.Contains(t, string(md), "Interference study (part of this run because the run has merge methods")
+	assert.Contains(t, string(md), "Interference study (part of every run with a merge method; -interference 0 turns it off)")
 	assert.Contains(t, string(md), "## Interference and merge loss")
 	assert.Contains(t, string(md), "| merge average | ΔW cosine | score loss | 6 |", "3 pairs × 2 seeds")
 	assert.Contains(t, string(md), "Strengths of the methods beyond the paper, chosen on the validation items over 3 rounds")
