@@ -360,6 +360,8 @@ var realCases = []struct{ name, torchKey, label string }{
 	{"gen-smol-b16-bf16", "gen smol B16", "greedy decoding, SmolLM2-135M shape, B16, bf16 weights"},
 	{"lora-tl1b-b1", "lora tl1b B1 T128", "LoRA step, TinyLlama-1.1B shape, B1 T128"},
 	{"lora-tl1b-b1-bf16", "lora tl1b B1 T128", "LoRA step, TinyLlama-1.1B shape, B1 T128, bf16 base"},
+	{"lora-tl1b-b1-t1024-bf16", "lora tl1b B1 T1024", "LoRA step, TinyLlama-1.1B shape, B1 T1024, bf16 base"},
+	{"lora-tl1b-b1-t1024-bf16-recompute", "lora tl1b B1 T1024", "the same, activations recomputed (TrainConfig.Recompute)"},
 	{"lora-l3b-b1-bf16", "lora l3b B1 T128", "LoRA step, Llama-3.2-3B shape, B1 T128, bf16 base"},
 	{"lora-l8b-b1-bf16", "lora l8b B1 T128", "LoRA step, Llama-3.1-8B shape, B1 T128, bf16 base"},
 }
