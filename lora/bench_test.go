@@ -85,28 +85,7 @@ func benchTrainStep(b *testing.B, sh benchShape, mode string, layout Layout) tim
 	rng := rand.New(rand.NewPCG(1, 1))
 	m, err := model.New(be, sh.cfg, model.RandomWeights(sh.cfg, rng, 0.02, 0))
 	require.NoError(b, err)
-	var trainable []string
-	if mode == "lora" {
-		a, err := NewAdapter("bench", m.Config, Config{Rank: 8, Alpha: 16, Seed: 1})
-		require.NoError(b, err)
-		m.SetAdapter(a)
-		for n := range a.Tensors() {
-			trainable = append(trainable, n)
-		}
-	} else {
-		for n := range m.Weights {
-			trainable = append(trainable, n)
-		}
-	}
-	slices.Sort(trainable)
-	data := make([]Sequence, (b.N+1)*sh.B)
-	for i := range data {
-		toks := make([]int, sh.T)
-		for j := range toks {
-			toks[j] = rng.IntN(sh.cfg.VocabSize)
-		}
-		data[i] = Sequence{Tokens: toks, PromptLen: 1}
-	}
+	trainable, data := benchRun(b, m, mode, (b.N+1)*sh.B, sh.T, rng)
 	cfg := TrainConfig{LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: sh.B, Seed: 1, Layout: layout}
 	run := func(steps int) time.Duration {
 		cfg.MaxSteps = steps
@@ -130,4 +109,32 @@ func benchTrainStep(b *testing.B, sh benchShape, mode string, layout Layout) tim
 		b.ReportMetric(rssMB, "peak-RSS-MB")
 	}
 	return max(all-one, time.Nanosecond) / time.Duration(b.N)
+}
+
+// benchRun attaches a rank-8 LoRA (mode "lora") or takes every weight (full fine-tuning) as the
+// trained tensors, sorted, and draws n random sequences of T tokens (the first token the prompt).
+func benchRun(b *testing.B, m *model.Model, mode string, n, T int, rng *rand.Rand) ([]string, []Sequence) {
+	var trainable []string
+	if mode == "lora" {
+		a, err := NewAdapter("bench", m.Config, Config{Rank: 8, Alpha: 16, Seed: 1})
+		require.NoError(b, err)
+		m.SetAdapter(a)
+		for n := range a.Tensors() {
+			trainable = append(trainable, n)
+		}
+	} else {
+		for n := range m.Weights {
+			trainable = append(trainable, n)
+		}
+	}
+	slices.Sort(trainable)
+	data := make([]Sequence, n)
+	for i := range data {
+		toks := make([]int, T)
+		for j := range toks {
+			toks[j] = rng.IntN(m.Config.VocabSize)
+		}
+		data[i] = Sequence{Tokens: toks, PromptLen: 1}
+	}
+	return trainable, data
 }

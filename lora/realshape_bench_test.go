@@ -172,28 +172,7 @@ func BenchmarkRealShape(b *testing.B) {
 }
 
 func realTrain(b *testing.B, m *model.Model, c realCase, rng *rand.Rand) {
-	var trainable []string
-	if c.kind == "lora" {
-		a, err := NewAdapter("bench", m.Config, Config{Rank: 8, Alpha: 16, Seed: 1})
-		require.NoError(b, err)
-		m.SetAdapter(a)
-		for n := range a.Tensors() {
-			trainable = append(trainable, n)
-		}
-	} else {
-		for n := range m.Weights {
-			trainable = append(trainable, n)
-		}
-	}
-	slices.Sort(trainable)
-	data := make([]Sequence, (c.steps+1)*c.B)
-	for i := range data {
-		toks := make([]int, c.T)
-		for j := range toks {
-			toks[j] = rng.IntN(m.Config.VocabSize)
-		}
-		data[i] = Sequence{Tokens: toks, PromptLen: 1}
-	}
+	trainable, data := benchRun(b, m, c.kind, (c.steps+1)*c.B, c.T, rng)
 	cfg := TrainConfig{LearningRate: 1e-4, WeightDecay: 0.01, BatchSize: c.B, Seed: 1, Recompute: c.recompute}
 	run := func(steps int) time.Duration {
 		cfg.MaxSteps = steps
