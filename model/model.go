@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"unsafe"
@@ -159,25 +160,23 @@ type borrower interface {
 // upload returns the backend tensor of h: a buffer borrowing h's storage where the backend can, else
 // a copy.
 func (m *Model) upload(h *Tensor) *tensors.Tensor {
+	var flat any = h.Data
+	dtype := dtypes.Float32
 	if h.BF16 != nil {
-		bf := unsafe.Slice((*bfloat16.BFloat16)(unsafe.Pointer(unsafe.SliceData(h.BF16))), len(h.BF16))
-		if b, ok := m.backend.(borrower); ok {
-			if buf, err := b.BorrowFlat(bf, shapes.Make(dtypes.BFloat16, h.Shape...)); err == nil {
-				if t, err := tensors.FromBuffer(m.backend, buf); err == nil {
-					return t
-				}
-			}
-		}
-		return tensors.FromFlatDataAndDimensions(bf, h.Shape...)
+		flat = unsafe.Slice((*bfloat16.BFloat16)(unsafe.Pointer(unsafe.SliceData(h.BF16))), len(h.BF16))
+		dtype = dtypes.BFloat16
 	}
+	shape := shapes.Make(dtype, h.Shape...)
 	if b, ok := m.backend.(borrower); ok {
-		if buf, err := b.BorrowFlat(h.Data, shapes.Make(dtypes.Float32, h.Shape...)); err == nil {
+		if buf, err := b.BorrowFlat(flat, shape); err == nil {
 			if t, err := tensors.FromBuffer(m.backend, buf); err == nil {
 				return t
 			}
 		}
 	}
-	return tensors.FromFlatDataAndDimensions(h.Data, h.Shape...)
+	t := tensors.FromShape(shape)
+	t.MutableFlatData(func(dst any) { reflect.Copy(reflect.ValueOf(dst), reflect.ValueOf(flat)) })
+	return t
 }
 
 // SetParamTensors makes ts the backend values of the named parameters (base or adapter) in place of
