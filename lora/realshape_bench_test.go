@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,11 @@ type realCase struct {
 	B, T        int
 	bf16        bool
 	recompute   bool // TrainConfig.Recompute
+	// memlimit sets the Go runtime's soft memory limit (what GOMEMLIMIT sets) to the run's memory plan
+	// without the garbage collector's slack, or to 1.25× the resident memory after loading if that
+	// is more. By default (GOGC=100) the collector lets garbage grow to the size of the live heap,
+	// which here is mostly the weights; PyTorch frees by reference count and holds no such slack.
+	memlimit bool
 	steps       int  // timed training steps
 }
 
@@ -61,6 +67,9 @@ func (c realCase) name() string {
 	if c.recompute {
 		n += "-recompute"
 	}
+	if c.memlimit {
+		n += "-memlimit"
+	}
 	return n
 }
 
@@ -69,8 +78,10 @@ var realCases = []realCase{
 	{kind: "lora", shape: "smol", B: 4, T: 128, steps: 7},
 	{kind: "lora", shape: "smol", B: 4, T: 128, bf16: true, steps: 7},
 	{kind: "gen", shape: "smol", B: 1},
+	{kind: "gen", shape: "smol", B: 1, memlimit: true},
 	{kind: "gen", shape: "smol", B: 1, bf16: true},
 	{kind: "gen", shape: "smol", B: 16},
+	{kind: "gen", shape: "smol", B: 16, memlimit: true},
 	{kind: "gen", shape: "smol", B: 16, bf16: true},
 	{kind: "lora", shape: "tl1b", B: 1, T: 128, steps: 5},
 	{kind: "lora", shape: "tl1b", B: 1, T: 128, bf16: true, steps: 5},
@@ -118,14 +129,34 @@ func writeRealShape(cfg model.Config, dir string) error {
 	return os.Rename(tmp, dir) // a checkpoint appears whole or not at all
 }
 
+// memLimit is a case's soft memory limit: its memory plan less the garbage collector's slack
+// (Plan.Transient), or 1.25× the resident memory now, after loading, whichever is more.
+func memLimit(cfg model.Config, c realCase) int64 {
+	o := PlanOptions{Method: Method(c.kind), Batch: c.B, SeqLen: c.T, Recompute: c.recompute}
+	if c.kind == "gen" {
+		o.Method, o.SeqLen = MethodDecode, 16+128
+	}
+	if c.bf16 {
+		o.DType = BF16
+	}
+	p := PlanMemory(cfg, o)
+	return max(p.Total()-p.Transient, int64(vmRSS()*1.25e6))
+}
+
+// vmRSS returns the process's resident set now (MB).
+func vmRSS() float64 { return procStatusMB("VmRSS:") }
+
 // vmHWM returns the process's peak resident set (MB) as the kernel reports it.
-func vmHWM() float64 {
+func vmHWM() float64 { return procStatusMB("VmHWM:") }
+
+// procStatusMB reads one kB field of /proc/self/status, in MB (0 where there is none).
+func procStatusMB(field string) float64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(data)) {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024 * 1.048576 // kB → MB
 		}
@@ -160,6 +191,11 @@ func BenchmarkRealShape(b *testing.B) {
 			m, err := model.New(be, cfg, w)
 			require.NoError(b, err)
 			b.ReportMetric(time.Since(t0).Seconds(), "load-s")
+			if c.memlimit {
+				limit := memLimit(cfg, c)
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+				b.ReportMetric(float64(limit)/1e6, "memlimit-MB")
+			}
 			rng := rand.New(rand.NewPCG(1, 1))
 			if c.kind == "gen" {
 				realDecode(b, m, c, rng)

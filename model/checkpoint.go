@@ -130,12 +130,14 @@ func loadShard(st *safetensors.File, file, dir string, cfg Config, opt LoadOptio
 				b[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
 			}
 			w[name] = &Tensor{Shape: slices.Clone(info.Shape), BF16: b}
+			st.Release(name)
 			continue
 		}
 		data, shape, err := st.Float32(name)
 		if err != nil {
 			return fmt.Errorf("model: loading %s: %w", dir, err)
 		}
+		st.Release(name) // the shard's pages need not stay resident beside the converted copy
 		w[name] = &Tensor{Shape: shape, Data: data}
 		if opt.BF16 && len(want) == 2 {
 			if err := w.ToBF16(name); err != nil {

@@ -35,7 +35,7 @@ for arg in "$@"; do
 	esac
 done
 torch_real='fft-smol-b4,lora-smol-b4,gen-smol-b1,gen-smol-b16,lora-tl1b-b1'
-real_cases='fft-smol-b4 lora-smol-b4 lora-smol-b4-bf16 gen-smol-b1 gen-smol-b1-bf16 gen-smol-b16 gen-smol-b16-bf16 lora-tl1b-b1 lora-tl1b-b1-bf16 lora-tl1b-b1-t1024-bf16 lora-tl1b-b1-t1024-bf16-recompute lora-l3b-b1-bf16 lora-l8b-b1-bf16' 
+real_cases='fft-smol-b4 lora-smol-b4 lora-smol-b4-bf16 gen-smol-b1 gen-smol-b1-memlimit gen-smol-b1-bf16 gen-smol-b16 gen-smol-b16-memlimit gen-smol-b16-bf16 lora-tl1b-b1 lora-tl1b-b1-bf16 lora-tl1b-b1-t1024-bf16 lora-tl1b-b1-t1024-bf16-recompute lora-l3b-b1-bf16 lora-l8b-b1-bf16' 
 out=BENCHMARKS.md
 raw=$(mktemp)
 doc=$(mktemp)

@@ -355,8 +355,10 @@ var realCases = []struct{ name, torchKey, label string }{
 	{"lora-smol-b4", "lora smol B4 T128", "LoRA step, SmolLM2-135M shape, B4 T128"},
 	{"lora-smol-b4-bf16", "lora smol B4 T128", "LoRA step, SmolLM2-135M shape, B4 T128, bf16 base"},
 	{"gen-smol-b1", "gen smol B1", "greedy decoding, SmolLM2-135M shape, B1"},
+	{"gen-smol-b1-memlimit", "gen smol B1", "the same, Go soft memory limit (GOMEMLIMIT) at the plan"},
 	{"gen-smol-b1-bf16", "gen smol B1", "greedy decoding, SmolLM2-135M shape, B1, bf16 weights"},
 	{"gen-smol-b16", "gen smol B16", "greedy decoding, SmolLM2-135M shape, B16"},
+	{"gen-smol-b16-memlimit", "gen smol B16", "the same, Go soft memory limit (GOMEMLIMIT) at the plan"},
 	{"gen-smol-b16-bf16", "gen smol B16", "greedy decoding, SmolLM2-135M shape, B16, bf16 weights"},
 	{"lora-tl1b-b1", "lora tl1b B1 T128", "LoRA step, TinyLlama-1.1B shape, B1 T128"},
 	{"lora-tl1b-b1-bf16", "lora tl1b B1 T128", "LoRA step, TinyLlama-1.1B shape, B1 T128, bf16 base"},
@@ -403,7 +405,9 @@ func renderReal(r *results) string {
 		"and its peak RSS is the whole process's (the kernel's VmHWM; PyTorch's ru_maxrss): accrete's includes loading the " +
 		"checkpoint files, PyTorch's its random initialisation in float32. Decoding rows compare decode tok/s (prefill excluded), " +
 		"16 prompt + 128 new tokens. In the RSS column, ÷ below 1× means accrete uses less memory. PyTorch holds every weight " +
-		"as float32; the bf16 rows compare accrete's bf16-stored base weights with that.\n")
+		"as float32; the bf16 rows compare accrete's bf16-stored base weights with that. The memlimit rows set Go's soft memory limit " +
+		"(debug.SetMemoryLimit, which GOMEMLIMIT sets) to the run's memory plan without the garbage collector's slack: by default " +
+		"(GOGC=100) Go lets garbage grow to the size of the live heap, here mostly the weights, where PyTorch frees by reference count.\n")
 	return b.String()
 }
 

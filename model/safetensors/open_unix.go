@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // mapFile maps the file at path read-only, returning its bytes and a function that unmaps them.
@@ -31,4 +32,21 @@ func mapFile(path string) ([]byte, func() error, error) {
 		return nil, nil, err
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
+}
+
+// dropPages advises the kernel that the whole pages within b (a slice of a mapping from mapFile) are
+// not needed; pages b shares with a neighbouring tensor at either end are left alone.
+func dropPages(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	start := uintptr(unsafe.Pointer(&b[0]))
+	lo := int((page - start%page) % page)            // to the first page boundary within b
+	hi := len(b) - int((start+uintptr(len(b)))%page) // back to the last one
+	if hi <= lo {
+		return
+	}
+	whole := b[lo:hi]
+	_ = syscall.Madvise(whole, syscall.MADV_DONTNEED) // advice only: a failure leaves the pages resident
 }

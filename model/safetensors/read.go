@@ -97,6 +97,22 @@ func (f *File) Close() error {
 	return nil
 }
 
+// Release tells the operating system that the bytes of tensor name will not be read again, so that
+// the pages of a File from Open that hold only that tensor leave the process's resident memory at once
+// rather than when the File is closed: a loader that converts each tensor into memory of its own
+// (float32 from bfloat16, say) then never holds the mapped shard and the converted weights in full
+// at the same time, which would raise its peak RSS by the shard's size. The pages are dropped from
+// this process only (the page cache keeps them; a later read pages them in again). It is a no-op for
+// a File from Read or Parse, for an unknown name, and where files are not mapped.
+func (f *File) Release(name string) {
+	if f.unmap == nil {
+		return
+	}
+	if info, ok := f.infos[name]; ok {
+		dropPages(f.data[info.Begin:info.End])
+	}
+}
+
 // Parse validates a safetensors file held in data. The File refers to data, which must not be
 // modified afterwards. Parse never panics: any malformed input gives an error wrapping ErrFormat.
 func Parse(data []byte) (*File, error) {
