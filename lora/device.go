@@ -86,27 +86,38 @@ func (u *hostUpdater) close() { u.snapshot.close() }
 // (Model.SetParamTensors), the moments in backend buffers, and one graph applies AdamW to them with
 // donated inputs. The host tensors are not written until commit, so restore only drops the device
 // values.
+//
+// On several devices (dp, TrainConfig.Devices) every device holds the trained tensors and the moments
+// whole and runs the same update on the same all-reduced gradients; the gradients and the moments are
+// laid out device after device (m1[k·n+i] is tensor i's on mesh position k), the model holds device
+// 0's values and dp the others'.
 type deviceUpdater struct {
 	m       *model.Model
 	b       backends.Backend
 	cfg     TrainConfig
 	names   []string
 	host    map[string]*model.Tensor
+	dp      *dataParallel // nil: one device
 	m1, m2  []*tensors.Tensor
-	update  *graph.Exec // params, m1, m2, grads, stepSize, sqrtBc2, decay → params, m1, m2
-	sum     *graph.Exec // a, b → a + b, per tensor
+	update  program // params, m1, m2, grads, stepSize, sqrtBc2, decay → params, m1, m2 (per device)
+	sum     program // a, b → a + b, per tensor (per device)
 	changed bool
 }
 
 func newDeviceUpdater(m *model.Model, names []string, host map[string]*model.Tensor, cfg TrainConfig) (*deviceUpdater, error) {
-	u := &deviceUpdater{m: m, b: m.Backend(), cfg: cfg, names: names, host: host}
+	return newMeshUpdater(m, names, host, cfg, nil)
+}
+
+// newMeshUpdater is newDeviceUpdater on dp's devices (nil: one device).
+func newMeshUpdater(m *model.Model, names []string, host map[string]*model.Tensor, cfg TrainConfig, dp *dataParallel) (*deviceUpdater, error) {
+	u := &deviceUpdater{m: m, b: m.Backend(), cfg: cfg, names: names, host: host, dp: dp}
 	n := len(names)
 	shs := make([]shapes.Shape, n)
 	for i, name := range names {
 		shs[i] = shapes.Make(dtypes.Float32, host[name].Shape...)
 	}
 	// The moments start as zeros made on the device: nothing of their size crosses from the host.
-	zeros := graph.MustNewExec(u.b, func(g *graph.Graph) []*graph.Node {
+	zeros := u.compile(func(g *graph.Graph) []*graph.Node {
 		out := make([]*graph.Node, 0, 2*n)
 		for range 2 {
 			for _, s := range shs {
@@ -120,9 +131,12 @@ func newDeviceUpdater(m *model.Model, names []string, host map[string]*model.Ten
 	if err != nil {
 		return nil, fmt.Errorf("lora: Train: optimizer state on the device: %w", err)
 	}
-	u.m1, u.m2 = z[:n], z[n:]
-	u.update = graph.MustNewExec(u.b, func(in []*graph.Node) []*graph.Node { return adamWGraph(cfg, n, in) })
-	u.sum = graph.MustNewExec(u.b, func(in []*graph.Node) []*graph.Node {
+	for k := range dp.n() {
+		u.m1 = append(u.m1, z[2*n*k:2*n*k+n]...)
+		u.m2 = append(u.m2, z[2*n*k+n:2*n*(k+1)]...)
+	}
+	u.update = u.compile(func(in []*graph.Node) []*graph.Node { return adamWGraph(cfg, n, in) })
+	u.sum = u.compile(func(in []*graph.Node) []*graph.Node {
 		out := make([]*graph.Node, n)
 		for i := range n {
 			out[i] = graph.Add(in[i], in[n+i])
@@ -130,6 +144,18 @@ func newDeviceUpdater(m *model.Model, names []string, host map[string]*model.Ten
 		return out
 	})
 	return u, nil
+}
+
+// compile builds a graph function (as for graph.NewExecAny) for one device, or replicated over dp's.
+func (u *deviceUpdater) compile(fn any) program {
+	if u.dp != nil {
+		return u.dp.compileReplicated(fn)
+	}
+	e, err := graph.NewExecAny(u.b, fn)
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
 
 // adamWGraph is AdamW in the graph, the same arithmetic as internal/adamw.Update: in holds the n
@@ -170,9 +196,10 @@ func adamWGraph(cfg TrainConfig, n int, in []*graph.Node) []*graph.Node {
 	return out
 }
 
-// donated returns t's buffer for donation to the next graph, or t itself where the backend refuses.
-func (u *deviceUpdater) donated(t *tensors.Tensor) any {
-	d, err := graph.DonateTensorBuffer(t, u.b, 0)
+// donated returns t's buffer on mesh position k for donation to the next graph, or t itself where the
+// backend refuses.
+func (u *deviceUpdater) donated(t *tensors.Tensor, k int) any {
+	d, err := graph.DonateTensorBuffer(t, u.b, u.dp.device(k))
 	if err != nil {
 		return t
 	}
@@ -180,9 +207,12 @@ func (u *deviceUpdater) donated(t *tensors.Tensor) any {
 }
 
 func (u *deviceUpdater) add(acc, g []*tensors.Tensor) ([]*tensors.Tensor, error) {
+	n := len(u.names)
 	args := make([]any, 0, 2*len(acc))
-	for _, t := range slices.Concat(acc, g) {
-		args = append(args, u.donated(t))
+	for k := range u.dp.n() {
+		for _, t := range slices.Concat(acc[k*n:(k+1)*n], g[k*n:(k+1)*n]) {
+			args = append(args, u.donated(t, k))
+		}
 	}
 	out, err := u.sum.Exec(args...)
 	finalize(acc)
@@ -195,13 +225,23 @@ func (u *deviceUpdater) step(grads []*tensors.Tensor, step, total int) error {
 	lr := c.lrAt(step, total)
 	t := float64(step + 1)
 	bc1, bc2 := 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
-	params := u.m.ParamTensors(u.names)
-	args := make([]any, 0, 4*len(params)+3)
-	for _, x := range slices.Concat(params, u.m1, u.m2, grads) {
-		args = append(args, u.donated(x))
+	n, devs := len(u.names), u.dp.n()
+	params := [][]*tensors.Tensor{u.m.ParamTensors(u.names)}
+	if u.dp != nil {
+		var err error
+		if params, err = u.dp.params(u.m, u.names); err != nil {
+			finalize(grads)
+			return err
+		}
 	}
-	args = append(args, tensors.FromScalar(float32(lr/bc1)), tensors.FromScalar(float32(math.Sqrt(bc2))),
-		tensors.FromScalar(float32(1-lr*c.WeightDecay)))
+	args := make([]any, 0, devs*(4*n+3))
+	for k := range devs {
+		for _, x := range slices.Concat(params[k], u.m1[k*n:(k+1)*n], u.m2[k*n:(k+1)*n], grads[k*n:(k+1)*n]) {
+			args = append(args, u.donated(x, k))
+		}
+		args = append(args, tensors.FromScalar(float32(lr/bc1)), tensors.FromScalar(float32(math.Sqrt(bc2))),
+			tensors.FromScalar(float32(1-lr*c.WeightDecay)))
+	}
 	u.changed = true // the parameters' buffers may be donated now, whatever Exec returns
 	out, err := u.update.Exec(args...)
 	finalize(grads)
@@ -211,9 +251,18 @@ func (u *deviceUpdater) step(grads []*tensors.Tensor, step, total int) error {
 	if err != nil {
 		return err
 	}
-	n := len(u.names)
-	u.m.SetParamTensors(u.names, out[:n])
-	u.m1, u.m2 = out[n:2*n], out[2*n:]
+	vals := make([][]*tensors.Tensor, devs)
+	for k := range devs {
+		o := out[3*n*k : 3*n*(k+1)]
+		vals[k] = o[:n]
+		u.m1 = append(u.m1, o[n:2*n]...)
+		u.m2 = append(u.m2, o[2*n:]...)
+	}
+	if u.dp != nil {
+		u.dp.setParams(u.m, u.names, vals)
+	} else {
+		u.m.SetParamTensors(u.names, vals[0])
+	}
 	return nil
 }
 

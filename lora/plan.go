@@ -74,6 +74,10 @@ type PlanOptions struct {
 	// backend reads the host Weights in place (see CopiedWeights), Train keeps a restore copy of the
 	// trained tensors (in memory up to 256 MB, else in a temporary file) and AdamW runs on the host.
 	Device bool
+	// Devices, when > 1, plans one device of a data-parallel run over that many (TrainConfig.Devices):
+	// each holds the weights, the gradients and the optimizer state whole and ⌈Batch/Devices⌉
+	// sequences' activations and logits. Default (0 or 1): one device.
+	Devices int
 }
 
 func (o PlanOptions) withDefaults() PlanOptions {
@@ -116,6 +120,8 @@ func (o PlanOptions) Validate() error {
 		return fmt.Errorf("lora plan options: TrainableParams must be ≥ 0, got %d", o.TrainableParams)
 	case o.Batch < 0 || o.SeqLen < 0:
 		return fmt.Errorf("lora plan options: Batch and SeqLen must be ≥ 0, got %d, %d", o.Batch, o.SeqLen)
+	case o.Devices < 0:
+		return fmt.Errorf("lora plan options: Devices must be ≥ 0, got %d", o.Devices)
 	}
 	if o.Method == MethodLoRA || o.Method == "" {
 		return o.Adapter.Validate()
@@ -159,6 +165,9 @@ func (p Plan) String() string {
 	layout := "host"
 	if o.Device {
 		layout = "device"
+	}
+	if o.Devices > 1 {
+		layout += fmt.Sprintf(", per device of %d", o.Devices)
 	}
 	fmt.Fprintf(&b, "memory plan: %s, %s, %s layout, B%d T%d, %.3gB params (%.3gM trained)\n", o.Method, o.DType, layout,
 		o.Batch, o.SeqLen, float64(p.Params)/1e9, float64(p.Trainable)/1e6)
@@ -211,7 +220,8 @@ const (
 // times the layers; the logits 2·B·T·V (logits and their gradient; B·T·V in the host layout, where
 // the gradient is computed in the logits' buffer). Decoding keeps
 // 2·L·B·T·KV·hd cached keys and values and one step's logits. The working set is one layer's
-// activations. The host layout adds the restore copy of the trained tensors when it stays in memory
+// activations. Under data parallelism (Devices > 1) the plan is one device's, with B its share of the
+// batch. The host layout adds the restore copy of the trained tensors when it stays in memory
 // (up to 256 MB) and, when the backend copies the weights, the Go heap's slack: with GOGC=100 the heap
 // may reach twice its live size before the garbage collector returns upload copies.
 //
@@ -228,6 +238,9 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 	w := o.DType.bytes()
 	p := Plan{Options: o, Config: cfg, Params: int64(cfg.NumParams())}
 	B, T := int64(o.Batch), int64(o.SeqLen)
+	if o.Devices > 1 {
+		B = (B + int64(o.Devices) - 1) / int64(o.Devices) // this device's share of the batch
+	}
 	D, F, V := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.VocabSize)
 	H, KV, hd, L := int64(cfg.NumAttentionHeads), int64(cfg.NumKeyValueHeads), int64(cfg.HeadDim), int64(cfg.NumHiddenLayers)
 

@@ -96,6 +96,13 @@ type TrainConfig struct {
 	// cannot be combined with adapter dropout (a recomputed layer would draw other masks). Default
 	// false.
 	Recompute bool
+	// Devices, when > 1, trains data-parallel on that many devices of the backend (XLA with several
+	// GPUs or TPUs) through GoMLX's AutoSharding: each micro-batch is split along the batch axis, the
+	// trained tensors and AdamW's state are replicated, and XLA adds the gradients' all-reduce (see
+	// dataParallel). The update is the one-device update of the same batch. It needs the device layout
+	// and a MicroBatchSize (BatchSize without accumulation) that Devices divides; Train refuses a
+	// backend with fewer devices, such as the CPU backends (one each). Default (0 or 1): one device.
+	Devices int
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -152,6 +159,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("lora train config: MinSteps must be ≥ 0, got %d", c.MinSteps)
 	case c.Layout != LayoutAuto && c.Layout != LayoutHost && c.Layout != LayoutDevice:
 		return fmt.Errorf("lora train config: Layout %q unknown (\"\", host or device)", c.Layout)
+	case c.Devices < 0:
+		return fmt.Errorf("lora train config: Devices must be ≥ 0, got %d", c.Devices)
 	}
 	return nil
 }
@@ -230,12 +239,18 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Seque
 	if err := checkMemory(m, host, data, cfg); err != nil {
 		return Result{}, err
 	}
-	upd, err := newUpdater(m, trainable, host, cfg)
+	dp, err := newDataParallel(m, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer dp.close()
+	upd, err := newUpdater(m, trainable, host, cfg, dp)
 	if err != nil {
 		return Result{}, err
 	}
 	defer upd.close()
 	sg := newStepGraph(m, trainable, cfg.ExtraLoss)
+	sg.dp = dp
 	if cfg.Recompute {
 		if sg.drop != nil {
 			return Result{}, fmt.Errorf("lora: Train: TrainConfig.Recompute cannot be combined with the adapter's dropout (%g): a recomputed layer would draw other masks", sg.drop.Config.Dropout)
@@ -310,10 +325,10 @@ func checkExamples(mc model.Config, data []Sequence) error {
 }
 
 // newUpdater returns the updater of cfg.Layout: on the host, or on the device (the default off the
-// CPU backends).
-func newUpdater(m *model.Model, trainable []string, host map[string]*model.Tensor, cfg TrainConfig) (updater, error) {
-	if cfg.Layout == LayoutDevice || cfg.Layout == LayoutAuto && !onHost(m.Backend()) {
-		return newDeviceUpdater(m, trainable, host, cfg)
+// CPU backends, and always on several devices: dp non-nil).
+func newUpdater(m *model.Model, trainable []string, host map[string]*model.Tensor, cfg TrainConfig, dp *dataParallel) (updater, error) {
+	if dp != nil || cfg.Layout == LayoutDevice || cfg.Layout == LayoutAuto && !onHost(m.Backend()) {
+		return newMeshUpdater(m, trainable, host, cfg, dp)
 	}
 	return newHostUpdater(m, trainable, host, cfg), nil
 }
@@ -351,6 +366,8 @@ type stepGraph struct {
 	// recompute, when set, names the trained tensors and the step recomputes activations
 	// (TrainConfig.Recompute).
 	recompute []string
+	// dp, when set, runs the step on several devices (TrainConfig.Devices).
+	dp *dataParallel
 }
 
 func newStepGraph(m *model.Model, trainable []string, extra func(p model.Params) *graph.Node) *stepGraph {
@@ -409,8 +426,12 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 }
 
 // run computes one micro-batch laid out as [B, T] by batchArgs, with weight w; rngState is the dropout
-// masks' RNG state, nil without dropout.
+// masks' RNG state, nil without dropout. On several devices (dp) grads holds every device's copy of
+// the gradients, device after device.
 func (s *stepGraph) run(args []any, B, T int, w float32, rngState *tensors.Tensor) (loss, extra float64, grads []*tensors.Tensor, err error) {
+	if s.dp != nil {
+		return s.dp.step(s, args, B, T, w, rngState)
+	}
 	args = append(args, tensors.FromScalar(w))
 	if s.drop != nil {
 		args = append(args, rngState)
@@ -641,6 +662,7 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, c
 	o.Device = !onHost(m.Backend()) && cfg.Layout != LayoutHost
 	o.CopiedWeights = m.Backend().String() == "go"
 	o.Recompute = cfg.Recompute
+	o.Devices = cfg.Devices
 	if e, ok := m.Weights["model.embed_tokens.weight"]; ok && e.IsBF16() {
 		o.DType = BF16
 	}
