@@ -114,9 +114,9 @@ func dataMesh(n int) (*distributed.DeviceMesh, error) {
 	return distributed.NewDeviceMesh([]int{n}, []string{dataAxis})
 }
 
-// batchSpec splits a tensor's first axis (the batch) over the mesh's "data" axis.
+// batchSpec splits a [B, T] tensor's batch axis over the mesh's "data" axis and replicates T.
 func batchSpec(mesh *distributed.DeviceMesh) *distributed.ShardingSpec {
-	return &distributed.ShardingSpec{Mesh: mesh, Axes: []distributed.AxisSpec{{dataAxis}}}
+	return &distributed.ShardingSpec{Mesh: mesh, Axes: []distributed.AxisSpec{{dataAxis}, distributed.ReplicatedAxis}}
 }
 
 // stepShardings are the step graph's input specs (see stepGraph): numParams replicated parameters,

@@ -162,14 +162,14 @@ func (p Plan) Fits(budget int64) bool { return p.Total() <= budget }
 func (p Plan) String() string {
 	var b bytes.Buffer
 	o := p.Options
-	layout := "host"
+	layout := "host layout"
 	if o.Device {
-		layout = "device"
+		layout = "device layout"
 	}
 	if o.Devices > 1 {
 		layout += fmt.Sprintf(", per device of %d", o.Devices)
 	}
-	fmt.Fprintf(&b, "memory plan: %s, %s, %s layout, B%d T%d, %.3gB params (%.3gM trained)\n", o.Method, o.DType, layout,
+	fmt.Fprintf(&b, "memory plan: %s, %s, %s, B%d T%d, %.3gB params (%.3gM trained)\n", o.Method, o.DType, layout,
 		o.Batch, o.SeqLen, float64(p.Params)/1e9, float64(p.Trainable)/1e6)
 	row := func(name string, v int64) {
 		if v != 0 {
