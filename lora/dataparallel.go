@@ -288,7 +288,7 @@ func (dp *dataParallel) step(s *stepGraph, args []any, B, T int, w float32, rngS
 		}
 		all = append(all, w)
 		if state != nil {
-			all = append(all, tensors.FromFlatDataAndDimensions(append([]uint64(nil), state...), len(state)))
+			all = append(all, tensors.FromFlatDataAndDimensions(state, len(state))) // a copy for each device
 		}
 	}
 	out, err := e.Exec(all...)

@@ -27,6 +27,27 @@
 // PEFT writes it, with a manifest that records the base model's Fingerprint and each adapter's task,
 // round, creation time and metrics. SavePEFT and LoadPEFT read and write single adapter directories.
 //
+// # Several devices
+//
+// TrainConfig.Devices = n > 1 trains data-parallel on n devices of an XLA backend through GoMLX's
+// distributed package: a one-axis DeviceMesh ("data") and the AutoSharding strategy (XLA Shardy).
+// Each micro-batch is split along the batch axis into n equal shares; the weights, the trained
+// tensors and AdamW's moments are replicated on every device; the step graph is the one-device
+// graph, and XLA inserts the all-reduce of the gradients, so the update is the one-device update of
+// the same batch (the mean loss over its answer tokens) up to the order of float32 sums. Train
+// refuses, before it allocates, more devices than the backend has (the CPU backends have one), the
+// host layout, and a micro-batch (MicroBatchSize, else BatchSize) that n does not divide.
+// PlanOptions.Devices plans one device's memory: the weights and optimizer state whole, 1/n of the
+// activations and logits.
+//
+//	// GOMLX_BACKEND=xla:cuda on a machine with 8 GPUs
+//	res, err := lora.Train(ctx, m, names, data, lora.TrainConfig{BatchSize: 32, Devices: 8})
+//
+// The tests run this path on a mesh simulated on one device (same weights as one device, bit for bit);
+// XLA's partitioning itself has not run here, for want of a machine with several devices. With adapter
+// dropout the masks are drawn over the whole micro-batch from a replicated RNG state; that they equal
+// the one-device masks depends on how XLA partitions the random-number generator.
+//
 // # PEFT conventions
 //
 // The files and names are PEFT's, so adapters move between this package and Python unchanged:

@@ -99,7 +99,8 @@ type TrainConfig struct {
 	// Devices, when > 1, trains data-parallel on that many devices of the backend (XLA with several
 	// GPUs or TPUs) through GoMLX's AutoSharding: each micro-batch is split along the batch axis, the
 	// trained tensors and AdamW's state are replicated, and XLA adds the gradients' all-reduce (see
-	// dataParallel). The update is the one-device update of the same batch. It needs the device layout
+	// "Several devices" in the package documentation). The update is the one-device update of the
+	// same batch. It needs the device layout
 	// and a MicroBatchSize (BatchSize without accumulation) that Devices divides; Train refuses a
 	// backend with fewer devices, such as the CPU backends (one each). Default (0 or 1): one device.
 	Devices int
