@@ -50,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("memplan", flag.ContinueOnError)
 	seq := fs.Int("seq", 512, "sequence length (tokens)")
 	detail := fs.Bool("detail", false, "also print each plan's categories at micro-batch 1")
-	gpuDType := fs.String("gpu-dtype", "bf16", "the GPU rows' weight type: bf16, or f32 (what XLA runs today: bf16 storage is not built yet)")
+	gpuDType := fs.String("gpu-dtype", "bf16", "the GPU rows' weight type: bf16 (the frozen base stored as bfloat16, model.LoadOptions.BF16; FFT assumes bf16 weights with float32 master weights), or f32")
 	if fs.SetOutput(stderr); fs.Parse(args) != nil {
 		return 2
 	}

@@ -36,6 +36,18 @@ func TestLimitAndRoundsFlags(t *testing.T) {
 	}
 }
 
+// TestBF16Flag checks that -bf16 is refused, naming the method, with a full fine-tuning method (which
+// cannot train bfloat16 weights), and accepted without one.
+func TestBF16Flag(t *testing.T) {
+	_, err := parse([]string{"-bf16"}, nil) // the default methods include fft1 and seq-fft
+	require.ErrorContains(t, err, `"fft1"`)
+	_, err = parse([]string{"-bf16", "-methods", "lora1,seq-fft"}, nil)
+	require.ErrorContains(t, err, `"seq-fft"`)
+	o, err := parse([]string{"-bf16", "-methods", "lora1,seq-lora,olora-0.5,moe"}, nil)
+	require.NoError(t, err)
+	require.True(t, o.bf16)
+}
+
 func TestSampleEvenly(t *testing.T) {
 	xs := make([]int, 10)
 	for i := range xs {

@@ -57,6 +57,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -89,6 +90,8 @@ type options struct {
 	lrLoRA, lrFFT           float64
 	replayRatio             float64
 	full, quiet             bool
+	cpuProfile              string
+	bf16                    bool
 	// batch is the effective batch of a training step, run in micro-batches of microBatch sequences
 	// (0: the whole batch at once); warmup the warm-up steps.
 	batch, microBatch, warmup int
@@ -144,6 +147,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "first seed (see -seeds)")
 	fs.BoolVar(&o.full, "full", false, "run the paper's methods (and O-LoRA on the raw sum) over every round and item; the methods beyond the paper run with -methods")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
+	fs.BoolVar(&o.bf16, "bf16", false, "keep the base model's matrices as bfloat16 (model.LoadOptions.BF16): half the memory of its weights, for the adapter methods; full fine-tuning (fft1, seq-fft) needs float32")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
 	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
@@ -214,8 +219,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		o.methods = defaultMethods
 	}
 	for _, m := range o.methods {
-		if _, ok := methodByName(m); !ok {
+		spec, ok := methodByName(m)
+		if !ok {
 			return o, fmt.Errorf("unknown method %q (want any of %s)", m, strings.Join(methodNames(), ", "))
+		}
+		if o.bf16 && familyOf(spec) == familyFFT {
+			return o, fmt.Errorf("-bf16 keeps the base weights in bfloat16, which method %q (full fine-tuning) cannot train: leave it out with -methods", m)
 		}
 	}
 	for _, c := range []struct {
@@ -275,6 +284,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "paper:", err)
 		return 2
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "paper: -cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "paper: -cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := study(ctx, o, stdout); err != nil {
 		fmt.Fprintln(stderr, "paper:", err)
 		return 1
@@ -288,7 +310,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	base, tok, err := cli.LoadModel(b, o.modelDir)
+	base, tok, err := cli.LoadModel(b, o.modelDir, model.LoadOptions{BF16: o.bf16})
 	if err != nil {
 		return err
 	}
@@ -527,6 +549,9 @@ func describe(o options, params int, all, sampled, allKnowledge, knowledge []acc
 		fmt.Sprintf("Base model: %d parameters. Seeds: %d (%d–%d); each number is a mean over the seeds with its 95%% "+
 			"Student-t interval.", params, o.seeds, o.seed, o.seed+uint64(o.seeds)-1),
 		fmt.Sprintf("Items trained and scored per task (of the task's items; -limit %d): %s.", o.limit, strings.Join(items, ", ")),
+	}
+	if o.bf16 {
+		notes = append(notes, "Base weights: every matrix stored as bfloat16 (-bf16), computation in float32; adapters and optimizer state float32.")
 	}
 	if len(knowledge) > 0 {
 		var k []string

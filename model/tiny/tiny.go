@@ -61,13 +61,19 @@ func Load(b backends.Backend) (*model.Model, *tokenizer.BPE, error) {
 // LoadDir loads any Hugging Face Llama checkpoint directory with a tokenizer.json beside it on backend
 // b (nil: model.Backend()).
 func LoadDir(b backends.Backend, dir string) (*model.Model, *tokenizer.BPE, error) {
+	return LoadDirWith(b, dir, model.LoadOptions{})
+}
+
+// LoadDirWith is LoadDir with the checkpoint's load options (model.LoadOptions.BF16 keeps the
+// matrices as bfloat16).
+func LoadDirWith(b backends.Backend, dir string, opt model.LoadOptions) (*model.Model, *tokenizer.BPE, error) {
 	if b == nil {
 		var err error
 		if b, err = model.Backend(); err != nil {
 			return nil, nil, err
 		}
 	}
-	cfg, w, err := model.LoadHF(dir)
+	cfg, w, err := model.LoadHFWith(dir, opt)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -126,12 +126,24 @@ func (c *Common) Validate() error {
 }
 
 // LoadModel loads the base model on backend b (nil: the pure-Go backend): the shipped one when dir
-// is "", else the Hugging Face Llama checkpoint in dir with its tokenizer.json.
-func LoadModel(b backends.Backend, dir string) (*model.Model, *tokenizer.BPE, error) {
-	if dir == "" {
+// is "", else the Hugging Face Llama checkpoint in dir with its tokenizer.json; opt.BF16 keeps its
+// matrices as bfloat16 (frozen base weights only: full fine-tuning needs float32).
+func LoadModel(b backends.Backend, dir string, opt model.LoadOptions) (*model.Model, *tokenizer.BPE, error) {
+	if dir != "" {
+		return tiny.LoadDirWith(b, dir, opt)
+	}
+	if opt == (model.LoadOptions{}) {
 		return tiny.Load(b)
 	}
-	return tiny.LoadDir(b, dir)
+	tmp, err := os.MkdirTemp("", "accrete-tiny-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := tiny.Extract(tmp); err != nil {
+		return nil, nil, err
+	}
+	return tiny.LoadDirWith(b, tmp, opt)
 }
 
 // Setup loads the base model (see [LoadModel]) and the packs, and returns a learner whose LoRA and
@@ -139,7 +151,7 @@ func LoadModel(b backends.Backend, dir string) (*model.Model, *tokenizer.BPE, er
 // -quiet; the tasks of [Common.Packs] with -limit items each; and, when -knowledge > 0, the base
 // model's own facts, whose score after each round is the accuracy matrix's retention column.
 func (c *Common) Setup(stderr io.Writer) (l *accrete.Learner, tasks, knowledge []accrete.Task, err error) {
-	m, tok, err := LoadModel(nil, c.Model)
+	m, tok, err := LoadModel(nil, c.Model, model.LoadOptions{})
 	if err != nil {
 		return nil, nil, nil, err
 	}
