@@ -100,9 +100,9 @@ type TrainConfig struct {
 	// GPUs or TPUs) through GoMLX's AutoSharding: each micro-batch is split along the batch axis, the
 	// trained tensors and AdamW's state are replicated, and XLA adds the gradients' all-reduce (see
 	// "Several devices" in the package documentation). The update is the one-device update of the
-	// same batch. It needs the device layout
-	// and a MicroBatchSize (BatchSize without accumulation) that Devices divides; Train refuses a
-	// backend with fewer devices, such as the CPU backends (one each). Default (0 or 1): one device.
+	// same batch. It needs the device layout and a MicroBatchSize (BatchSize without accumulation)
+	// that Devices divides; Train refuses a backend with fewer devices, such as the CPU backends (one
+	// each). Default (0 or 1): one device.
 	Devices int
 }
 
