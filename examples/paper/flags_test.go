@@ -30,7 +30,8 @@ func TestLimitAndRoundsFlags(t *testing.T) {
 		assert.Equal(t, 3, o.seeds)
 		assert.Equal(t, 40, o.minSteps)
 	}
-	for _, args := range [][]string{{"-limit", "-2"}, {"-seeds", "0"}, {"-min-steps", "-1"}} {
+	for _, args := range [][]string{{"-limit", "-2"}, {"-seeds", "0"}, {"-min-steps", "-1"}, {"-devices", "-1"},
+		{"-devices", "3"}, {"-batch", "8", "-micro-batch", "2", "-devices", "4"}} {
 		_, err := parse(args, nil)
 		assert.Error(t, err, "%v", args)
 	}

@@ -47,6 +47,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -95,6 +96,8 @@ type options struct {
 	// batch is the effective batch of a training step, run in micro-batches of microBatch sequences
 	// (0: the whole batch at once); warmup the warm-up steps.
 	batch, microBatch, warmup int
+	// devices trains data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices).
+	devices int
 	// paperSettings is the paper's own training setup (-paper-settings).
 	paperSettings bool
 	// maxLen bounds a training sequence's tokens (accrete.Learner.MaxLen; 0: no bound).
@@ -150,6 +153,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.bf16, "bf16", false, "keep the base model's matrices as bfloat16 (model.LoadOptions.BF16): half the memory of its weights, for the adapter methods; full fine-tuning (fft1, seq-fft) needs float32")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
+	fs.IntVar(&o.devices, "devices", 0, "train data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices: each micro-batch split evenly, weights and AdamW replicated); 0 or 1: one device")
 	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
 	fs.IntVar(&o.maxLen, "max-len", 0, "longest training sequence in tokens: a longer one keeps the head and tail of its prompt and the head of its answer, as the paper's code truncates (0: no limit)")
@@ -196,6 +200,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.jointRepeat < 0 {
 		return o, fmt.Errorf("-joint-repeat must be ≥ 0, got %d", o.jointRepeat)
+	}
+	if mb := cmp.Or(o.microBatch, o.batch); o.devices < 0 || o.devices > 1 && mb%o.devices != 0 {
+		return o, fmt.Errorf("-devices must be ≥ 0 and divide the micro-batch (-micro-batch, else -batch) of %d, got %d", mb, o.devices)
 	}
 	if o.batch < 1 || o.microBatch < 0 || o.microBatch > o.batch || o.warmup < 0 {
 		return o, fmt.Errorf("-batch must be ≥ 1, -micro-batch in [0, -batch] and -warmup ≥ 0; got %d, %d, %d", o.batch, o.microBatch, o.warmup)
@@ -310,6 +317,9 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if n := b.NumDevices(); o.devices > n {
+		return fmt.Errorf("-devices %d, but backend %s has %d device(s) (set GOMLX_BACKEND to an XLA backend with more)", o.devices, b.Name(), n)
+	}
 	base, tok, err := cli.LoadModel(b, o.modelDir, model.LoadOptions{BF16: o.bf16})
 	if err != nil {
 		return err
@@ -372,7 +382,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		l.MaxLen = o.maxLen
 		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
 		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: o.batch,
-			MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup}
+			MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup, Devices: o.devices}
 		l.Progress = progress
 		l.Cache = cache
 		return l, nil

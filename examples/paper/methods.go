@@ -33,7 +33,7 @@ func fftTrain(o options) *lora.TrainConfig {
 	// The same epochs and fewest steps as the adapter methods (Learner.Train), so that the two families
 	// differ only in what they train and at what rate.
 	return &lora.TrainConfig{LearningRate: o.lrFFT, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: o.batch,
-		MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup}
+		MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup, Devices: o.devices}
 }
 
 var methods = []method{
