@@ -65,7 +65,7 @@ trap 'rm -f "$raw" "$doc"' EXIT
 		echo
 		echo '```'
 		GOMLX_BACKEND=$backend go test -run '^$' -bench "Forward$p|TrainStep$p|Decode$p" -benchtime 2x ./model/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
-		GOMLX_BACKEND=$backend go test -run '^$' -bench "TrainStep$p" -benchtime 2x $s ./lora/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
+		GOMLX_BACKEND=$backend go test -run '^$' -bench "TrainStep$p|TrainLayout$p" -benchtime 2x $s ./lora/ 2>&1 | grep -E '^Benchmark|^ok|FAIL' || true
 		echo '```'
 		echo
 	done

@@ -342,6 +342,15 @@ func rows(r *results) []row {
 			stock: pick(r.stock, "decode-tok/s", name), acc: pick(r.accrete, "decode-tok/s", name),
 			torch: torchCell(r, "gen "+d.shape+" "+d.batch, "decode tok/s"), issue: d.issue})
 	}
+	for _, shape := range []string{"d128", "s15m"} {
+		for _, mode := range []string{"fft", "lora"} {
+			for _, layout := range []string{"host", "device"} {
+				name := "BenchmarkTrainLayout/" + shape + "/" + mode + "/" + layout
+				add(row{label: fmt.Sprintf("%s step %s, %s layout (tok/s)", map[string]string{"fft": "FFT", "lora": "LoRA"}[mode], shape, layout),
+					stock: pick(r.stock, "tok/s", name), acc: pick(r.accrete, "tok/s", name), issue: "—"})
+			}
+		}
+	}
 	add(row{label: "matmul 1024³ (GFLOP/s)", stock: pick(r.kernels, "GFLOP/s", "BenchmarkMatMul1024/stock"),
 		acc: pick(r.kernels, "GFLOP/s", "BenchmarkMatMul1024/accrete"), torch: torchCell(r, "matmul 1024", "GFLOP/s"),
 		issue: "206 (OpenBLAS)"})
@@ -444,6 +453,12 @@ func render(r *results) string {
 		b.WriteString("- " + fallbackMark + " ./lora's line is missing from the raw output; this value is ./model's " +
 			"`BenchmarkTrainStep/<shape>` instead.\n")
 	}
+	if hasLayoutRows(r) {
+		b.WriteString("- The layout rows are ./lora's `BenchmarkTrainLayout/<shape>/<mode>/<layout>`, the same training step with the " +
+			"trained tensors and AdamW on the host (`LayoutHost`: gradients down and weights up every step, AdamW in Go) or in " +
+			"device buffers (`LayoutDevice`: AdamW in the graph, donated buffers). `lora.Train` picks the host layout on the CPU " +
+			"backends and the device layout elsewhere (`LayoutAuto`).\n")
+	}
 	b.WriteString("- Decode rows compare decode tok/s (prefill excluded) with PyTorch's `decode` figure: greedy with a KV cache, " +
 		"16 prompt + 128 new tokens.\n")
 	if s15m {
@@ -520,4 +535,16 @@ func group(s string) string {
 		return sign + b.String() + "." + frac
 	}
 	return sign + b.String()
+}
+
+// hasLayoutRows reports whether any BenchmarkTrainLayout line was read.
+func hasLayoutRows(r *results) bool {
+	for _, sec := range []map[string]metrics{r.stock, r.accrete} {
+		for name := range sec {
+			if strings.HasPrefix(name, "BenchmarkTrainLayout/") {
+				return true
+			}
+		}
+	}
+	return false
 }
