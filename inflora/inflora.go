@@ -3,7 +3,10 @@ package inflora
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/accrete/accrete"
 	"github.com/accrete/accrete/lora"
@@ -126,11 +129,17 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 		return fmt.Errorf("inflora: round %d: %w", r.Index+1, err)
 	}
 	rec := RoundLog{Index: r.Index, Task: r.Task.Name}
-	for _, m := range mods {
+	residuals := make([]float64, len(mods))
+	exhausted := make([]bool, len(mods))
+	eachModule(len(mods), func(i int) {
+		m := mods[i]
 		A, residual := Design(cov[m], s.memory[m], a.Config.Rank)
 		copy(a.A[m].Data, A.Data)
-		rec.Residual += residual / float64(len(mods))
-		if slices.Contains(rowNorms(A), 0) {
+		residuals[i], exhausted[i] = residual, slices.Contains(rowNorms(A), 0)
+	})
+	for i := range mods {
+		rec.Residual += residuals[i] / float64(len(mods))
+		if exhausted[i] {
 			rec.Exhausted++
 		}
 	}
@@ -158,8 +167,10 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 	for m, M := range s.memory {
 		memory[m] = M
 	}
-	for _, m := range mods {
-		memory[m] = Extend(after[m], s.memory[m], s.cfg.threshold())
+	extended := make([]Memory, len(mods))
+	eachModule(len(mods), func(i int) { extended[i] = Extend(after[mods[i]], s.memory[mods[i]], s.cfg.threshold()) })
+	for i, m := range mods {
+		memory[m] = extended[i]
 		rec.MemoryRank = max(rec.MemoryRank, memory[m].Shape[0])
 	}
 	s.memory = memory
@@ -170,6 +181,22 @@ func (s *Strategy) Learn(ctx context.Context, l *accrete.Learner, r accrete.Roun
 			r.Index+1, r.Task.Name, rec.Loss, rec.Residual, rec.MemoryRank)
 	}
 	return nil
+}
+
+// eachModule calls f(0), …, f(n-1) on up to GOMAXPROCS goroutines and returns when all have returned.
+// The modules' designs and memories are independent, and each f writes only its own index's results,
+// so the outcome does not depend on the schedule.
+func eachModule(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func rowNorms(t *model.Tensor) []float64 {

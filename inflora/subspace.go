@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/accrete/accrete/internal/symeig"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 )
@@ -118,52 +118,42 @@ func Covariances(ctx context.Context, m *model.Model, mods []lora.Module, items 
 // a [k, in] tensor (nil or k = 0: empty).
 type Memory = *model.Tensor
 
-// project returns P·C·P with P = I − MᵀM.
+// project returns P·C·P with P = I − MᵀM, as P·C = C − Mᵀ(M·C), then (P·C)·P = PC − (PC·Mᵀ)·M, with
+// every inner loop along rows.
 func project(c Covariance, M Memory) []float64 {
 	n := c.In
 	if M == nil || M.Shape[0] == 0 {
 		return c.Data
 	}
 	k := M.Shape[0]
-	// P·C = C − Mᵀ(M·C); then (P·C)·P = PC − (PC·Mᵀ)·M.
-	mc := make([]float64, k*n)
+	m := make([]float64, k*n)
+	for i, v := range M.Data {
+		m[i] = float64(v)
+	}
+	mc := make([]float64, k*n) // M·C
 	for i := range k {
-		for j := range n {
-			var s float64
-			for l := range n {
-				s += float64(M.Data[i*n+l]) * c.Data[l*n+j]
-			}
-			mc[i*n+j] = s
+		row := mc[i*n : (i+1)*n]
+		for l, w := range m[i*n : (i+1)*n] {
+			axpy(row, w, c.Data[l*n:(l+1)*n])
 		}
 	}
-	pc := make([]float64, n*n)
+	pc := slices.Clone(c.Data) // C − Mᵀ·(M·C)
 	for a := range n {
-		for b := range n {
-			var s float64
-			for i := range k {
-				s += float64(M.Data[i*n+a]) * mc[i*n+b]
-			}
-			pc[a*n+b] = c.Data[a*n+b] - s
-		}
-	}
-	pcm := make([]float64, n*k)
-	for a := range n {
+		row := pc[a*n : (a+1)*n]
 		for i := range k {
-			var s float64
-			for l := range n {
-				s += pc[a*n+l] * float64(M.Data[i*n+l])
-			}
-			pcm[a*k+i] = s
+			axpy(row, -m[i*n+a], mc[i*n:(i+1)*n])
 		}
 	}
-	out := make([]float64, n*n)
+	out := slices.Clone(pc) // PC − (PC·Mᵀ)·M
 	for a := range n {
-		for b := range n {
+		row, pca := out[a*n:(a+1)*n], pc[a*n:(a+1)*n]
+		for i := range k {
+			mi := m[i*n : (i+1)*n]
 			var s float64
-			for i := range k {
-				s += pcm[a*k+i] * float64(M.Data[i*n+b])
+			for l, v := range pca {
+				s += v * mi[l]
 			}
-			out[a*n+b] = pc[a*n+b] - s
+			axpy(row, -s, mi)
 		}
 	}
 	// Symmetrise away rounding.
@@ -174,6 +164,17 @@ func project(c Covariance, M Memory) []float64 {
 		}
 	}
 	return out
+}
+
+// axpy adds w·x to y.
+func axpy(y []float64, w float64, x []float64) {
+	if w == 0 {
+		return
+	}
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] += w * v
+	}
 }
 
 // offMemory removes from v its components along M's rows.
@@ -200,7 +201,7 @@ func offMemory(v []float64, M Memory) {
 func Design(c Covariance, M Memory, r int) (*model.Tensor, float64) {
 	n := c.In
 	pc := project(c, M)
-	vals, vecs := symeig.Decompose(pc, n)
+	vals, vecs := eigSym(pc, n)
 	A := model.NewTensor(r, n)
 	var total, residual float64
 	for i := range n {
@@ -244,7 +245,7 @@ func Extend(c Covariance, M Memory, threshold float64) Memory {
 	if total <= 0 || kept >= threshold*total {
 		return &model.Tensor{Shape: []int{k0, n}, Data: rows}
 	}
-	vals, vecs := symeig.Decompose(pc, n)
+	vals, vecs := eigSym(pc, n)
 	added := 0
 	for i := 0; i < n && k0+added < n && kept < threshold*total; i++ {
 		if !(vals[i] > 1e-12*total) {
