@@ -2,31 +2,22 @@ package model
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+
+	"github.com/accrete/accrete/internal/docnum"
 )
 
 // TestDocNumbers: the shape buckets, program-cache sizes and weight overhead doc.go states are the code's
 // (and GoMLX's).
 func TestDocNumbers(t *testing.T) {
-	b, err := os.ReadFile("doc.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := strings.Join(strings.Fields(strings.ReplaceAll(string(b), "//", "")), " ")
-	for _, want := range []string{
+	docnum.Check(t, "doc.go",
 		fmt.Sprintf("lengths to powers of two from %d, batches to powers of two", Bucket(1)),
 		fmt.Sprintf("dropping the least recently used beyond %d, so GoMLX's per-Exec limit of %d cached shapes",
 			maxPrograms, graph.DefaultExecMaxCacheSize),
 		fmt.Sprintf("(TestWeightsHeldOnce: the model holds its weights plus under %.0f%%)", 100*weightsOverhead),
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("doc.go does not say %q", want)
-		}
-	}
+	)
 	if Bucket(Bucket(1)+1) != 2*Bucket(1) || batchBucket(3) != 4 {
 		t.Errorf("buckets are not powers of two: Bucket(%d) = %d, batchBucket(3) = %d", Bucket(1)+1, Bucket(Bucket(1)+1), batchBucket(3))
 	}

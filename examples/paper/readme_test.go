@@ -15,27 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete"
+	"github.com/accrete/accrete/internal/docnum"
 	"github.com/accrete/accrete/packs"
 )
 
 // The README states numbers and lists that a change elsewhere could silently make false. These tests
 // check each against what it describes.
 
-// readme returns README.md with its lines joined by single spaces (and Go comments' "//" dropped), so
-// that a phrase can be found across a line break.
+// readme returns README.md as docnum.Read gives it, so that a phrase can be found across a line break.
 func readme(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	require.NoError(t, err)
-	return strings.Join(strings.Fields(strings.ReplaceAll(string(b), "//", "")), " ")
+	return docnum.Read(t, filepath.Join("..", "..", "README.md"))
 }
 
 // says fails t unless the README (doc, from readme) says want.
 func says(t *testing.T, doc, want string) {
 	t.Helper()
-	if !strings.Contains(doc, want) {
-		t.Errorf("README.md does not say %q", want)
-	}
+	docnum.Says(t, "README.md", doc, want)
 }
 
 // numberWords spells the counts the README spells.
@@ -47,11 +43,7 @@ func spell(n int) string {
 	if n < len(numberWords) {
 		return numberWords[n]
 	}
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
+	return docnum.Thousands(n)
 }
 
 // rate writes a learning rate as the README does: 3e-3, not 3e-03.
@@ -198,18 +190,12 @@ func TestReadmeListsThePackagesAndPrograms(t *testing.T) {
 
 // TestDocNumbers: the defaults the program's doc comment states are its flags'.
 func TestDocNumbers(t *testing.T) {
-	b, err := os.ReadFile("main.go")
-	require.NoError(t, err)
-	doc := string(b[:strings.Index(string(b), "package main")])
-	doc = strings.Join(strings.Fields(strings.ReplaceAll(doc, "//", "")), " ")
+	doc := docnum.Read(t, "main.go")
+	doc = doc[:strings.Index(doc, "package main")]
 	o, err := parse(nil, io.Discard)
 	require.NoError(t, err)
-	says := func(want string) {
-		if !strings.Contains(doc, want) {
-			t.Errorf("main.go's doc comment does not say %q", want)
-		}
-	}
-	says(fmt.Sprintf("Every method runs over -seeds seeds (default %d)", o.seeds))
-	says(fmt.Sprintf("(-lr-grid, on by default): %.0f%% of every task's items", 100*validationShare))
+	docnum.Says(t, "main.go's doc comment", doc,
+		fmt.Sprintf("Every method runs over -seeds seeds (default %d)", o.seeds),
+		fmt.Sprintf("(-lr-grid, on by default): %.0f%% of every task's items", 100*validationShare))
 	require.True(t, o.lrGrid)
 }
