@@ -45,17 +45,22 @@ type updater interface {
 }
 
 // hostUpdater is LayoutHost: AdamW on host memory (adamW), the device copies refreshed after each step.
+// A tensor stored as bfloat16 has a float32 master on the host that AdamW updates; after each step
+// the tensor holds the master rounded (master.go).
 type hostUpdater struct {
 	m        *model.Model
 	names    []string
 	host     map[string]*model.Tensor
 	snapshot *restoreCopy
 	opt      *adamW
+	vals     [][]float32 // AdamW's values, in names order: Data, or the master of a bfloat16 tensor
+	bf16     []int       // the indices of the bfloat16 tensors
 }
 
 func newHostUpdater(m *model.Model, names []string, host map[string]*model.Tensor, cfg TrainConfig) *hostUpdater {
 	u := &hostUpdater{m: m, names: names, host: host, snapshot: takeSnapshot(host)}
-	u.opt = newAdamW(names, host, cfg)
+	u.vals, u.bf16 = masterValues(names, host)
+	u.opt = newAdamW(u.vals, cfg)
 	return u
 }
 
@@ -68,6 +73,7 @@ func (u *hostUpdater) add(acc, g []*tensors.Tensor) ([]*tensors.Tensor, error) {
 func (u *hostUpdater) step(grads []*tensors.Tensor, step, total int) error {
 	u.opt.step(grads, step, total)
 	finalize(grads)
+	roundMasters(u.names, u.host, u.vals, u.bf16)
 	u.m.UpdateWeights(u.names...)
 	return nil
 }
@@ -87,19 +93,29 @@ func (u *hostUpdater) close() { u.snapshot.close() }
 // donated inputs. The host tensors are not written until commit, so restore only drops the device
 // values.
 //
+// A tensor stored as bfloat16 stays bfloat16 in the model's device values; its float32 master is a
+// device buffer made from it in a graph (nothing crosses from the host), AdamW updates the master, and
+// the same graph writes the master rounded to bfloat16 as the new device value (master.go). commit
+// copies the bfloat16 values to the host tensor.
+//
 // On several devices (dp, TrainConfig.Devices) every device holds the trained tensors and the moments
 // whole and runs the same update on the same all-reduced gradients; the gradients and the moments are
-// laid out device after device (m1[k·n+i] is tensor i's on mesh position k), the model holds device
-// 0's values and dp the others'.
+// laid out device after device (m1[k·n+i] is tensor i's on mesh position k, master[k·nb+j] the j-th
+// bfloat16 tensor's), the model holds device 0's values and dp the others'.
 type deviceUpdater struct {
-	m       *model.Model
-	b       backends.Backend
-	cfg     TrainConfig
-	names   []string
-	host    map[string]*model.Tensor
-	dp      *dataParallel // nil: one device
-	m1, m2  []*tensors.Tensor
-	update  program // params, m1, m2, grads, stepSize, sqrtBc2, decay → params, m1, m2 (per device)
+	m      *model.Model
+	b      backends.Backend
+	cfg    TrainConfig
+	names  []string
+	host   map[string]*model.Tensor
+	dp     *dataParallel // nil: one device
+	m1, m2 []*tensors.Tensor
+	bf16   []bool            // names[i] is stored as bfloat16
+	nb     int               // how many are
+	master []*tensors.Tensor // the float32 masters of the bfloat16 tensors
+	// update: params, masters, m1, m2, grads, stepSize, sqrtBc2, decay → params, masters, m1, m2 (per
+	// device).
+	update  program
 	sum     program // a, b → a + b, per tensor (per device)
 	changed bool
 }
@@ -113,9 +129,16 @@ func newMeshUpdater(m *model.Model, names []string, host map[string]*model.Tenso
 	u := &deviceUpdater{m: m, b: m.Backend(), cfg: cfg, names: names, host: host, dp: dp}
 	n := len(names)
 	shs := make([]shapes.Shape, n)
+	var bf16Names []string
+	u.bf16 = make([]bool, n)
 	for i, name := range names {
 		shs[i] = shapes.Make(dtypes.Float32, host[name].Shape...)
+		if host[name].IsBF16() {
+			u.bf16[i] = true
+			bf16Names = append(bf16Names, name)
+		}
 	}
+	u.nb = len(bf16Names)
 	// The moments start as zeros made on the device: nothing of their size crosses from the host.
 	zeros := u.compile(func(g *graph.Graph) []*graph.Node {
 		out := make([]*graph.Node, 0, 2*n)
@@ -135,7 +158,15 @@ func newMeshUpdater(m *model.Model, names []string, host map[string]*model.Tenso
 		u.m1 = append(u.m1, z[2*n*k:2*n*k+n]...)
 		u.m2 = append(u.m2, z[2*n*k+n:2*n*(k+1)]...)
 	}
-	u.update = u.compile(func(in []*graph.Node) []*graph.Node { return adamWGraph(cfg, n, in) })
+	if u.nb > 0 {
+		if err := u.initMasters(bf16Names); err != nil {
+			finalize(u.m1)
+			finalize(u.m2)
+			return nil, fmt.Errorf("lora: Train: float32 master weights on the device: %w", err)
+		}
+	}
+	round := bf16Rounder(u.b)
+	u.update = u.compile(func(in []*graph.Node) []*graph.Node { return adamWGraph(cfg, u.bf16, round, in) })
 	u.sum = u.compile(func(in []*graph.Node) []*graph.Node {
 		out := make([]*graph.Node, n)
 		for i := range n {
@@ -158,13 +189,63 @@ func (u *deviceUpdater) compile(fn any) program {
 	return e
 }
 
-// adamWGraph is AdamW in the graph, the same arithmetic as internal/adamw.Update: in holds the n
-// parameters, the n first and n second moments, the n gradients and the scalars stepSize, sqrtBc2 and
-// decay; it returns the new parameters and moments. Global-norm clipping is computed here, in
-// float32, over all n gradients.
-func adamWGraph(cfg TrainConfig, n int, in []*graph.Node) []*graph.Node {
-	p, m1, m2, gs := in[:n], in[n:2*n], in[2*n:3*n], in[3*n:4*n]
-	stepSize, sqrtBc2, decay := in[4*n], in[4*n+1], in[4*n+2]
+// initMasters makes the float32 masters of the named bfloat16 parameters on every device, widened
+// from their device values in a graph.
+func (u *deviceUpdater) initMasters(names []string) error {
+	widen := u.compile(func(in []*graph.Node) []*graph.Node {
+		out := make([]*graph.Node, len(in))
+		for i, x := range in {
+			out[i] = graph.ConvertDType(x, dtypes.Float32)
+		}
+		return out
+	})
+	defer widen.Finalize()
+	params := [][]*tensors.Tensor{u.m.ParamTensors(names)}
+	if u.dp != nil {
+		var err error
+		if params, err = u.dp.params(u.m, names); err != nil {
+			return err
+		}
+	}
+	var args []any
+	for _, ps := range params {
+		for _, t := range ps {
+			args = append(args, t)
+		}
+	}
+	out, err := widen.Exec(args...)
+	if err != nil {
+		return err
+	}
+	u.master = out
+	return nil
+}
+
+// adamWGraph is AdamW in the graph, the same arithmetic as internal/adamw.Update. With n = len(bf16)
+// trained tensors, of which nb are stored as bfloat16 (bf16[i]), in holds the n stored parameters,
+// the nb float32 masters of the bfloat16 ones, the n first and n second moments, the n gradients
+// (float32) and the scalars stepSize, sqrtBc2 and decay; it returns the n new stored parameters, the
+// nb new masters and the new moments. AdamW updates a float32 parameter itself and a bfloat16 one's
+// master, and the new bfloat16 parameter is the master rounded (round); the old bfloat16 value is an
+// input only to be donated. Global-norm clipping is computed here, in float32, over all n gradients.
+func adamWGraph(cfg TrainConfig, bf16 []bool, round func(*graph.Node) *graph.Node, in []*graph.Node) []*graph.Node {
+	n, nb := len(bf16), 0
+	for _, b := range bf16 {
+		if b {
+			nb++
+		}
+	}
+	stored, masters := in[:n], in[n:n+nb]
+	in = in[n+nb:]
+	p := slices.Clone(stored)
+	for i, j := 0, 0; i < n; i++ {
+		if bf16[i] {
+			p[i] = masters[j]
+			j++
+		}
+	}
+	m1, m2, gs := in[:n], in[n:2*n], in[2*n:3*n]
+	stepSize, sqrtBc2, decay := in[3*n], in[3*n+1], in[3*n+2]
 	g := stepSize.Graph()
 	clip := graph.Scalar(g, dtypes.Float32, 1)
 	if cfg.ClipNorm > 0 {
@@ -184,14 +265,21 @@ func adamWGraph(cfg TrainConfig, n int, in []*graph.Node) []*graph.Node {
 	b1, b2 := float32(cfg.Beta1), float32(cfg.Beta2)
 	c1, c2 := 1-b1, 1-b2
 	eps := graph.Scalar(g, dtypes.Float32, float32(cfg.Epsilon))
-	out := make([]*graph.Node, 3*n)
-	for i := range n {
+	out := make([]*graph.Node, 3*n+nb)
+	newMasters, moments := out[n:n+nb], out[n+nb:]
+	for i, j := 0, 0; i < n; i++ {
 		gj := graph.Mul(gs[i], clip)
 		a := graph.Add(graph.MulScalar(m1[i], b1), graph.MulScalar(gj, c1))
 		v := graph.Add(graph.MulScalar(m2[i], b2), graph.Mul(graph.MulScalar(gj, c2), gj))
 		den := graph.Add(graph.Div(graph.Sqrt(v), sqrtBc2), eps)
-		out[i] = graph.Sub(graph.Mul(p[i], decay), graph.Div(graph.Mul(stepSize, a), den))
-		out[n+i], out[2*n+i] = a, v
+		np := graph.Sub(graph.Mul(p[i], decay), graph.Div(graph.Mul(stepSize, a), den))
+		out[i] = np
+		if bf16[i] {
+			newMasters[j] = np
+			out[i] = round(np)
+			j++
+		}
+		moments[i], moments[n+i] = a, v
 	}
 	return out
 }
@@ -225,7 +313,7 @@ func (u *deviceUpdater) step(grads []*tensors.Tensor, step, total int) error {
 	lr := c.lrAt(step, total)
 	t := float64(step + 1)
 	bc1, bc2 := 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
-	n, devs := len(u.names), u.dp.n()
+	n, nb, devs := len(u.names), u.nb, u.dp.n()
 	params := [][]*tensors.Tensor{u.m.ParamTensors(u.names)}
 	if u.dp != nil {
 		var err error
@@ -234,9 +322,9 @@ func (u *deviceUpdater) step(grads []*tensors.Tensor, step, total int) error {
 			return err
 		}
 	}
-	args := make([]any, 0, devs*(4*n+3))
+	args := make([]any, 0, devs*(4*n+nb+3))
 	for k := range devs {
-		for _, x := range slices.Concat(params[k], u.m1[k*n:(k+1)*n], u.m2[k*n:(k+1)*n], grads[k*n:(k+1)*n]) {
+		for _, x := range slices.Concat(params[k], u.master[k*nb:(k+1)*nb], u.m1[k*n:(k+1)*n], u.m2[k*n:(k+1)*n], grads[k*n:(k+1)*n]) {
 			args = append(args, u.donated(x, k))
 		}
 		args = append(args, tensors.FromScalar(float32(lr/bc1)), tensors.FromScalar(float32(math.Sqrt(bc2))),
@@ -245,18 +333,21 @@ func (u *deviceUpdater) step(grads []*tensors.Tensor, step, total int) error {
 	u.changed = true // the parameters' buffers may be donated now, whatever Exec returns
 	out, err := u.update.Exec(args...)
 	finalize(grads)
+	finalize(u.master)
 	finalize(u.m1)
 	finalize(u.m2)
-	u.m1, u.m2 = nil, nil
+	u.master, u.m1, u.m2 = nil, nil, nil
 	if err != nil {
 		return err
 	}
 	vals := make([][]*tensors.Tensor, devs)
+	per := 3*n + nb
 	for k := range devs {
-		o := out[3*n*k : 3*n*(k+1)]
+		o := out[per*k : per*(k+1)]
 		vals[k] = o[:n]
-		u.m1 = append(u.m1, o[n:2*n]...)
-		u.m2 = append(u.m2, o[2*n:]...)
+		u.master = append(u.master, o[n:n+nb]...)
+		u.m1 = append(u.m1, o[n+nb:2*n+nb]...)
+		u.m2 = append(u.m2, o[2*n+nb:]...)
 	}
 	if u.dp != nil {
 		u.dp.setParams(u.m, u.names, vals)
@@ -272,9 +363,13 @@ func (u *deviceUpdater) commit() error {
 	}
 	for i, t := range u.m.ParamTensors(u.names) {
 		name := u.names[i]
+		var flat any = u.host[name].Data
+		if u.bf16[i] {
+			flat = bf16Flat(u.host[name])
+		}
 		buf, err := t.Buffer(u.b, 0)
 		if err == nil {
-			err = u.b.BufferToFlatData(buf, u.host[name].Data)
+			err = u.b.BufferToFlatData(buf, flat)
 		}
 		if err != nil {
 			return fmt.Errorf("lora: Train: copying trained tensor %q %v to the host: %w", name, u.host[name].Shape, err)
@@ -291,6 +386,7 @@ func (u *deviceUpdater) restore() error {
 }
 
 func (u *deviceUpdater) close() {
+	finalize(u.master)
 	finalize(u.m1)
 	finalize(u.m2)
 	u.update.Finalize()

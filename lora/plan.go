@@ -212,8 +212,10 @@ const (
 // PlanMemory estimates the bytes a run of cfg needs, by category.
 //
 // The model: weights N·w (w = 4 or 2 bytes), twice only when the backend copies them
-// (CopiedWeights); float32 gradients of the trained tensors (in the weights' type for FFT);
-// OptimizerStates float32 values per trained parameter, plus float32 master weights for FFT in bf16.
+// (CopiedWeights); float32 gradients of the trained tensors (in the Compute type for FFT: Train's
+// are float32, a bf16-compute trainer's bf16); OptimizerStates float32 values per trained parameter,
+// plus float32 master weights for FFT in bf16 (Train keeps one for every trained tensor stored as
+// bfloat16; the plan counts one per trained parameter, the few float32 norm weights included).
 // Activations (in the Compute type) are what a Llama layer's backward pass reads, per token: 6·D
 // (the two norms' inputs and outputs, the rotated queries, the attention output), 2·KV·hd (rotated
 // keys, values), 5·F (gate, its sigmoid, SiLU, up, their product) plus H·T attention probabilities,
@@ -221,8 +223,8 @@ const (
 // the gradient is computed in the logits' buffer). Decoding keeps
 // 2·L·B·T·KV·hd cached keys and values and one step's logits. The working set is one layer's
 // activations. Under data parallelism (Devices > 1) the plan is one device's, with B its share of the
-// batch. The host layout adds the restore copy of the trained tensors when it stays in memory
-// (up to 256 MB) and, when the backend copies the weights, the Go heap's slack: with GOGC=100 the heap
+// batch. The host layout adds the restore copy of the trained tensors as stored (w bytes a parameter
+// for FFT, 4 for an adapter) when it stays in memory (up to 256 MB) and, when the backend copies the weights, the Go heap's slack: with GOGC=100 the heap
 // may reach twice its live size before the garbage collector returns upload copies.
 //
 // It panics if cfg or o is invalid (check them with Validate).
@@ -272,7 +274,7 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 	} else {
 		gradBytes := int64(4)
 		if o.Method == MethodFFT {
-			gradBytes = w
+			gradBytes = o.Compute.bytes()
 		}
 		p.Gradients = p.Trainable * gradBytes
 		if o.Accumulate {
@@ -298,8 +300,12 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 		return p
 	}
 	p.Overhead = hostOverhead
-	if p.Trainable*4 <= snapshotInMemory {
-		p.Snapshot = p.Trainable * 4
+	snapshot := p.Trainable * 4
+	if o.Method == MethodFFT {
+		snapshot = p.Trainable * w
+	}
+	if snapshot <= snapshotInMemory {
+		p.Snapshot = snapshot
 	}
 	if o.CopiedWeights {
 		// The Go heap holds the host weights, the snapshot and the optimizer state; the garbage it may

@@ -16,11 +16,12 @@ import (
 // training does not hold the trained weights twice.
 var snapshotInMemory int64 = 256 << 20
 
-// restoreCopy is the host layout's restore copy of the trained tensors (Train restores them on error).
+// restoreCopy is the host layout's restore copy of the trained tensors (Train restores them on error):
+// each tensor's stored bytes, float32 or bfloat16 as it is stored, so that a restore is bit for bit.
 type restoreCopy struct {
 	names []string
-	mem   map[string][]float32
-	file  *os.File // when the copy is on disk: the tensors' float32 bytes in names order
+	mem   map[string][]byte
+	file  *os.File // when the copy is on disk: the tensors' stored bytes in names order
 }
 
 // takeSnapshot copies the tensors of host, to memory or, above snapshotInMemory, to a temporary file
@@ -35,35 +36,43 @@ func takeSnapshot(host map[string]*model.Tensor) *restoreCopy {
 	})}
 	var size int64
 	for _, t := range host {
-		size += 4 * int64(len(t.Data))
+		size += int64(len(storedBytes(t)))
 	}
 	if size > snapshotInMemory {
 		if err := s.toFile(host); err == nil {
 			return s
 		}
 	}
-	s.mem = make(map[string][]float32, len(host))
+	s.mem = make(map[string][]byte, len(host))
 	for n, t := range host {
-		s.mem[n] = slices.Clone(t.Data)
+		s.mem[n] = slices.Clone(storedBytes(t))
 	}
 	return s
 }
 
-func floatBytes(f []float32) []byte {
-	if len(f) == 0 {
+// storedBytes returns the memory of t's values as it stores them: Data's float32 bytes, or BF16's
+// bfloat16 bytes.
+func storedBytes(t *model.Tensor) []byte {
+	if t.BF16 != nil {
+		if len(t.BF16) == 0 {
+			return nil
+		}
+		return unsafe.Slice((*byte)(unsafe.Pointer(&t.BF16[0])), 2*len(t.BF16))
+	}
+	if len(t.Data) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+	return unsafe.Slice((*byte)(unsafe.Pointer(&t.Data[0])), 4*len(t.Data))
 }
 
 func (s *restoreCopy) toFile(host map[string]*model.Tensor) error {
-	f, err := os.CreateTemp("", "accrete-restore-*.f32")
+	f, err := os.CreateTemp("", "accrete-restore-*.bin")
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	for _, n := range s.names {
-		if _, err = w.Write(floatBytes(host[n].Data)); err != nil {
+		if _, err = w.Write(storedBytes(host[n])); err != nil {
 			break
 		}
 	}
@@ -83,13 +92,13 @@ func (s *restoreCopy) toFile(host map[string]*model.Tensor) error {
 func (s *restoreCopy) restore(host map[string]*model.Tensor) error {
 	if s.file == nil {
 		for n, t := range host {
-			copy(t.Data, s.mem[n])
+			copy(storedBytes(t), s.mem[n])
 		}
 		return nil
 	}
 	r := bufio.NewReaderSize(io.NewSectionReader(s.file, 0, 1<<62), 1<<20)
 	for _, n := range s.names {
-		if _, err := io.ReadFull(r, floatBytes(host[n].Data)); err != nil {
+		if _, err := io.ReadFull(r, storedBytes(host[n])); err != nil {
 			return fmt.Errorf("lora: Train: reading back the restore copy of %q from %s: %w", n, s.file.Name(), err)
 		}
 	}

@@ -277,7 +277,8 @@ func Train(ctx context.Context, m *model.Model, trainable []string, data []Seque
 }
 
 // trainedTensors returns the tensors named trainable, found among m's weights or its adapter's
-// tensors, and refuses an empty list, an unknown name and a bfloat16 tensor.
+// tensors, and refuses an empty list and an unknown name. A tensor stored as bfloat16 is trained
+// through a float32 master copy (master.go).
 func trainedTensors(m *model.Model, trainable []string) (map[string]*model.Tensor, error) {
 	if len(trainable) == 0 {
 		return nil, errors.New("lora: Train: no trainable tensors")
@@ -294,10 +295,6 @@ func trainedTensors(m *model.Model, trainable []string) (map[string]*model.Tenso
 		}
 		if !ok {
 			return nil, fmt.Errorf("lora: Train: no tensor %q in the model or its adapter", n)
-		}
-		if t.IsBF16() {
-			return nil, fmt.Errorf("lora: Train: tensor %q %v is stored as bfloat16, which is for frozen weights; "+
-				"training it needs float32 (load the model without model.LoadOptions.BF16)", n, t.Shape)
 		}
 		host[n] = t
 	}
@@ -393,9 +390,11 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 	if s.drop != nil {
 		hook = dropoutHook(s.drop, p, in[k+5])
 	}
+	// The gradients are taken with respect to p's entries: for a bfloat16 parameter that is its
+	// conversion to float32 (BuildParams), so its gradient is float32, never rounded to bfloat16.
 	wrt := make([]*graph.Node, len(s.wrt))
 	for i, j := range s.wrt {
-		wrt[i] = in[j]
+		wrt[i] = p[s.names[j]]
 	}
 	fin := model.ForwardInput{Tokens: tokens, Positions: positions, Hook: hook}
 	if s.recompute != nil {
@@ -667,6 +666,9 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, c
 	if e, ok := m.Weights["model.embed_tokens.weight"]; ok && e.IsBF16() {
 		o.DType = BF16
 	}
+	// The step graph computes in float32 whatever the weights are stored in (model.BuildParams), and
+	// its gradients are float32: bfloat16 FFT adds float32 master weights (PlanMemory).
+	o.Compute = F32
 	return PlanMemory(m.Config, o)
 }
 
@@ -738,20 +740,16 @@ func batchArgs(batch []Sequence, batchSize int) (args []any, B, T, ntok int) {
 // adamW is AdamW (Loshchilov & Hutter 2019) on host memory, with bias correction, decoupled weight
 // decay, global-norm clipping and the learning-rate schedule.
 type adamW struct {
-	cfg     TrainConfig
-	names   []string
-	params  []*model.Tensor
-	m1, m2  [][]float32
-	scratch [][]float32
+	cfg    TrainConfig
+	params [][]float32 // the values updated: a float32 tensor's Data, or a bfloat16 tensor's master
+	m1, m2 [][]float32
 }
 
-func newAdamW(names []string, host map[string]*model.Tensor, cfg TrainConfig) *adamW {
-	o := &adamW{cfg: cfg, names: names}
-	for _, n := range names {
-		t := host[n]
-		o.params = append(o.params, t)
-		o.m1 = append(o.m1, make([]float32, len(t.Data)))
-		o.m2 = append(o.m2, make([]float32, len(t.Data)))
+func newAdamW(params [][]float32, cfg TrainConfig) *adamW {
+	o := &adamW{cfg: cfg, params: params}
+	for _, p := range params {
+		o.m1 = append(o.m1, make([]float32, len(p)))
+		o.m2 = append(o.m2, make([]float32, len(p)))
 	}
 	return o
 }
@@ -808,13 +806,13 @@ func (o *adamW) step(grads []*tensors.Tensor, step, total int) {
 	type chunk struct{ i, lo, hi int }
 	var chunks []chunk
 	for i, p := range o.params {
-		for lo := 0; lo < len(p.Data); lo += adamChunk {
-			chunks = append(chunks, chunk{i, lo, min(len(p.Data), lo+adamChunk)})
+		for lo := 0; lo < len(p); lo += adamChunk {
+			chunks = append(chunks, chunk{i, lo, min(len(p), lo+adamChunk)})
 		}
 	}
 	parallelChunks(len(chunks), func(k int) {
 		ch := chunks[k]
-		adamw.Update(o.params[ch.i].Data[ch.lo:ch.hi], gs[ch.i][ch.lo:ch.hi], o.m1[ch.i][ch.lo:ch.hi], o.m2[ch.i][ch.lo:ch.hi], h)
+		adamw.Update(o.params[ch.i][ch.lo:ch.hi], gs[ch.i][ch.lo:ch.hi], o.m1[ch.i][ch.lo:ch.hi], o.m2[ch.i][ch.lo:ch.hi], h)
 	})
 }
 
