@@ -3,8 +3,10 @@ package ella
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -165,7 +167,12 @@ func (p Past) Weights(normalize bool) Past {
 	w := make(Past, len(p))
 	var sum float64
 	n := 0
-	for m, t := range p {
+	// In a fixed order (the modules' paths), so that the float64 sum, the mean and every weight are
+	// the same from run to run: Go ranges over a map in a random order.
+	mods := slices.Collect(maps.Keys(p))
+	slices.SortFunc(mods, func(a, b lora.Module) int { return strings.Compare(a.Path(), b.Path()) })
+	for _, m := range mods {
+		t := p[m]
 		sq := model.NewTensor(t.Shape...)
 		for i, v := range t.Data {
 			sq.Data[i] = v * v
