@@ -27,6 +27,26 @@
 // PEFT writes it, with a manifest that records the base model's Fingerprint and each adapter's task,
 // round, creation time and metrics. SavePEFT and LoadPEFT read and write single adapter directories.
 //
+// # Full fine-tuning in bfloat16
+//
+// A trained tensor stored as bfloat16 (a model loaded with model.LoadOptions.BF16, or after
+// Weights.ToBF16) is trained with float32 master weights, as DeepSpeed's and Megatron's bf16
+// optimizers do, with nothing to set: the forward and backward passes read the bfloat16 weights
+// (widened to float32 inside the kernels, as the model always computes); the gradient is taken with
+// respect to that float32 widening, so it is float32 and never rounded to bfloat16; AdamW updates a
+// float32 master copy of the weight with float32 moments; and after every step the stored weight is
+// the master rounded to nearest even (safetensors.Float32ToBF16, as Weights.ToBF16 rounds). An update
+// under half a bfloat16 ulp, which applied to the bfloat16 weight would round away, stays in the
+// master until the steps add up. In the host layout the master is a host slice beside AdamW's
+// moments; in the device layout it is a device buffer made from the bfloat16 value in a graph, and
+// the update graph writes the rounded bfloat16 weight from it, with the old value, the master and the
+// moments donated. (The in-graph rounding is the backend's conversion where it rounds to nearest even,
+// as XLA's and the accrete backend's do, and exact float32 arithmetic otherwise: GoMLX's pure-Go
+// backend truncates.) The master lives for one Train call: each call starts it from the stored
+// bfloat16 values, so a run split over several calls rounds at each boundary. A failed run restores
+// the bfloat16 bits; a successful one leaves the rounded weights in the model. The memory plan counts
+// 4 bytes of master per trained parameter (PlanMemory's Optimizer row) and float32 gradients.
+//
 // # Several devices
 //
 // TrainConfig.Devices = n > 1 trains data-parallel on n devices of an XLA backend through GoMLX's
@@ -73,6 +93,7 @@
 //
 // # Not for
 //
-// Quantised bases (QLoRA), DoRA, bias training, per-module rank or alpha patterns, or adapters on
+// Quantised bases (QLoRA), training in bfloat16 arithmetic (the weights may be stored as bfloat16;
+// the computation and the optimizer are float32), DoRA, bias training, per-module rank or alpha patterns, or adapters on
 // embeddings; LoadPEFT refuses adapter files that use them.
 package lora

@@ -223,9 +223,10 @@ const (
 // the gradient is computed in the logits' buffer). Decoding keeps
 // 2·L·B·T·KV·hd cached keys and values and one step's logits. The working set is one layer's
 // activations. Under data parallelism (Devices > 1) the plan is one device's, with B its share of the
-// batch. The host layout adds the restore copy of the trained tensors as stored (w bytes a parameter
-// for FFT, 4 for an adapter) when it stays in memory (up to 256 MB) and, when the backend copies the weights, the Go heap's slack: with GOGC=100 the heap
-// may reach twice its live size before the garbage collector returns upload copies.
+// batch. The host layout adds the restore copy of the trained tensors as stored (w bytes a
+// parameter for FFT, 4 for an adapter) when it stays in memory (up to 256 MB) and, when the backend
+// copies the weights, the Go heap's slack: with GOGC=100 the heap may reach twice its live size
+// before the garbage collector returns upload copies.
 //
 // It panics if cfg or o is invalid (check them with Validate).
 func PlanMemory(cfg model.Config, o PlanOptions) Plan {

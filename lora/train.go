@@ -40,6 +40,10 @@ const (
 )
 
 // TrainConfig configures Train. Zero values mean the documented defaults.
+//
+// A trained tensor stored as bfloat16 (model.LoadOptions.BF16, Weights.ToBF16) is trained through a
+// float32 master copy with float32 AdamW moments, automatically: see "Full fine-tuning in bfloat16"
+// in the package documentation. Every field applies to it unchanged.
 type TrainConfig struct {
 	// LearningRate is AdamW's peak step size. Default (0): 1e-3.
 	LearningRate float64
@@ -218,6 +222,9 @@ var ErrNonFinite = errors.New("lora: loss is not finite")
 // Every other tensor stays bit-identical. On error (a non-finite loss, a cancelled ctx) the trained
 // tensors are restored to their values before the call. The optimizer state lives for this call only:
 // in host memory on the CPU backends, in device buffers updated in the graph elsewhere (cfg.Layout).
+// A trained tensor stored as bfloat16 stays bfloat16: AdamW updates a float32 master copy of it, made
+// from its stored values at the start of the call, and the tensor holds the master rounded to nearest
+// even after every step (see "Full fine-tuning in bfloat16" in the package documentation).
 //
 // A run has four steps: check the inputs and the memory plan (trainedTensors, checkExamples,
 // checkMemory), build the step graph (newStepGraph), loop over epochs and batches (trainLoop), and

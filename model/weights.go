@@ -11,9 +11,10 @@ import (
 // Tensor is a dense row-major array. Linear weights use Hugging Face's [out, in] layout.
 //
 // Its values are float32 in Data, unless the tensor is stored as bfloat16: then BF16 holds them and
-// Data is nil. bfloat16 storage is for frozen base weights (LoadOptions.BF16, Weights.ToBF16): it
-// halves their memory, and the backend converts them to float32 inside its matmuls and lookups, so
-// computation stays float32. Code that needs float32 values of any tensor calls Float32.
+// Data is nil. bfloat16 storage is for base weights (LoadOptions.BF16, Weights.ToBF16): it halves
+// their memory, and the backend converts them to float32 inside its matmuls and lookups, so
+// computation stays float32 (lora.Train fine-tunes such a tensor through a float32 master copy).
+// Code that needs float32 values of any tensor calls Float32.
 type Tensor struct {
 	Shape []int
 	Data  []float32
