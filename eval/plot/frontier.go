@@ -99,11 +99,22 @@ func Frontier(title string, points []eval.FrontierPoint) (*gplot.Plot, error) {
 		p.Legend.Add(name, line, scatter)
 	}
 	p.X.Max += 0.08 // room for the labels right of the points
-	p.Y.Max += 0.05
-	// Bottom left is the corner a frontier avoids: it learns nothing and forgets.
-	p.Legend.Top, p.Legend.Left = false, true
+	// The legend goes above the data, in a band of its own over retention's top (1 at most for scores):
+	// sequential runs end in any corner, so no corner of the data is free for it.
+	top := p.Y.Max
+	p.Y.Max = top + 0.05 + 0.055*float64(len(keys))
+	p.Y.Tick.Marker = ticksUpTo{gplot.DefaultTicks{}, top}
+	p.Legend.Top, p.Legend.Left = true, true
 	return p, nil
 }
+
+// ticksUpTo marks the axis as if it ended at max: the band above it holds the legend, not values.
+type ticksUpTo struct {
+	gplot.Ticker
+	max float64
+}
+
+func (t ticksUpTo) Ticks(lo, hi float64) []gplot.Tick { return t.Ticker.Ticks(lo, min(hi, t.max)) }
 
 var frontierPalette = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // blue
