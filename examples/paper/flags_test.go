@@ -37,16 +37,17 @@ func TestLimitAndRoundsFlags(t *testing.T) {
 	}
 }
 
-// TestBF16Flag checks that -bf16 is refused, naming the method, with a full fine-tuning method (which
-// cannot train bfloat16 weights), and accepted without one.
+// TestBF16Flag checks that -bf16 parses with the full fine-tuning methods (lora.Train trains
+// bfloat16 weights through float32 master weights) as with the adapter methods.
 func TestBF16Flag(t *testing.T) {
-	_, err := parse([]string{"-bf16"}, nil) // the default methods include fft1 and seq-fft
-	require.ErrorContains(t, err, `"fft1"`)
-	_, err = parse([]string{"-bf16", "-methods", "lora1,seq-fft"}, nil)
-	require.ErrorContains(t, err, `"seq-fft"`)
-	o, err := parse([]string{"-bf16", "-methods", "lora1,seq-lora,olora-0.5,moe"}, nil)
+	for _, methods := range []string{"fft1", "lora1,seq-fft", "lora1,seq-lora,olora-0.5,moe"} {
+		o, err := parse([]string{"-bf16", "-methods", methods}, nil)
+		require.NoError(t, err, methods)
+		require.True(t, o.bf16)
+	}
+	o, err := parse([]string{"-bf16"}, nil) // the default methods include fft1 and seq-fft
 	require.NoError(t, err)
-	require.True(t, o.bf16)
+	require.Contains(t, o.methods, "fft1")
 }
 
 func TestSampleEvenly(t *testing.T) {

@@ -150,7 +150,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "first seed (see -seeds)")
 	fs.BoolVar(&o.full, "full", false, "run the paper's methods (and O-LoRA on the raw sum) over every round and item; the methods beyond the paper run with -methods")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
-	fs.BoolVar(&o.bf16, "bf16", false, "keep the base model's matrices as bfloat16 (model.LoadOptions.BF16): half the memory of its weights, for the adapter methods; full fine-tuning (fft1, seq-fft) needs float32")
+	fs.BoolVar(&o.bf16, "bf16", false, "keep the base model's matrices as bfloat16 (model.LoadOptions.BF16): half the memory of its weights; full fine-tuning (fft1, seq-fft) trains them through float32 master weights")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
 	fs.IntVar(&o.devices, "devices", 0, "train data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices: each micro-batch split evenly, weights and AdamW replicated); 0 or 1: one device")
@@ -226,12 +226,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		o.methods = defaultMethods
 	}
 	for _, m := range o.methods {
-		spec, ok := methodByName(m)
-		if !ok {
+		if _, ok := methodByName(m); !ok {
 			return o, fmt.Errorf("unknown method %q (want any of %s)", m, strings.Join(methodNames(), ", "))
-		}
-		if o.bf16 && familyOf(spec) == familyFFT {
-			return o, fmt.Errorf("-bf16 keeps the base weights in bfloat16, which method %q (full fine-tuning) cannot train: leave it out with -methods", m)
 		}
 	}
 	for _, c := range []struct {
