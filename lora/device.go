@@ -158,14 +158,15 @@ func newMeshUpdater(m *model.Model, names []string, host map[string]*model.Tenso
 		u.m1 = append(u.m1, z[2*n*k:2*n*k+n]...)
 		u.m2 = append(u.m2, z[2*n*k+n:2*n*(k+1)]...)
 	}
+	var round func(*graph.Node) *graph.Node
 	if u.nb > 0 {
 		if err := u.initMasters(bf16Names); err != nil {
 			finalize(u.m1)
 			finalize(u.m2)
 			return nil, fmt.Errorf("lora: Train: float32 master weights on the device: %w", err)
 		}
+		round = bf16Rounder(u.b)
 	}
-	round := bf16Rounder(u.b)
 	u.update = u.compile(func(in []*graph.Node) []*graph.Node { return adamWGraph(cfg, u.bf16, round, in) })
 	u.sum = u.compile(func(in []*graph.Node) []*graph.Node {
 		out := make([]*graph.Node, n)
