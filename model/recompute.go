@@ -18,8 +18,9 @@ import (
 // a second forward pass: about a third more compute per step.
 //
 // lossFn maps the final hidden states [B, T, D] (after the last norm) to the scalar loss; it may read
-// any node of p (the LM head). wrt are parameter nodes among p's values (the graph's inputs, before
-// BuildParams's bfloat16 conversion) and names their names, which place each in a layer
+// any node of p (the LM head). wrt are nodes among p's values (a float32 weight's graph input, or a
+// bfloat16 weight's float32 widening that BuildParams makes, so that its gradient is float32) and
+// names their names, which place each in a layer
 // ("model.layers.N." or, for an adapter's tensors, a name containing it) or outside the layers (the
 // embedding, the final norm, the LM head). in must have no cache, and in.Hook must compute the same
 // values when called again for a layer (no dropout drawn from a state it advances).

@@ -66,7 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for _, method := range []lora.Method{lora.MethodLoRA, lora.MethodFFT} {
 			for _, t := range targets {
 				if !t.device && t.dtype == lora.BF16 && method == lora.MethodFFT {
-					continue // bf16 storage is for frozen weights on the CPU
+					// On the CPU, FFT in bf16 saves nothing: the bf16 weights, their float32 master and
+					// their bf16 restore copy (2 + 4 + 2 bytes) hold what the float32 weights and their
+					// restore copy do (4 + 4).
+					continue
 				}
 				if t.device {
 					t.dtype = lora.DType(*gpuDType)
