@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/accrete/accrete/internal/symeig"
 	"github.com/accrete/accrete/model"
 )
 
@@ -59,26 +58,5 @@ func BenchmarkDesignExtend(b *testing.B) {
 				Extend(c, M, 0.95)
 			}
 		})
-	}
-}
-
-// BenchmarkEigSym: the decomposition alone, and internal/symeig's Jacobi sweeps that it replaced, at
-// the study model's input sizes (Jacobi at 688 takes about 14 s an operation, so only at 256).
-func BenchmarkEigSym(b *testing.B) {
-	for _, n := range []int{256, 688} {
-		c, M := randomCovariance(n, 2*n, n/4, 1)
-		pc := project(c, M)
-		b.Run(fmt.Sprintf("in=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				eigSym(pc, n)
-			}
-		})
-		if n <= 256 {
-			b.Run(fmt.Sprintf("jacobi/in=%d", n), func(b *testing.B) {
-				for b.Loop() {
-					symeig.Decompose(pc, n)
-				}
-			})
-		}
 	}
 }

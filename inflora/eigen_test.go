@@ -14,71 +14,9 @@ import (
 	"github.com/accrete/accrete/model"
 )
 
-// TestEigSymMatchesJacobi: on random symmetric matrices, and on ones with repeated, zero and negative
-// eigenvalues, eigSym's eigenvalues are symeig's (Jacobi) to float64 rounding, its eigenvectors are
-// orthonormal, and V·diag(vals)·Vᵀ rebuilds the matrix.
-func TestEigSymMatchesJacobi(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	random := func(n int) []float64 {
-		a := make([]float64, n*n)
-		for i := range n {
-			for j := i; j < n; j++ {
-				a[i*n+j] = rng.NormFloat64()
-				a[j*n+i] = a[i*n+j]
-			}
-		}
-		return a
-	}
-	diag := func(d ...float64) []float64 {
-		n := len(d)
-		a := make([]float64, n*n)
-		for i, v := range d {
-			a[i*n+i] = v
-		}
-		return a
-	}
-	lowRank, _ := randomCovariance(40, 10, 0, 5) // rank 10 of 40, like few tokens
-	cases := map[string][]float64{
-		"1×1": {2.5}, "2×2": {2, 1, 1, 2}, "zero 3×3": make([]float64, 9),
-		"repeated": diag(3, 1, 3, 0, 1, 3), "negative": diag(-2, 5, 0, -7),
-		"random 17": random(17), "random 64": random(64), "covariance rank 10 of 40": lowRank.Data,
-	}
-	for name, a := range cases {
-		t.Run(name, func(t *testing.T) {
-			n := int(math.Sqrt(float64(len(a))))
-			vals, vecs := eigSym(a, n)
-			want, _ := symeig.Decompose(a, n)
-			var scale float64
-			for _, v := range a {
-				scale = math.Max(scale, math.Abs(v))
-			}
-			tol := 1e-12 * float64(n) * math.Max(scale, 1)
-			assert.InDeltaSlice(t, want, vals, tol, "eigenvalues, descending")
-			for i := range n {
-				for j := range n {
-					var dot, rebuilt float64
-					for k := range n {
-						dot += vecs[i*n+k] * vecs[j*n+k]
-						rebuilt += vecs[k*n+i] * vals[k] * vecs[k*n+j]
-					}
-					assert.InDelta(t, b2f(i == j), dot, 1e-12*float64(n), "vᵢ·vⱼ, %d %d", i, j)
-					assert.InDelta(t, a[i*n+j], rebuilt, tol, "V·Λ·Vᵀ entry %d %d", i, j)
-				}
-			}
-		})
-	}
-	assert.Panics(t, func() { eigSym([]float64{1, 2, 3}, 2) })
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// The code path before eigSym and the row-wise project (kept here to pin the fast one to it): the
-// covariance projected with loops over columns and decomposed by symeig's Jacobi sweeps.
+// The code path before the row-wise project (kept here to pin the fast one to it): the covariance
+// projected with loops over columns (and, before, decomposed by Jacobi sweeps: symeig's tests pin
+// today's decomposition to that method).
 
 func oldProject(c Covariance, M Memory) []float64 {
 	n := c.In
@@ -221,7 +159,8 @@ func gram(R *model.Tensor) []float64 {
 	return out
 }
 
-// TestDesignExtendMatchOldPath pins Design and Extend to the Jacobi path they replace, on random
+// TestDesignExtendMatchOldPath pins Design and Extend to the column-wise path they replace (the
+// decomposition, symeig.Decompose, is pinned to the Jacobi method it replaced by symeig's tests), on random
 // covariances with decaying spectra (more inputs than dimensions, and fewer), with and without a
 // memory: the residual energy agrees to 1e-12, the design's rows agree one by one up to sign to 1e-5
 // (float32 rows, distinct eigenvalues), and Extend adds the same number of rows spanning the same

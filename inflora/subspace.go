@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/accrete/accrete/internal/symeig"
 	"github.com/accrete/accrete/lora"
 	"github.com/accrete/accrete/model"
 )
@@ -201,7 +202,7 @@ func offMemory(v []float64, M Memory) {
 func Design(c Covariance, M Memory, r int) (*model.Tensor, float64) {
 	n := c.In
 	pc := project(c, M)
-	vals, vecs := eigSym(pc, n)
+	vals, vecs := symeig.Decompose(pc, n)
 	A := model.NewTensor(r, n)
 	var total, residual float64
 	for i := range n {
@@ -245,7 +246,7 @@ func Extend(c Covariance, M Memory, threshold float64) Memory {
 	if total <= 0 || kept >= threshold*total {
 		return &model.Tensor{Shape: []int{k0, n}, Data: rows}
 	}
-	vals, vecs := eigSym(pc, n)
+	vals, vecs := symeig.Decompose(pc, n)
 	added := 0
 	for i := 0; i < n && k0+added < n && kept < threshold*total; i++ {
 		if !(vals[i] > 1e-12*total) {
