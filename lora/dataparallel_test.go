@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"testing"
 
@@ -255,17 +254,9 @@ func TestTrainDataParallelSimulated(t *testing.T) {
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				run := func(devices int) (map[string][]float32, Result) {
-					m := testmodel.Tiny(t, tinyConfig, 12)
-					a, names := attachNew(t, m, Config{Rank: 4, Seed: 2, Dropout: 0.1})
-					if mode == "fft" {
-						m.SetAdapter(nil)
-						names = slices.Sorted(maps.Keys(m.Weights))
-					}
 					cfg := tc.cfg
 					cfg.LearningRate, cfg.Seed, cfg.Layout, cfg.Devices = 1e-2, 5, LayoutDevice, devices
-					res, err := Train(context.Background(), m, names, data, cfg)
-					require.NoError(t, err)
-					return snapshot(m, a), res
+					return trainTinyMode(t, mode, data, cfg, false)
 				}
 				one, res1 := run(1)
 				log := simulateMesh(t)

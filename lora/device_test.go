@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete/internal/testmodel"
+	"github.com/accrete/accrete/model"
 )
 
 // TestTrainDeviceLayoutMatchesHost trains the same runs with AdamW on the host and in the graph on
@@ -26,24 +27,9 @@ func TestTrainDeviceLayoutMatchesHost(t *testing.T) {
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				run := func(layout Layout) (map[string][]float32, Result) {
-					m := testmodel.Tiny(t, tinyConfig, 12)
-					a, names := attachNew(t, m, Config{Rank: 4, Seed: 2, Dropout: 0.1})
-					if mode == "fft" {
-						m.SetAdapter(nil)
-						names = slices.Sorted(maps.Keys(m.Weights))
-					}
 					cfg := tc.cfg
 					cfg.BatchSize, cfg.Seed, cfg.Layout = 6, 5, layout
-					res, err := Train(context.Background(), m, names, data, cfg)
-					require.NoError(t, err)
-					// The model computes with what the host tensors hold.
-					lg, err := m.Logits(storeSeqs)
-					require.NoError(t, err)
-					m.UpdateWeights()
-					lg2, err := m.Logits(storeSeqs)
-					require.NoError(t, err)
-					require.Equal(t, lg2, lg, "device values and host tensors agree")
-					return snapshot(m, a), res
+					return trainTinyMode(t, mode, data, cfg, true)
 				}
 				host, hres := run(LayoutHost)
 				dev, dres := run(LayoutDevice)
@@ -80,4 +66,35 @@ func TestTrainDeviceLayoutRestores(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, beforeLogits, after)
 	require.ErrorContains(t, TrainConfig{Layout: "gpu"}.Validate(), "Layout")
+}
+
+// trainTinyMode trains a fresh tiny model on data with cfg: an adapter (rank 4, dropout 0.1) when mode
+// is "lora", every weight when it is "fft"; when check is set it also asserts that the model computes
+// with what its host tensors hold. It returns the trained values (snapshot) and Train's result.
+func trainTinyMode(t *testing.T, mode string, data []Sequence, cfg TrainConfig, check bool) (map[string][]float32, Result) {
+	t.Helper()
+	m := testmodel.Tiny(t, tinyConfig, 12)
+	a, names := attachNew(t, m, Config{Rank: 4, Seed: 2, Dropout: 0.1})
+	if mode == "fft" {
+		m.SetAdapter(nil)
+		names = slices.Sorted(maps.Keys(m.Weights))
+	}
+	res, err := Train(context.Background(), m, names, data, cfg)
+	require.NoError(t, err)
+	if check {
+		requireComputesWithHost(t, m)
+	}
+	return snapshot(m, a), res
+}
+
+// requireComputesWithHost asserts that m computes with what its host tensors hold: its logits do
+// not change when the backend's copies are refreshed from them (UpdateWeights).
+func requireComputesWithHost(t *testing.T, m *model.Model) {
+	t.Helper()
+	lg, err := m.Logits(storeSeqs)
+	require.NoError(t, err)
+	m.UpdateWeights()
+	lg2, err := m.Logits(storeSeqs)
+	require.NoError(t, err)
+	require.Equal(t, lg2, lg, "device values and host tensors agree")
 }

@@ -269,13 +269,7 @@ func TestTrainBF16MasterLayouts(t *testing.T) {
 					cfg.BatchSize, cfg.Seed, cfg.Layout, cfg.Devices = 6, 5, layout, devices
 					res, err := Train(context.Background(), m, allWeights(m), data, cfg)
 					require.NoError(t, err)
-					// The model computes with what the host tensors hold.
-					lg, err := m.Logits(storeSeqs)
-					require.NoError(t, err)
-					m.UpdateWeights()
-					lg2, err := m.Logits(storeSeqs)
-					require.NoError(t, err)
-					require.Equal(t, lg2, lg, "device values and host tensors agree")
+					requireComputesWithHost(t, m)
 					return m, res
 				}
 				host, hres := run(LayoutHost, 1)
