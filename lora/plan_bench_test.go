@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,29 +48,8 @@ func BenchmarkPlanVsPeakRSS(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			m, err := model.New(be, sh.cfg, model.RandomWeights(sh.cfg, rng, 0.02, 0))
 			require.NoError(b, err)
-			var trainable []string
-			if sh.method == MethodLoRA {
-				a, err := NewAdapter("plan", m.Config, Config{Rank: 8, Seed: 1})
-				require.NoError(b, err)
-				m.SetAdapter(a)
-				for n := range a.Tensors() {
-					trainable = append(trainable, n)
-				}
-			} else {
-				for n := range m.Weights {
-					trainable = append(trainable, n)
-				}
-			}
-			slices.Sort(trainable)
 			const steps = 3
-			data := make([]Sequence, steps*sh.B)
-			for i := range data {
-				toks := make([]int, sh.T)
-				for j := range toks {
-					toks[j] = rng.IntN(sh.cfg.VocabSize)
-				}
-				data[i] = Sequence{Tokens: toks, PromptLen: 1}
-			}
+			trainable, data := benchRun(b, m, string(sh.method), steps*sh.B, sh.T, rng)
 			cfg := TrainConfig{LearningRate: 1e-4, BatchSize: sh.B, MaxSteps: steps, MemoryBudget: -1}
 			if sh.name == "smol-lora-b16-micro4" {
 				cfg.MicroBatchSize = 4

@@ -53,7 +53,7 @@ type realCase struct {
 	// is more. By default (GOGC=100) the collector lets garbage grow to the size of the live heap,
 	// which here is mostly the weights; PyTorch frees by reference count and holds no such slack.
 	memlimit bool
-	steps       int  // timed training steps
+	steps    int // timed training steps
 }
 
 func (c realCase) name() string {
