@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accrete/accrete/internal/testmodel"
+	"github.com/accrete/accrete/model"
 )
 
 // TestDataParallelRefusals: Train refuses a run it cannot split over TrainConfig.Devices before it
@@ -28,9 +29,10 @@ func TestDataParallelRefusals(t *testing.T) {
 		cfg  TrainConfig
 		want string
 	}{
-		// The default backend (accrete's CPU backend) has one device.
+		// The default backend (accrete's CPU backend, or GoMLX's pure-Go one under
+		// GOMLX_BACKEND=go as CI's second pass runs it) has one device.
 		{"more devices than the backend", TrainConfig{Devices: 2, BatchSize: 4},
-			"lora: TrainConfig.Devices 2 but backend accrete has 1 device"},
+			"lora: TrainConfig.Devices 2 but backend " + defaultBackendName(t) + " has 1 device"},
 		{"host layout", TrainConfig{Devices: 2, BatchSize: 4, Layout: LayoutHost},
 			"lora: TrainConfig.Devices 2 needs the device layout, but Layout is \"host\" (AdamW on the host runs on one device)"},
 		{"batch not divisible", TrainConfig{Devices: 3, BatchSize: 8, Layout: LayoutDevice},
@@ -52,6 +54,14 @@ func TestDataParallelRefusals(t *testing.T) {
 	require.NoError(t, checkDeviceCount("xla:cuda", 8, 8))
 }
 
+// defaultBackendName is the name of the backend the tests run on: "accrete" unless GOMLX_BACKEND
+// picks another (CI runs the package a second time on GoMLX's "go" backend).
+func defaultBackendName(t *testing.T) string {
+	b, err := model.Backend()
+	require.NoError(t, err)
+	return b.String()
+}
+
 // labelled is a backend with another name and description.
 type labelled struct {
 	backends.Backend
@@ -63,7 +73,7 @@ func (b labelled) Description() string { return b.desc }
 
 func TestBackendLabel(t *testing.T) {
 	b := testmodel.Tiny(t, tinyConfig, 1).Backend()
-	require.Equal(t, "accrete", backendLabel(b))
+	require.Equal(t, defaultBackendName(t), backendLabel(b))
 	require.Equal(t, "xla:cuda", backendLabel(labelled{b, "xla", "xla:cuda - PJRT \"cuda\" [2 device(s)]"}))
 	require.Equal(t, "xla", backendLabel(labelled{b, "xla", "xla: in an invalid state!"}))
 }
