@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -267,4 +268,46 @@ func argmax32(v []float32) int {
 		}
 	}
 	return best
+}
+
+// TestGenerateLeavesLittleGarbage: on accrete's backend a decode step allocates (Go heap) far less
+// than its logits and KV cache: the caches are made and updated on the backend, in place, and the
+// logits are sampled where they lie, so that decoding does not grow the heap towards the garbage
+// collector's goal (twice the live heap, mostly the weights) token after token.
+func TestGenerateLeavesLittleGarbage(t *testing.T) {
+	m := newTestModel(t, Config{HiddenSize: 64, IntermediateSize: 96, NumHiddenLayers: 2, NumAttentionHeads: 4,
+		NumKeyValueHeads: 2, VocabSize: 16384}, 23)
+	if m.Backend().String() != DefaultBackendConfig {
+		t.Skipf("measures accrete's backend, not %s", m.Backend().String())
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	const B, newTokens = 4, 64
+	prompts := make([][]int, B)
+	for i := range prompts {
+		prompts[i] = randomPrompt(rng, 12, m.Config.VocabSize)
+	}
+	opt := GenerateOptions{MaxNewTokens: newTokens, StopTokens: []int{}}
+	gen := func() {
+		out, err := m.Generate(context.Background(), prompts, opt)
+		require.NoError(t, err)
+		require.Len(t, out[B-1], newTokens)
+	}
+	gen() // compiles and fills the backend's pool
+	gen() // (a collection empties the matmul's scratch pool: allocated again here, not below)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	gen()
+	runtime.ReadMemStats(&after)
+	perToken := float64(after.TotalAlloc-before.TotalAlloc) / newTokens
+	logits := float64(B * m.Config.VocabSize * 4)
+	cache := float64(2 * m.Config.NumHiddenLayers * B * m.Config.NumKeyValueHeads * cacheBucket(16+newTokens) * m.Config.HeadDim * 4)
+	t.Logf("Go heap allocated per decode step: %.0f bytes (logits %.0f, KV cache %.0f)", perToken, logits, cache)
+	require.Less(t, perToken, logits/4, "a decode step allocates a copy of its logits or more")
+}
+
+func TestCacheBucket(t *testing.T) {
+	for _, c := range [][2]int{{1, 8}, {9, 16}, {64, 64}, {65, 80}, {128, 128}, {129, 160}, {144, 160}, {161, 192},
+		{256, 256}, {257, 320}, {1000, 1024}, {1025, 1280}} {
+		require.Equal(t, c[1], cacheBucket(c[0]), "cacheBucket(%d)", c[0])
+	}
 }

@@ -41,6 +41,10 @@ type Model struct {
 	version int                        // bumped when the graph structure (the adapter) changes
 	progs   map[string]*graph.Exec
 	lru     []string
+
+	// inPlace: the backend writes DynamicUpdateSlice into a donated buffer (Capabilities clones its
+	// maps on every call, so it is read once).
+	inPlace bool
 }
 
 // New returns a model over cfg and w on backend b. w is used, not copied.
@@ -52,7 +56,8 @@ func New(b backends.Backend, cfg Config, w Weights) (*Model, error) {
 	if err := w.Check(cfg); err != nil {
 		return nil, err
 	}
-	return &Model{Config: cfg, Weights: w, backend: b, dev: map[string]*tensors.Tensor{}, progs: map[string]*graph.Exec{}}, nil
+	return &Model{Config: cfg, Weights: w, backend: b, dev: map[string]*tensors.Tensor{}, progs: map[string]*graph.Exec{},
+		inPlace: b.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]}, nil
 }
 
 // Backend returns the backend the model runs on.

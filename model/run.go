@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -24,6 +23,22 @@ func Bucket(n int) int {
 		b *= 2
 	}
 	return b
+}
+
+// cacheBucket is the KV cache length Generate compiles for n positions (prompt bucket + new tokens):
+// Bucket's powers of two up to 64, then four steps per doubling (… 128, 160, 192, 224, 256, 320 …),
+// so that a cache is at most 25% longer than it needs (16 + 128 positions take 160, not 256). One
+// prompt bucket and MaxNewTokens give one length, so this adds no compiled graphs.
+func cacheBucket(n int) int {
+	if n <= 64 {
+		return Bucket(n)
+	}
+	p := 64
+	for 2*p < n {
+		p *= 2
+	}
+	step := p / 4
+	return (n + step - 1) / step * step
 }
 
 func batchBucket(n int) int {
@@ -219,7 +234,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 		}
 	}
 	B, S := batchBucket(n), Bucket(maxPrompt)
-	L := Bucket(S + maxNew)
+	L := cacheBucket(S + maxNew)
 
 	// Prefill: prompts right-aligned in [B, S]; slot index = column.
 	tok := make([]int32, B*S)
@@ -241,32 +256,47 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 		}
 		next[b] = int32(len(p))
 	}
-	caches := make([]any, 2*cfg.NumHiddenLayers)
-	for i := range caches {
-		caches[i] = tensors.FromShape(shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim))
-	}
 	out := make([][]int, n)
 	done := make([]bool, n)
-	logits, caches, err := m.step(B, S, L, tok, pos, cachePos, 0, caches)
+	// The prefill creates the KV caches (zeros, on the backend); every later step takes them donated
+	// and returns them updated.
+	logits, caches, err := m.step(B, S, L, tok, pos, cachePos, 0, nil)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		for _, c := range caches {
+			c.(*tensors.Tensor).FinalizeAll()
+		}
+	}()
 	V := cfg.VocabSize
+	tok1 := make([]int32, B)
+	pos1 := make([]int32, B)
+	ids := make([]int, n)
 	for step := 0; step < maxNew; step++ {
 		if err := ctx.Err(); err != nil {
+			logits.FinalizeAll()
 			return nil, err
 		}
-		tok1 := make([]int32, B)
-		pos1 := make([]int32, B)
+		// Sample every row from the logits where they lie (the backend's pooled buffer on accrete's
+		// backend), without a host copy per token.
+		tensors.ConstFlatData(logits, func(flat []float32) {
+			for b := range n {
+				if !done[b] {
+					ids[b] = sample(flat[b*V:(b+1)*V], opt, rng)
+				}
+			}
+		})
+		logits.FinalizeAll()
 		for b := range pos1 {
-			pos1[b] = -1
+			tok1[b], pos1[b] = 0, -1
 		}
 		active := false
 		for b := range n {
 			if done[b] {
 				continue
 			}
-			id := sample(logits[b*V:(b+1)*V], opt, rng)
+			id := ids[b]
 			if slices.Contains(stops, id) {
 				done[b] = true
 				continue
@@ -292,23 +322,33 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 			return nil, err
 		}
 	}
-	for _, c := range caches {
-		c.(*tensors.Tensor).FinalizeAll()
-	}
 	return out, nil
 }
 
-// step runs one prefill (T = S) or decode (T = 1) step and returns the last position's logits [B·V].
-func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches []any) ([]float32, []any, error) {
+// step runs one prefill (T = S, caches nil: the graph creates them) or decode (T = 1) step and
+// returns the last position's logits [B, V] and the updated caches, all on the backend. The caches
+// given are donated (consumed) whether or not the step succeeds.
+func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches []any) (*tensors.Tensor, []any, error) {
 	cfg := m.Config
 	nl := cfg.NumHiddenLayers
-	e, names := m.program(fmt.Sprintf("step/%dx%d/%d", B, T, L), func(names []string) *graph.Exec {
+	prefill := caches == nil
+	key := fmt.Sprintf("step/%dx%d/%d", B, T, L)
+	if prefill {
+		key = fmt.Sprintf("prefill/%dx%d/%d", B, T, L)
+	}
+	e, names := m.program(key, func(names []string) *graph.Exec {
 		return graph.MustNewExec(m.backend, func(in []*graph.Node) []*graph.Node {
 			p := BuildParams(names, in)
 			k := len(names)
 			cs := make([]KVCache, nl)
 			for l := range nl {
-				cs[l] = KVCache{K: in[k+4+2*l], V: in[k+5+2*l]}
+				if prefill {
+					g := in[k].Graph()
+					shape := shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim)
+					cs[l] = KVCache{K: graph.Zeros(g, shape), V: graph.Zeros(g, shape)}
+				} else {
+					cs[l] = KVCache{K: in[k+4+2*l], V: in[k+5+2*l]}
+				}
 			}
 			h, newCaches := Forward(cfg, p, ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p),
 				Cache: cs, CachePositions: in[k+2], Start: in[k+3]})
@@ -326,22 +366,17 @@ func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches 
 		args = append(args, m.donate(c))
 	}
 	out, err := m.exec(e, names, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: decode step: %w", err)
-	}
 	for _, c := range caches {
 		c.(*tensors.Tensor).FinalizeAll()
 	}
-	logits, err := tensors.CopyFlatData[float32](out[0])
-	out[0].FinalizeAll()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("model: decode step: %w", err)
 	}
 	newCaches := make([]any, len(out)-1)
 	for i, t := range out[1:] {
 		newCaches[i] = t
 	}
-	return logits, newCaches, nil
+	return out[0], newCaches, nil
 }
 
 // donate hands a KV cache tensor's buffer to the step that replaces it, so that a backend that
@@ -349,7 +384,7 @@ func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches 
 // tensor is not used again either way; if donation fails the tensor itself is passed.
 func (m *Model) donate(c any) any {
 	t, ok := c.(*tensors.Tensor)
-	if !ok || !m.backend.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice] {
+	if !ok || !m.inPlace {
 		return c
 	}
 	d, err := graph.DonateTensorBuffer(t, m.backend, 0)

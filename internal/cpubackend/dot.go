@@ -245,7 +245,6 @@ const minParallelFlops = 1 << 18
 // batchedGemm computes res[bi] = A[bi]·B[bi] for every batch item, splitting batch items and row
 // blocks (or, for a few rows, column blocks) among up to workers goroutines.
 func batchedGemm(workers, batch, m, n, k int, a []float32, la operandLayout, b []float32, lb operandLayout, res []float32) {
-	type job struct{ bi, i0, i1, j0, j1 int }
 	flops := 2 * batch * m * n * k
 	parts := 1
 	if flops >= minParallelFlops && workers > 1 {
@@ -263,36 +262,67 @@ func batchedGemm(workers, batch, m, n, k int, a []float32, la operandLayout, b [
 	if chunks > 1 && (m <= maxSmallM || n > m && n >= 2*nr) {
 		rowsPer, colsPer = m, ((n+chunks-1)/chunks+nr-1)/nr*nr
 	}
-	var jobs []job
-	for bi := range batch {
-		for i0 := 0; i0 < m; i0 += rowsPer {
-			for j0 := 0; j0 < n; j0 += colsPer {
-				jobs = append(jobs, job{bi, i0, min(m, i0+rowsPer), j0, min(n, j0+colsPer)})
-			}
-		}
+	// Jobs are numbered batch-major, then row block, then column block, and decoded from their
+	// number, so that a call allocates no job list (decoding runs a matmul per token).
+	if batch == 0 || m == 0 || n == 0 {
+		return
 	}
-	run := func(j job) {
-		am := matrix{data: a, off: la.base(j.bi) + j.i0*la.rs, rs: la.rs, cs: la.cs}
-		bm := matrix{data: b, off: lb.base(j.bi) + j.j0*lb.cs, rs: lb.rs, cs: lb.cs}
-		sgemm(j.i1-j.i0, j.j1-j.j0, k, am, bm, res[j.bi*m*n+j.i0*n+j.j0:], n)
-	}
-	if parts == 1 || len(jobs) == 1 {
-		for _, j := range jobs {
-			run(j)
+	rowBlocks, colBlocks := (m+rowsPer-1)/rowsPer, (n+colsPer-1)/colsPer
+	numJobs := batch * rowBlocks * colBlocks
+	jobs := gemmJobs{m: m, n: n, k: k, a: a, la: la, b: b, lb: lb, res: res, rowsPer: rowsPer, colsPer: colsPer, rowBlocks: rowBlocks, colBlocks: colBlocks}
+	if parts == 1 || numJobs == 1 {
+		for j := range numJobs {
+			jobs.run(j)
 		}
 		return
 	}
-	var wg sync.WaitGroup
+	jobs.parallel(parts, numJobs)
+}
+
+// parallel runs jobs 0…numJobs−1 on parts goroutines, round robin. Only this path puts the split
+// on the heap (once, with its wait group).
+func (g gemmJobs) parallel(parts, numJobs int) {
+	p := &parallelGemm{gemmJobs: g, parts: parts, numJobs: numJobs}
+	p.wg.Add(parts)
 	for w := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(jobs); i += parts {
-				run(jobs[i])
-			}
-		}()
+		go p.work(w)
 	}
-	wg.Wait()
+	p.wg.Wait()
+}
+
+// parallelGemm is one parallel batchedGemm: its jobs and the goroutines' wait group.
+type parallelGemm struct {
+	gemmJobs
+	parts, numJobs int
+	wg             sync.WaitGroup
+}
+
+// work runs jobs w, w+parts, w+2·parts, ….
+func (p *parallelGemm) work(w int) {
+	defer p.wg.Done()
+	for i := w; i < p.numJobs; i += p.parts {
+		p.run(i)
+	}
+}
+
+// gemmJobs is batchedGemm's split of one batched matmul into jobs (a struct rather than a closure,
+// so that the one-goroutine path, which decoding takes for every small matmul, allocates nothing).
+type gemmJobs struct {
+	m, n, k              int
+	a, b, res            []float32
+	la, lb               operandLayout
+	rowsPer, colsPer     int
+	rowBlocks, colBlocks int
+}
+
+// run computes job j: batch item, then row block, then column block.
+func (g *gemmJobs) run(j int) {
+	bi, r := j/(g.rowBlocks*g.colBlocks), j%(g.rowBlocks*g.colBlocks)
+	i0, j0 := r/g.colBlocks*g.rowsPer, r%g.colBlocks*g.colsPer
+	i1, j1 := min(g.m, i0+g.rowsPer), min(g.n, j0+g.colsPer)
+	am := matrix{data: g.a, off: g.la.base(bi) + i0*g.la.rs, rs: g.la.rs, cs: g.la.cs}
+	bm := matrix{data: g.b, off: g.lb.base(bi) + j0*g.lb.cs, rs: g.lb.rs, cs: g.lb.cs}
+	sgemm(i1-i0, j1-j0, g.k, am, bm, g.res[bi*g.m*g.n+i0*g.n+j0:], g.n)
 }
 
 func dotNaive(batch, m, n, k int, a []float64, la operandLayout, b []float64, lb operandLayout) []float64 {

@@ -3,6 +3,7 @@ package cpubackend
 import (
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -29,6 +30,16 @@ type Executable struct {
 	root    []int
 	rootEnd []int
 	release [][]int
+
+	// scratch pools Execute's per-run bookkeeping (four slices as long as order), which a decode
+	// step would otherwise allocate anew for every token.
+	scratch sync.Pool // *execScratch
+}
+
+// execScratch is one Execute's bookkeeping; see Execute.
+type execScratch struct {
+	vals, storage []any
+	owned, kept   []bool
 }
 
 var _ backends.Executable = (*Executable)(nil)
@@ -130,12 +141,23 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, device bac
 	if len(inputs) != len(e.params) {
 		return nil, fmt.Errorf("cpubackend: %q takes %d inputs, got %d", e.name, len(e.params), len(inputs))
 	}
-	vals := make([]any, len(e.order))
-	owned := make([]bool, len(e.order))
+	sc, _ := e.scratch.Get().(*execScratch)
+	if sc == nil {
+		n := len(e.order)
+		sc = &execScratch{vals: make([]any, n), storage: make([]any, n), owned: make([]bool, n), kept: make([]bool, n)}
+	}
+	defer func() { // the slices go back cleared, holding no values
+		clear(sc.vals)
+		clear(sc.storage)
+		clear(sc.owned)
+		clear(sc.kept)
+		e.scratch.Put(sc)
+	}()
+	vals, owned := sc.vals, sc.owned
 	// storage[r] is the value of storage root r while any alias of it may still be read.
-	storage := make([]any, len(e.order))
+	storage := sc.storage
 	// kept[r]: root r's buffer was taken over by an in-place op, so it is not released.
-	kept := make([]bool, len(e.order))
+	kept := sc.kept
 	for i, p := range e.params {
 		buf, err := toBuffer(inputs[i])
 		if err != nil {

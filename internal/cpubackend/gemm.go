@@ -54,7 +54,12 @@ type matrix struct {
 	rs, cs int
 }
 
-type packBufs struct{ a, b []float32 }
+// packBufs is one goroutine's scratch: the packed panels of A and B, and the tile that takes a
+// partial edge tile's products (pooled with the panels, so that a matmul allocates nothing).
+type packBufs struct {
+	a, b []float32
+	tile [maxTile]float32
+}
 
 func (g *gemmKernel) getBufs() *packBufs {
 	if p, ok := g.pool.Get().(*packBufs); ok {
@@ -110,7 +115,7 @@ func (g *gemmKernel) gemm(m, n, k int, a, b matrix, c []float32, ldc int, acc bo
 	// C-tile loads and stores for little work.
 	kstep := (k + g.kc - 1) / g.kc
 	kstep = (k + kstep - 1) / kstep
-	var tile [maxTile]float32
+	tile := bufs.tile[:]
 	for jc := 0; jc < n; jc += g.nc {
 		ncb := min(g.nc, n-jc)
 		for pc := 0; pc < k; pc += kstep {

@@ -23,7 +23,7 @@ import "sync"
 
 const (
 	// minPooled is the length below which buffers are left to the garbage collector.
-	minPooled = 1024
+	minPooled = 64
 	// minMapped is the length from which buffers are mapped outside the Go heap.
 	minMapped = 16 << 10
 )
