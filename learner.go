@@ -171,15 +171,20 @@ func (l *Learner) Encode(items []Example) []lora.Sequence {
 	return out
 }
 
-func (l *Learner) encodePair(ctx, cont string) lora.Sequence {
+// continuation returns the tokens of cont after ctx, whose own tokens are c: what encoding ctx+cont
+// whole adds after c, or, when the boundary merged across them, cont encoded alone (the context
+// keeps its own tokens).
+func (l *Learner) continuation(c []int, ctx, cont string) []int {
 	whole := l.Tokenizer.Encode(ctx+cont, true, false)
-	c := l.Tokenizer.Encode(ctx, true, false)
 	if len(c) < len(whole) && slices.Equal(whole[:len(c)], c) {
-		return lora.Sequence{Tokens: whole, PromptLen: len(c)}
+		return whole[len(c):]
 	}
-	// The boundary merged across context and continuation: keep the context's own tokens.
-	rest := l.Tokenizer.Encode(cont, false, false)
-	return lora.Sequence{Tokens: append(c, rest...), PromptLen: len(c)}
+	return l.Tokenizer.Encode(cont, false, false)
+}
+
+func (l *Learner) encodePair(ctx, cont string) lora.Sequence {
+	c := l.Tokenizer.Encode(ctx, true, false)
+	return lora.Sequence{Tokens: append(c, l.continuation(c, ctx, cont)...), PromptLen: len(c)}
 }
 
 // encodeTrained is encodePair for a training sequence: the end-of-sequence token after the answer
@@ -281,7 +286,24 @@ func (e *evalModel) GenerateUntilEOS(ctx context.Context, prompts []string, maxT
 	return e.generate(ctx, prompts, maxTokens, false)
 }
 
+// GenerateDraft implements eval.DraftGenerator: each draft is tokenised as the continuation of its
+// prompt (as encodePair does, so that an answer is drafted in the tokens it was trained in) and
+// checked by model.GenerateDraft.
+func (e *evalModel) GenerateDraft(ctx context.Context, prompts, drafts []string, maxTokens int, untilEOS bool) ([]string, error) {
+	if len(drafts) != len(prompts) {
+		return nil, fmt.Errorf("accrete: GenerateDraft: %d drafts for %d prompts", len(drafts), len(prompts))
+	}
+	return e.run(ctx, prompts, drafts, maxTokens, !untilEOS)
+}
+
 func (e *evalModel) generate(ctx context.Context, prompts []string, maxTokens int, atNewline bool) ([]string, error) {
+	return e.run(ctx, prompts, nil, maxTokens, atNewline)
+}
+
+// run generates greedily from prompts, drafting drafts when they are not nil, stopping at the
+// end-of-sequence token and, when atNewline, after the first token that holds a newline, and returns
+// the completions (cut at the newline when atNewline).
+func (e *evalModel) run(ctx context.Context, prompts, drafts []string, maxTokens int, atNewline bool) ([]string, error) {
 	tok := e.l.Tokenizer
 	ids := make([][]int, len(prompts))
 	for i, p := range prompts {
@@ -295,7 +317,17 @@ func (e *evalModel) generate(ctx context.Context, prompts []string, maxTokens in
 	if atNewline {
 		opts.Stop = func(_ int, g []int) bool { return strings.Contains(tok.DecodeToken(g[len(g)-1]), "\n") }
 	}
-	gen, err := e.l.Model.Generate(ctx, ids, opts)
+	var gen [][]int
+	var err error
+	if drafts == nil {
+		gen, err = e.l.Model.Generate(ctx, ids, opts)
+	} else {
+		d := make([][]int, len(drafts))
+		for i, text := range drafts {
+			d[i] = e.l.continuation(ids[i], prompts[i], text)
+		}
+		gen, err = e.l.Model.GenerateDraft(ctx, ids, d, opts)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -39,6 +40,19 @@ type EOSGenerator interface {
 	// GenerateUntilEOS is Generate stopping only at end of sequence (not included) or after
 	// maxTokens tokens.
 	GenerateUntilEOS(ctx context.Context, prompts []string, maxTokens int) ([]string, error)
+}
+
+// DraftGenerator is a Model that generates faster when told what each completion probably is. Score
+// uses it for generative tasks, with each item's reference answer in the template
+// (Template.FormatAnswer, stop text included) as the draft: a model that has learnt an item then
+// needs only the pass over its prompt and draft, not one decoding step per token. Score drafts a
+// task's first batch of prompts, and each later one when at least half the completions of the batch
+// before it began their drafts (a model that has not learnt the task generates without drafts).
+type DraftGenerator interface {
+	// GenerateDraft returns what Generate (GenerateUntilEOS when untilEOS) returns for prompts and
+	// maxTokens; drafts[i], a guess at the completion of prompts[i], changes only the work done (the
+	// completions may differ from Generate's only where float rounding moves a greedy choice).
+	GenerateDraft(ctx context.Context, prompts, drafts []string, maxTokens int, untilEOS bool) ([]string, error)
 }
 
 // Template turns an item's prompt and answer into model text. The trainer and Score must use the same
@@ -231,7 +245,8 @@ type query struct {
 
 // Score scores model m on every test item of task t, on the trained prompt and, separately, on each
 // held-out phrasing (paraphrases and novel phrasings); the further trained Phrasings are not scored.
-// Generative metrics call m.Generate; MultipleChoice calls m.LogLikelihood with one
+// Generative metrics call m.Generate (GenerateDraft, drafting each item's answer, when m is a
+// DraftGenerator; GenerateUntilEOS for an EOS template when m is an EOSGenerator); MultipleChoice calls m.LogLikelihood with one
 // (Format(prompt), Continuation(choice)) pair per choice. The template is t.Template when the task
 // sets one, else o.Template.
 func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
@@ -319,35 +334,82 @@ func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
 }
 
 func scoreGenerations(ctx context.Context, m Model, t Task, qs []query, o Options) ([]ItemScore, error) {
-	items := make([]ItemScore, 0, len(qs))
-	prompts := make([]string, 0, o.BatchSize)
-	for start := 0; start < len(qs); start += o.BatchSize {
+	eos, untilEOS := m.(EOSGenerator)
+	untilEOS = untilEOS && o.Template.EOS
+	generate := m.Generate
+	if untilEOS {
+		generate = eos.GenerateUntilEOS
+	}
+	prompts := make([]string, len(qs))
+	drafts := make([]string, len(qs))
+	for i, q := range qs {
+		prompts[i] = o.Template.Format(q.prompt)
+		drafts[i] = o.Template.FormatAnswer(t.Test[q.item].Answer)
+	}
+	d, drafting := m.(DraftGenerator)
+	order := byLength(len(qs), func(i int) int {
+		if drafting {
+			return len(prompts[i]) + len(drafts[i])
+		}
+		return len(prompts[i])
+	})
+	items := make([]ItemScore, len(qs))
+	draftNext := true
+	batchPrompts := make([]string, 0, o.BatchSize)
+	batchDrafts := make([]string, 0, o.BatchSize)
+	for start := 0; start < len(order); start += o.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		batch := qs[start:min(start+o.BatchSize, len(qs))]
-		prompts = prompts[:0]
-		for _, q := range batch {
-			prompts = append(prompts, o.Template.Format(q.prompt))
+		batch := order[start:min(start+o.BatchSize, len(order))]
+		batchPrompts, batchDrafts = batchPrompts[:0], batchDrafts[:0]
+		for _, qi := range batch {
+			batchPrompts = append(batchPrompts, prompts[qi])
+			batchDrafts = append(batchDrafts, drafts[qi])
 		}
-		generate := m.Generate
-		if g, ok := m.(EOSGenerator); ok && o.Template.EOS {
-			generate = g.GenerateUntilEOS
+		var outs []string
+		var err error
+		if drafting && draftNext {
+			outs, err = d.GenerateDraft(ctx, batchPrompts, batchDrafts, o.MaxTokens, untilEOS)
+		} else {
+			outs, err = generate(ctx, batchPrompts, o.MaxTokens)
 		}
-		outs, err := generate(ctx, prompts, o.MaxTokens)
 		if err != nil {
 			return nil, err
 		}
 		if len(outs) != len(batch) {
 			return nil, fmt.Errorf("Generate returned %d completions for %d prompts", len(outs), len(batch))
 		}
-		for i, q := range batch {
-			e := t.Test[q.item]
-			items = append(items, ItemScore{ID: e.ID, Kind: q.kind, Paraphrase: q.para, Prompt: q.prompt, Output: outs[i],
-				Score: t.Metric.ScoreSource(outs[i], e.Answer, q.prompt)})
+		// A draft saves decoding only where the completion follows it; where most of a batch's do
+		// not (a task the model has not learnt), drafting the next batch would only lengthen its
+		// prefill.
+		followed := 0
+		for i, out := range outs {
+			if out != "" && strings.HasPrefix(batchDrafts[i], out) {
+				followed++
+			}
+		}
+		draftNext = 2*followed >= len(outs)
+		for i, qi := range batch {
+			q, e := qs[qi], t.Test[qs[qi].item]
+			items[qi] = ItemScore{ID: e.ID, Kind: q.kind, Paraphrase: q.para, Prompt: q.prompt, Output: outs[i],
+				Score: t.Metric.ScoreSource(outs[i], e.Answer, q.prompt)}
 		}
 	}
 	return items, nil
+}
+
+// byLength returns the indices 0..n-1 ordered by length(i), stably. Score batches prompts in this
+// order, so that a batch's padded length (its longest prompt's) wastes little on its shorter ones;
+// a prompt's result does not depend on the others in its batch (beyond float rounding), so the order
+// changes only the time taken.
+func byLength(n int, length func(i int) int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(length(a), length(b)) })
+	return order
 }
 
 func scoreChoices(ctx context.Context, m Model, t Task, qs []query, o Options) ([]ItemScore, error) {
@@ -366,20 +428,26 @@ func scoreChoices(ctx context.Context, m Model, t Task, qs []query, o Options) (
 	for qi, q := range qs {
 		lls[qi] = make([]float64, len(t.Test[q.item].Choices))
 	}
-	for start := 0; start < len(pairs); start += o.BatchSize {
+	order := byLength(len(pairs), func(i int) int { return len(pairs[i][0]) + len(pairs[i][1]) })
+	batch := make([][2]string, 0, o.BatchSize)
+	for start := 0; start < len(order); start += o.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		end := min(start+o.BatchSize, len(pairs))
-		out, _, err := m.LogLikelihood(ctx, pairs[start:end])
+		idx := order[start:min(start+o.BatchSize, len(order))]
+		batch = batch[:0]
+		for _, pi := range idx {
+			batch = append(batch, pairs[pi])
+		}
+		out, _, err := m.LogLikelihood(ctx, batch)
 		if err != nil {
 			return nil, err
 		}
-		if len(out) != end-start {
-			return nil, fmt.Errorf("LogLikelihood returned %d values for %d pairs", len(out), end-start)
+		if len(out) != len(batch) {
+			return nil, fmt.Errorf("LogLikelihood returned %d values for %d pairs", len(out), len(batch))
 		}
 		for i, ll := range out {
-			r := refs[start+i]
+			r := refs[idx[i]]
 			lls[r.q][r.c] = ll
 		}
 	}

@@ -1,0 +1,305 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// GenerateDraft is greedy Generate given a draft of each continuation: a guess at the tokens it
+// generates (a reference answer, say). The prompts and their drafts are prefilled in one pass whose
+// logits at every draft position check the draft the way speculative decoding does: greedy decoding
+// follows a draft for as long as each draft token is the argmax after the tokens before it, so a row
+// whose draft is followed to a stop (a stop token, opt.Stop, or MaxNewTokens) needs no decoding step,
+// and any other row continues decoding from the first token that leaves its draft, with the cache of
+// the draft tokens it kept. The result is Generate's (the same tokens, up to float rounding in the
+// logits, since the kept draft tokens' keys and values come from the prefill rather than from one
+// step each); drafts only change how many decoding steps run. A nil or empty draft checks nothing.
+//
+// It also computes less than Generate without drafts: the decoding steps run in a batch that shrinks
+// (to the next power of two) as rows finish, and the prefill is padded to a multiple of 8 tokens
+// (draftBucket) rather than to a power of two. With opt.Temperature > 0 the drafts are ignored and it
+// is Generate.
+func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt GenerateOptions) ([][]int, error) {
+	if opt.Temperature > 0 {
+		return m.Generate(ctx, prompts, opt)
+	}
+	if len(prompts) == 0 {
+		return nil, nil
+	}
+	if drafts != nil && len(drafts) != len(prompts) {
+		return nil, fmt.Errorf("model: GenerateDraft: %d drafts for %d prompts", len(drafts), len(prompts))
+	}
+	if err := m.checkTokens(prompts); err != nil {
+		return nil, err
+	}
+	if err := m.checkTokens(drafts); err != nil {
+		return nil, fmt.Errorf("model: GenerateDraft: draft: %w", err)
+	}
+	maxNew := opt.MaxNewTokens
+	if maxNew <= 0 {
+		maxNew = 32
+	}
+	stops := opt.StopTokens
+	if stops == nil {
+		stops = m.Config.EOSTokenIDs()
+	}
+	cfg := m.Config
+	n := len(prompts)
+	// A draft longer than maxNew−1 tokens is never checked past that: the last token generated is
+	// predicted after the first maxNew−1.
+	rows := make([][]int, n) // prompt then draft
+	nDraft := make([]int, n)
+	maxRow, maxDraft := 1, 0
+	for b, p := range prompts {
+		if len(p) == 0 {
+			return nil, fmt.Errorf("model: GenerateDraft: empty prompt")
+		}
+		if ctxLen := cfg.MaxPositionEmbeddings; ctxLen > 0 && len(p)+maxNew > ctxLen {
+			return nil, fmt.Errorf("model: GenerateDraft: prompt %d has %d tokens; with MaxNewTokens %d that passes the model's max_position_embeddings %d (shorten the prompt or ask for fewer tokens)",
+				b, len(p), maxNew, ctxLen)
+		}
+		var d []int
+		if drafts != nil {
+			d = drafts[b][:min(len(drafts[b]), maxNew-1)]
+		}
+		rows[b] = append(slices.Clip(p), d...)
+		nDraft[b] = len(d)
+		maxRow, maxDraft = max(maxRow, len(rows[b])), max(maxDraft, len(d))
+	}
+	B, S := batchBucket(n), draftBucket(maxRow)
+	L := Bucket(S + maxNew)
+	K := min(S, Bucket(maxDraft+1)) // the last K columns hold every row's checked positions
+
+	// Prefill: prompt+draft right-aligned in [B, S]; slot index = column.
+	tok := make([]int32, B*S)
+	pos := make([]int32, B*S)
+	cachePos := make([]int32, B*L)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for i := range cachePos {
+		cachePos[i] = -1
+	}
+	for b, r := range rows {
+		off := S - len(r)
+		for t, id := range r {
+			tok[b*S+off+t] = int32(id)
+			pos[b*S+off+t] = int32(t)
+			cachePos[b*L+off+t] = int32(t)
+		}
+	}
+	caches := make([]any, 2*cfg.NumHiddenLayers)
+	for i := range caches {
+		caches[i] = tensors.FromShape(shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim))
+	}
+	logits, caches, err := m.draftStep(B, S, L, K, tok, pos, cachePos, 0, caches)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range caches {
+			c.(*tensors.Tensor).FinalizeAll()
+		}
+	}()
+
+	// Follow each row's draft through the prefill's logits.
+	V := cfg.VocabSize
+	out := make([][]int, n)
+	done := make([]bool, n)
+	next := make([]int32, n) // position of the row's last generated token, fed to the next step
+	// add appends id to row b as Generate's loop does and reports whether the row is finished.
+	add := func(b, id int) bool {
+		if slices.Contains(stops, id) {
+			return true
+		}
+		out[b] = append(out[b], id)
+		return opt.Stop != nil && opt.Stop(b, out[b]) || len(out[b]) == maxNew
+	}
+	for b := range prompts {
+		p := prompts[b]
+		first := K - nDraft[b] - 1 // the prompt's last token, among the last K columns
+		for i := 0; ; i++ {
+			id := sample(logits[(b*K+first+i)*V:(b*K+first+i+1)*V], opt, nil)
+			if done[b] = add(b, id); done[b] {
+				break
+			}
+			if i < nDraft[b] && id == rows[b][len(p)+i] {
+				continue
+			}
+			// The row leaves its draft at id: drop the cache of the draft tokens it did not keep.
+			for t := len(p) + i; t < len(rows[b]); t++ {
+				cachePos[b*L+S-len(rows[b])+t] = -1
+			}
+			next[b] = int32(len(p) + i)
+			break
+		}
+	}
+
+	// Decode the rows left, one token per step, as Generate does, in a batch that shrinks as rows
+	// finish: slot[r] is the row of batch slot r (−1: none).
+	slot := make([]int, B)
+	for r := range slot {
+		slot[r] = -1
+		if r < n && !done[r] {
+			slot[r] = r
+		}
+	}
+	for step := 0; ; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		left := 0
+		for _, b := range slot {
+			if b >= 0 {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if nb := batchBucket(left); nb < len(slot) {
+			slot, cachePos, caches, err = compact(slot, nb, L, cachePos, caches)
+			if err != nil {
+				return nil, err
+			}
+		}
+		nb := len(slot)
+		tok1 := make([]int32, nb)
+		pos1 := make([]int32, nb)
+		for r, b := range slot {
+			pos1[r] = -1
+			if b < 0 {
+				continue
+			}
+			tok1[r], pos1[r] = int32(out[b][len(out[b])-1]), next[b]
+			cachePos[r*L+S+step] = next[b]
+			next[b]++
+		}
+		logits, caches, err = m.draftStep(nb, 1, L, 1, tok1, pos1, cachePos, S+step, caches)
+		if err != nil {
+			return nil, err
+		}
+		for r, b := range slot {
+			if b >= 0 && add(b, sample(logits[r*V:(r+1)*V], opt, nil)) {
+				done[b] = true
+				slot[r] = -1
+			}
+		}
+	}
+	return out, nil
+}
+
+// compact moves the rows of the batch slots still in use (slot[r] ≥ 0) to the first slots of a batch
+// of nb, with their cache positions [len(slot), L] and caches [len(slot), kv, L, hd], so that the
+// decoding steps left compute only them. The caches given are consumed.
+func compact(slot []int, nb, L int, cachePos []int32, caches []any) ([]int, []int32, []any, error) {
+	keep := make([]int, 0, nb)
+	for r, b := range slot {
+		if b >= 0 {
+			keep = append(keep, r)
+		}
+	}
+	newSlot := make([]int, nb)
+	newPos := make([]int32, nb*L)
+	for i := range newPos {
+		newPos[i] = -1
+	}
+	for i := range newSlot {
+		newSlot[i] = -1
+	}
+	for i, r := range keep {
+		newSlot[i] = slot[r]
+		copy(newPos[i*L:(i+1)*L], cachePos[r*L:(r+1)*L])
+	}
+	newCaches := make([]any, len(caches))
+	var err error
+	for i, c := range caches {
+		t := c.(*tensors.Tensor)
+		dims := t.Shape().Dimensions
+		var flat []float32
+		if err == nil {
+			flat, err = tensors.CopyFlatData[float32](t)
+		}
+		t.FinalizeAll()
+		if err != nil {
+			continue
+		}
+		row := len(flat) / dims[0]
+		sub := make([]float32, nb*row)
+		for j, r := range keep {
+			copy(sub[j*row:(j+1)*row], flat[r*row:(r+1)*row])
+		}
+		newCaches[i] = tensors.FromFlatDataAndDimensions(sub, append([]int{nb}, dims[1:]...)...)
+	}
+	if err != nil {
+		for _, c := range newCaches {
+			if c != nil {
+				c.(*tensors.Tensor).FinalizeAll()
+			}
+		}
+		return nil, nil, nil, fmt.Errorf("model: GenerateDraft: %w", err)
+	}
+	return newSlot, newPos, newCaches, nil
+}
+
+// draftBucket rounds a prefill's length n up to a multiple of 8 up to 64, and to Bucket(n) past it:
+// a draft lengthens the prefill, whose cost grows with its padded length, and a prompt of 14 tokens
+// with its draft of 5 then fills 24 columns rather than 32 (for a few more compiled graphs).
+func draftBucket(n int) int {
+	if n <= 64 {
+		return max(8, (n+7)/8*8)
+	}
+	return Bucket(n)
+}
+
+// draftStep runs one of GenerateDraft's passes, the prefill (T = S) or a decoding step (T = 1), and
+// returns the logits of the last K positions [B·K·V] and the updated caches. The caches given are
+// consumed.
+func (m *Model) draftStep(B, T, L, K int, tok, pos, cachePos []int32, start int, caches []any) ([]float32, []any, error) {
+	cfg := m.Config
+	nl := cfg.NumHiddenLayers
+	e, names := m.program(fmt.Sprintf("draft/%dx%d/%d/%d", B, T, L, K), func(names []string) *graph.Exec {
+		return graph.MustNewExec(m.backend, func(in []*graph.Node) []*graph.Node {
+			p := BuildParams(names, in)
+			k := len(names)
+			cs := make([]KVCache, nl)
+			for l := range nl {
+				cs[l] = KVCache{K: in[k+4+2*l], V: in[k+5+2*l]}
+			}
+			h, newCaches := Forward(cfg, p, ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p),
+				Cache: cs, CachePositions: in[k+2], Start: in[k+3]})
+			last := graph.Slice(h, graph.AxisRange(), graph.AxisRange(T-K, T), graph.AxisRange())
+			outs := []*graph.Node{Logits(cfg, p, last)}
+			for _, c := range newCaches {
+				outs = append(outs, c.K, c.V)
+			}
+			return outs
+		})
+	})
+	args := []any{tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
+		tensors.FromFlatDataAndDimensions(slices.Clone(cachePos), B, L), tensors.FromScalar(int32(start))}
+	for _, c := range caches {
+		args = append(args, m.donate(c))
+	}
+	out, err := m.exec(e, names, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model: GenerateDraft: %w", err)
+	}
+	for _, c := range caches {
+		c.(*tensors.Tensor).FinalizeAll()
+	}
+	logits, err := tensors.CopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
+	if err != nil {
+		return nil, nil, err
+	}
+	newCaches := make([]any, len(out)-1)
+	for i, t := range out[1:] {
+		newCaches[i] = t
+	}
+	return logits, newCaches, nil
+}
