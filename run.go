@@ -47,6 +47,9 @@ type RunOptions struct {
 	ResumeMismatchOK bool
 	// OnRound, when set, is called after each round with its scores (e.g. to print them).
 	OnRound func(round int, scores []eval.TaskScore, knowledge float64)
+	// Scores, when set, lets Run reuse the scores of a model it or another Run with the same cache
+	// has already scored the same way (see ScoreCache). nil: every scoring is computed.
+	Scores *ScoreCache
 }
 
 // Run trains s over tasks, one round per task, and scores the effective model on every task (and on
@@ -94,7 +97,7 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 	}
 	if mat == nil {
 		l.log("scoring the base model on %d tasks", len(tasks))
-		sc, err := scoreAll(ctx, l, tasks, o)
+		sc, err := cachedScoreAll(ctx, l, tasks, o)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +120,7 @@ func Run(ctx context.Context, l *Learner, s Strategy, tasks []Task, o RunOptions
 			}
 			return mat, fmt.Errorf("accrete: round %d (%s): %w", i+1, tasks[i].Name, err)
 		}
-		sc, err := scoreAll(ctx, l, tasks, o)
+		sc, err := cachedScoreAll(ctx, l, tasks, o)
 		if err != nil {
 			return mat, err
 		}

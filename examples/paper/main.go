@@ -102,6 +102,8 @@ type options struct {
 	paperSettings bool
 	// maxLen bounds a training sequence's tokens (accrete.Learner.MaxLen; 0: no bound).
 	maxLen int
+	// evalBatch is the prompts or pairs per scoring call (eval.Options.BatchSize).
+	evalBatch int
 	// jointRepeat repeats every task smaller than the round's largest that many times in joint
 	// training (0: sampled up to the largest).
 	jointRepeat int
@@ -156,6 +158,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.devices, "devices", 0, "train data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices: each micro-batch split evenly, weights and AdamW replicated); 0 or 1: one device")
 	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
+	fs.IntVar(&o.evalBatch, "eval-batch", 64, "prompts (generation) or choice pairs (log-likelihood) per scoring call (eval.Options.BatchSize): on a CPU a larger batch decodes in fewer steps; lower it to fit a large model's logits in memory")
 	fs.IntVar(&o.maxLen, "max-len", 0, "longest training sequence in tokens: a longer one keeps the head and tail of its prompt and the head of its answer, as the paper's code truncates (0: no limit)")
 	fs.IntVar(&o.jointRepeat, "joint-repeat", 0, "joint: repeat every task smaller than the round's largest this many times, whole (the paper repeats each TRACE task 79 times beside MetaMathQA); 0: sample smaller tasks up to the largest's size")
 	fs.IntVar(&o.interference, "interference", -1, "interference study: every pair of the first N tasks' one-round adapters is merged by each merge method, and the adapters' interference (ΔW cosine, A-subspace overlap, sign conflicts) is correlated with what the merge cost the two tasks (default: the merge methods' rounds, reusing their adapters, when the run has a merge method; 0: off; N above the merges' rounds trains the other tasks' adapters too)")
@@ -194,6 +197,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		set("limit", func() { o.limit = 0 })
 		set("rounds", func() { o.rounds = 0 })
 		set("seq-rounds", func() { o.seqRounds = 0 })
+	}
+	if o.evalBatch < 1 {
+		return o, fmt.Errorf("-eval-batch must be ≥ 1, got %d", o.evalBatch)
 	}
 	if o.maxLen < 0 {
 		return o, fmt.Errorf("-max-len must be ≥ 0, got %d", o.maxLen)
@@ -365,6 +371,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	cache := accrete.NewAdapterCache() // methods that train the same adapter from the base share it
+	scores := &accrete.ScoreCache{}    // and every run scores the base model (and equal weights) once
 	newLearner := func(o options) (*accrete.Learner, error) {
 		m, err := model.New(b, base.Config, base.Weights.Clone())
 		if err != nil {
@@ -394,7 +401,8 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "\n== %s at learning rate %s, on validation items (%d round(s), seed %d) ==\n", spec.label,
 			eval.FormatRate(lr), len(tasks), so.seed)
-		mat, err := accrete.Run(ctx, l, spec.build(so), tasks, accrete.RunOptions{Knowledge: knowledge})
+		mat, err := accrete.Run(ctx, l, spec.build(so), tasks, accrete.RunOptions{Knowledge: knowledge, Scores: scores,
+			Eval: eval.Options{BatchSize: so.evalBatch}})
 		p, err := frontierPoint(lr, mat, err)
 		if err != nil {
 			return p, fmt.Errorf("%s at learning rate %s: %w", spec.name, eval.FormatRate(lr), err)
@@ -438,7 +446,8 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
 			start := time.Now()
-			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: general}
+			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: general, Scores: scores,
+				Eval: eval.Options{BatchSize: o.evalBatch}}
 			seen := len(l.History)
 			mat, err := accrete.Run(ctx, l, spec.build(so), ts, runOpts)
 			if err != nil {
