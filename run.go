@@ -190,8 +190,10 @@ func scoreAll(ctx context.Context, l *Learner, tasks []Task, o RunOptions) (scor
 	}
 	if len(o.Knowledge) > 0 {
 		sc.knowledge = 0
+		ko := o.Eval
+		ko.HeadlineOnly = true // retention is the headline: the trained phrasings need not be scored
 		for _, t := range o.Knowledge {
-			s, err := eval.Score(ctx, m, t, o.Eval)
+			s, err := eval.Score(ctx, m, t, ko)
 			if err != nil {
 				return sc, fmt.Errorf("accrete: scoring knowledge task %s: %w", t.Name, err)
 			}

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -66,14 +67,16 @@ func TestScoreDrafts(t *testing.T) {
 	}
 }
 
-// After a batch whose completions mostly leave their drafts, Score generates the next without.
+// After a batch whose completions mostly leave their drafts, Score gives the next empty drafts.
 func TestScoreStopsDraftingWhatIsNotLearnt(t *testing.T) {
 	task := capitals()
 	d := &drafter{oracle: oracle{gen: map[string]string{}}, drafts: map[string]string{}}
 	s, err := Score(context.Background(), d, task, Options{BatchSize: 4})
 	require.NoError(t, err)
-	assert.Equal(t, 1, d.plain, "the second batch is generated")
-	assert.Len(t, d.drafts, 4, "the first batch is drafted")
+	assert.Zero(t, d.plain)
+	assert.Len(t, d.drafts, 6)
+	assert.Equal(t, FormatAnswer("Paris"), d.drafts[Format("Capital of France?")], "the first batch is drafted")
+	assert.Equal(t, "", d.drafts[Format("Capital of Spain?")], "the second is not")
 	assert.Equal(t, 0.0, s.Trained)
 }
 
@@ -106,4 +109,31 @@ func (f generateFunc) Generate(_ context.Context, prompts []string, _ int) ([]st
 
 func (f generateFunc) LogLikelihood(_ context.Context, pairs [][2]string) ([]float64, []int, error) {
 	return make([]float64, len(pairs)), make([]int, len(pairs)), nil
+}
+
+// HeadlineOnly scores only the held-out phrasings of a task that has any, with the same headline.
+func TestScoreHeadlineOnly(t *testing.T) {
+	ctx := context.Background()
+	task := capitals()
+	o := trainedOnly(task)
+	o.gen[Format("Italy's capital?")] = " Rome"
+	all, err := Score(ctx, o, task, Options{})
+	require.NoError(t, err)
+	o.calls = nil
+	head, err := Score(ctx, o, task, Options{HeadlineOnly: true, Details: true})
+	require.NoError(t, err)
+	assert.Equal(t, []int{3}, o.calls, "the three paraphrases only")
+	assert.Equal(t, all.Headline(), head.Headline())
+	assert.InDelta(t, 1.0/3, head.Headline(), tol)
+	assert.True(t, math.IsNaN(head.Trained))
+	for _, it := range head.Items {
+		assert.Equal(t, ParaphrasePhrasing, it.Kind)
+	}
+
+	for i := range task.Test {
+		task.Test[i].Paraphrases = nil
+	}
+	head, err = Score(ctx, o, task, Options{HeadlineOnly: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, head.Headline(), "without held-out phrasings the trained ones are the headline")
 }

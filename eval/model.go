@@ -47,7 +47,7 @@ type EOSGenerator interface {
 // (Template.FormatAnswer, stop text included) as the draft: a model that has learnt an item then
 // needs only the pass over its prompt and draft, not one decoding step per token. Score drafts a
 // task's first batch of prompts, and each later one when at least half the completions of the batch
-// before it began their drafts (a model that has not learnt the task generates without drafts).
+// before it began their drafts (a model that has not learnt the task gets empty drafts).
 type DraftGenerator interface {
 	// GenerateDraft returns what Generate (GenerateUntilEOS when untilEOS) returns for prompts and
 	// maxTokens; drafts[i], a guess at the completion of prompts[i], changes only the work done (the
@@ -145,6 +145,10 @@ type Options struct {
 	MaxTokens int
 	// Details keeps one ItemScore per scored prompt in TaskScore.Items. Zero means off.
 	Details bool
+	// HeadlineOnly scores only the phrasings TaskScore.Headline is computed from: the held-out ones
+	// when the task has any, leaving Trained (and AccNorm) NaN, for a caller that reads only the
+	// headline (Run's retention on the knowledge tasks). Zero means off: every phrasing is scored.
+	HeadlineOnly bool
 }
 
 // Validate names the first negative field.
@@ -273,9 +277,15 @@ func Score(ctx context.Context, m Model, t Task, o Options) (TaskScore, error) {
 		}
 	}
 
+	heldOut := false
+	for _, e := range t.Test {
+		heldOut = heldOut || len(e.Paraphrases)+len(e.Novel) > 0
+	}
 	var qs []query
 	for i, e := range t.Test {
-		qs = append(qs, query{i, TrainedPhrasing, -1, e.Prompt})
+		if !o.HeadlineOnly || !heldOut {
+			qs = append(qs, query{i, TrainedPhrasing, -1, e.Prompt})
+		}
 		for k, p := range e.Paraphrases {
 			qs = append(qs, query{i, ParaphrasePhrasing, k, p})
 		}
@@ -369,9 +379,12 @@ func scoreGenerations(ctx context.Context, m Model, t Task, qs []query, o Option
 		}
 		var outs []string
 		var err error
-		if drafting && draftNext {
+		switch {
+		case drafting && draftNext:
 			outs, err = d.GenerateDraft(ctx, batchPrompts, batchDrafts, o.MaxTokens, untilEOS)
-		} else {
+		case drafting: // empty drafts: a DraftGenerator may generate better than Generate all the same
+			outs, err = d.GenerateDraft(ctx, batchPrompts, make([]string, len(batchPrompts)), o.MaxTokens, untilEOS)
+		default:
 			outs, err = generate(ctx, batchPrompts, o.MaxTokens)
 		}
 		if err != nil {

@@ -71,7 +71,7 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		maxRow, maxDraft = max(maxRow, len(rows[b])), max(maxDraft, len(d))
 	}
 	B, S := batchBucket(n), draftBucket(maxRow)
-	L := Bucket(S + maxNew)
+	L := cacheBucket(S + maxNew)
 	K := min(S, Bucket(maxDraft+1)) // the last K columns hold every row's checked positions
 
 	// Prefill: prompt+draft right-aligned in [B, S]; slot index = column.
@@ -162,7 +162,7 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 			break
 		}
 		if nb := batchBucket(left); nb < len(slot) {
-			slot, cachePos, caches, err = compact(slot, nb, L, cachePos, caches)
+			slot, cachePos, caches, err = m.compact(slot, nb, L, cachePos, caches)
 			if err != nil {
 				return nil, err
 			}
@@ -194,54 +194,51 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 }
 
 // compact moves the rows of the batch slots still in use (slot[r] ≥ 0) to the first slots of a batch
-// of nb, with their cache positions [len(slot), L] and caches [len(slot), kv, L, hd], so that the
-// decoding steps left compute only them. The caches given are consumed.
-func compact(slot []int, nb, L int, cachePos []int32, caches []any) ([]int, []int32, []any, error) {
-	keep := make([]int, 0, nb)
-	for r, b := range slot {
-		if b >= 0 {
-			keep = append(keep, r)
-		}
-	}
+// of nb, with their cache positions [len(slot), L] and, by a gather on the backend, their caches
+// [len(slot), kv, L, hd], so that the decoding steps left compute only them. The caches given are
+// consumed.
+func (m *Model) compact(slot []int, nb, L int, cachePos []int32, caches []any) ([]int, []int32, []any, error) {
+	B := len(slot)
 	newSlot := make([]int, nb)
 	newPos := make([]int32, nb*L)
+	idx := make([]int32, nb)
 	for i := range newPos {
 		newPos[i] = -1
 	}
 	for i := range newSlot {
 		newSlot[i] = -1
 	}
-	for i, r := range keep {
-		newSlot[i] = slot[r]
-		copy(newPos[i*L:(i+1)*L], cachePos[r*L:(r+1)*L])
+	i := 0
+	for r, b := range slot {
+		if b >= 0 {
+			newSlot[i], idx[i] = b, int32(r)
+			copy(newPos[i*L:(i+1)*L], cachePos[r*L:(r+1)*L])
+			i++
+		}
 	}
-	newCaches := make([]any, len(caches))
-	var err error
-	for i, c := range caches {
-		t := c.(*tensors.Tensor)
-		dims := t.Shape().Dimensions
-		var flat []float32
-		if err == nil {
-			flat, err = tensors.CopyFlatData[float32](t)
-		}
-		t.FinalizeAll()
-		if err != nil {
-			continue
-		}
-		row := len(flat) / dims[0]
-		sub := make([]float32, nb*row)
-		for j, r := range keep {
-			copy(sub[j*row:(j+1)*row], flat[r*row:(r+1)*row])
-		}
-		newCaches[i] = tensors.FromFlatDataAndDimensions(sub, append([]int{nb}, dims[1:]...)...)
+	for j := i; j < nb; j++ { // padding slots read a kept row; their positions leave it unseen
+		idx[j] = idx[0]
+	}
+	e, _ := m.program(fmt.Sprintf("compact/%d/%d/%d", B, nb, L), func([]string) *graph.Exec {
+		return graph.MustNewExec(m.backend, func(in []*graph.Node) []*graph.Node {
+			out := make([]*graph.Node, len(in)-1)
+			for k, c := range in[1:] {
+				out[k] = graph.Gather(c, in[0])
+			}
+			return out
+		})
+	})
+	args := append([]any{tensors.FromFlatDataAndDimensions(idx, nb, 1)}, caches...)
+	out, err := e.Exec(args...)
+	for _, c := range caches {
+		c.(*tensors.Tensor).FinalizeAll()
 	}
 	if err != nil {
-		for _, c := range newCaches {
-			if c != nil {
-				c.(*tensors.Tensor).FinalizeAll()
-			}
-		}
 		return nil, nil, nil, fmt.Errorf("model: GenerateDraft: %w", err)
+	}
+	newCaches := make([]any, len(out))
+	for k, t := range out {
+		newCaches[k] = t
 	}
 	return newSlot, newPos, newCaches, nil
 }
