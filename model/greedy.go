@@ -49,11 +49,23 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 	}
 	cfg := m.Config
 	n := len(prompts)
-	// A draft longer than maxNew−1 tokens is never checked past that: the last token generated is
+	// The prefill returns the logits of its last K columns, [B, K, V], which hold every row's checked
+	// positions: a draft is checked up to K−1 tokens, and K is kept to at most 1<<24 floats (64 MiB)
+	// of logits. A draft is never checked past maxNew−1 tokens either: the last token generated is
 	// predicted after the first maxNew−1.
+	V := cfg.VocabSize
+	B := batchBucket(n)
+	maxDraft := 0
+	for b := range drafts {
+		maxDraft = max(maxDraft, min(len(drafts[b]), maxNew-1))
+	}
+	K := Bucket(maxDraft + 1)
+	for K > 1 && B*K*V > 1<<24 {
+		K /= 2
+	}
 	rows := make([][]int, n) // prompt then draft
 	nDraft := make([]int, n)
-	maxRow, maxDraft := 1, 0
+	maxRow := 1
 	for b, p := range prompts {
 		if len(p) == 0 {
 			return nil, fmt.Errorf("model: GenerateDraft: empty prompt")
@@ -64,15 +76,15 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		}
 		var d []int
 		if drafts != nil {
-			d = drafts[b][:min(len(drafts[b]), maxNew-1)]
+			d = drafts[b][:min(len(drafts[b]), maxNew-1, K-1)]
 		}
 		rows[b] = append(slices.Clip(p), d...)
 		nDraft[b] = len(d)
-		maxRow, maxDraft = max(maxRow, len(rows[b])), max(maxDraft, len(d))
+		maxRow = max(maxRow, len(rows[b]))
 	}
-	B, S := batchBucket(n), draftBucket(maxRow)
+	S := draftBucket(maxRow)
+	K = min(K, S)
 	L := cacheBucket(S + maxNew)
-	K := min(S, Bucket(maxDraft+1)) // the last K columns hold every row's checked positions
 
 	// Prefill: prompt+draft right-aligned in [B, S]; slot index = column.
 	tok := make([]int32, B*S)
@@ -107,7 +119,6 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 	}()
 
 	// Follow each row's draft through the prefill's logits.
-	V := cfg.VocabSize
 	out := make([][]int, n)
 	done := make([]bool, n)
 	next := make([]int32, n) // position of the row's last generated token, fed to the next step
