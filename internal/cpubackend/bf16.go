@@ -60,6 +60,23 @@ func f32ToBF16(dst []bfloat16.BFloat16, src []float32) {
 // enough to stay in L2 while the GEMM reads it, large enough that each block is a real GEMM.
 var bf16Block = 256 << 10
 
+// bf16Width is the width of dotBF16's ranges of w's free axis (free columns in tiles of 32): at most
+// the bf16Block values per converted block when w's rows are contracted (wContract 1), at most one
+// range per worker otherwise, and in either case a number of ranges that is a multiple of workers,
+// as equal as tiles allow, so that no worker waits for another's extra range (SmolLM2's 576 free
+// columns on 2 workers: 2 ranges of 288, not 160, 160, 160 and 96).
+func bf16Width(free, k, wContract, workers int) int {
+	workers = max(workers, 1)
+	tiles := (free + 31) / 32
+	maxTiles := (tiles + workers - 1) / workers
+	if wContract == 1 {
+		maxTiles = max(1, bf16Block/max(k, 1)/32)
+	}
+	ranges := (tiles + maxTiles - 1) / maxTiles
+	ranges = (ranges + workers - 1) / workers * workers
+	return min(free, 32*((tiles+ranges-1)/ranges))
+}
+
 // dotBF16 computes the [m, n] product of a float32 operand x and a rank-2 bfloat16 operand w.
 // wIsLHS says which side w is on; wContract is w's contracting axis (0 or 1); xm is x read as a
 // matrix: (m, k) when w is the right operand, (k, n) when it is the left one. w is read in blocks of
@@ -74,16 +91,7 @@ func dotBF16(workers int, w []bfloat16.BFloat16, wDims [2]int, wContract int, wI
 		free = m
 	}
 	var jobs [][2]int // ranges of w's free axis
-	var width int     // the widest range
-	if wContract == 1 {
-		width = max(32, bf16Block/max(k, 1)/32*32)
-		if blocks := (free + width - 1) / width; blocks < 2*workers && free >= 64*workers {
-			width = ((free+2*workers-1)/(2*workers) + 31) / 32 * 32
-		}
-	} else {
-		width = max(32, ((free+2*workers-1)/(2*workers)+31)/32*32)
-	}
-	width = min(width, free)
+	width := bf16Width(free, k, wContract, workers)
 	for f0 := 0; f0 < free; f0 += width {
 		jobs = append(jobs, [2]int{f0, min(free, f0+width)})
 	}

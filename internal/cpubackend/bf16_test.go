@@ -151,3 +151,25 @@ func TestGatherReadsBF16Operands(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16Width: dotBF16's ranges come in multiples of the workers and as equal as 32-column tiles
+// allow, within the converted-block bound when w's rows are contracted.
+func TestBF16Width(t *testing.T) {
+	for _, c := range []struct{ free, k, contract, workers, want int }{
+		{576, 576, 0, 2, 288},  // 2 ranges, not 160+160+160+96
+		{192, 576, 0, 2, 96},   // k/v projections: 2 × 96
+		{1536, 576, 0, 2, 768}, // MLP up
+		{1536, 576, 1, 2, 384}, // 4 ranges of 384 within 256 Ki values each (448 would leave 192)
+		{49152, 576, 1, 2, 448},
+		{20, 8, 0, 4, 20}, // fewer columns than a tile
+		{100, 8, 0, 1, 100},
+	} {
+		got := bf16Width(c.free, c.k, c.contract, c.workers)
+		if got != c.want {
+			t.Errorf("bf16Width(free %d, k %d, contract %d, workers %d) = %d, want %d", c.free, c.k, c.contract, c.workers, got, c.want)
+		}
+		if c.contract == 1 && got*c.k > bf16Block && got > 32 {
+			t.Errorf("bf16Width(%d, %d): %d×%d passes the block of %d values", c.free, c.k, got, c.k, bf16Block)
+		}
+	}
+}
