@@ -14,6 +14,7 @@
 #                               # checkpoints under $ACCRETE_REALSHAPE_DIR, default out/realshape,
 #                               # written on first use: about 25 GB of disk) beside PyTorch's opt-in real
 #                               # shapes; each case in its own process (about 30 minutes on 2 cores)
+#   REAL_CASES='gen-smol-b1 gen-smol-b16' scripts/bench.sh -s15m -real   # only these real-shape cases
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stock_pattern='/d128'
@@ -35,7 +36,7 @@ for arg in "$@"; do
 	esac
 done
 torch_real='fft-smol-b4,lora-smol-b4,gen-smol-b1,gen-smol-b16,lora-tl1b-b1'
-real_cases='fft-smol-b4 lora-smol-b4 lora-smol-b4-bf16 gen-smol-b1 gen-smol-b1-memlimit gen-smol-b1-bf16 gen-smol-b16 gen-smol-b16-memlimit gen-smol-b16-bf16 lora-tl1b-b1 lora-tl1b-b1-bf16 lora-tl1b-b1-t1024-bf16 lora-tl1b-b1-t1024-bf16-recompute lora-l3b-b1-bf16 lora-l8b-b1-bf16' 
+real_cases=${REAL_CASES:-"fft-smol-b4 lora-smol-b4 lora-smol-b4-bf16 gen-smol-b1 gen-smol-b1-memlimit gen-smol-b1-bf16 gen-smol-b16 gen-smol-b16-memlimit gen-smol-b16-bf16 lora-tl1b-b1 lora-tl1b-b1-bf16 lora-tl1b-b1-t1024-bf16 lora-tl1b-b1-t1024-bf16-recompute lora-l3b-b1-bf16 lora-l8b-b1-bf16"}
 out=BENCHMARKS.md
 raw=$(mktemp)
 doc=$(mktemp)
@@ -75,7 +76,8 @@ trap 'rm -f "$raw" "$doc"' EXIT
 		echo '```'
 		realbin=$(mktemp -d)
 		go test -c -o "$realbin/lora.test" ./lora/
-		for shape in smol tl1b l3b l8b; do # write the checkpoints first (skipped when present)
+		for shape in smol tl1b l3b l8b; do # write the checkpoints first (skipped when present or not needed)
+			case " $real_cases" in *-"$shape"-*) ;; *) continue ;; esac
 			(cd lora && "$realbin/lora.test" -test.run '^$' -test.bench "^BenchmarkRealShape/write-$shape\$" -test.benchtime 1x >/dev/null 2>&1) ||
 				echo "writing the $shape checkpoint failed"
 		done
