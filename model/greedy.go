@@ -39,14 +39,7 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 	if err := m.checkTokens(drafts); err != nil {
 		return nil, fmt.Errorf("model: GenerateDraft: draft: %w", err)
 	}
-	maxNew := opt.MaxNewTokens
-	if maxNew <= 0 {
-		maxNew = 32
-	}
-	stops := opt.StopTokens
-	if stops == nil {
-		stops = m.Config.EOSTokenIDs()
-	}
+	maxNew, stops := opt.limits(m.Config)
 	cfg := m.Config
 	n := len(prompts)
 	// The prefill returns the logits of its last K columns, [B, K, V], which hold every row's checked
@@ -86,29 +79,8 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 	K = min(K, S)
 	L := cacheBucket(S + maxNew)
 
-	// Prefill: prompt+draft right-aligned in [B, S]; slot index = column.
-	tok := make([]int32, B*S)
-	pos := make([]int32, B*S)
-	cachePos := make([]int32, B*L)
-	for i := range pos {
-		pos[i] = -1
-	}
-	for i := range cachePos {
-		cachePos[i] = -1
-	}
-	for b, r := range rows {
-		off := S - len(r)
-		for t, id := range r {
-			tok[b*S+off+t] = int32(id)
-			pos[b*S+off+t] = int32(t)
-			cachePos[b*L+off+t] = int32(t)
-		}
-	}
-	caches := make([]any, 2*cfg.NumHiddenLayers)
-	for i := range caches {
-		caches[i] = tensors.FromShape(shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim))
-	}
-	logits, caches, err := m.draftStep(B, S, L, K, tok, pos, cachePos, 0, caches)
+	tok, pos, cachePos := prefillLayout(rows, B, S, L) // prompt+draft right-aligned
+	lt, caches, err := m.step(B, S, L, K, tok, pos, cachePos, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +90,10 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		}
 	}()
 
+	logits, err := hostLogits(lt)
+	if err != nil {
+		return nil, err
+	}
 	// Follow each row's draft through the prefill's logits.
 	out := make([][]int, n)
 	done := make([]bool, n)
@@ -190,8 +166,11 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 			cachePos[r*L+S+step] = next[b]
 			next[b]++
 		}
-		logits, caches, err = m.draftStep(nb, 1, L, 1, tok1, pos1, cachePos, S+step, caches)
+		lt, caches, err = m.step(nb, 1, L, 1, tok1, pos1, cachePos, S+step, caches)
 		if err != nil {
+			return nil, err
+		}
+		if logits, err = hostLogits(lt); err != nil {
 			return nil, err
 		}
 		for r, b := range slot {
@@ -262,52 +241,4 @@ func draftBucket(n int) int {
 		return max(8, (n+7)/8*8)
 	}
 	return Bucket(n)
-}
-
-// draftStep runs one of GenerateDraft's passes, the prefill (T = S) or a decoding step (T = 1), and
-// returns the logits of the last K positions [B·K·V] and the updated caches. The caches given are
-// consumed.
-func (m *Model) draftStep(B, T, L, K int, tok, pos, cachePos []int32, start int, caches []any) ([]float32, []any, error) {
-	cfg := m.Config
-	nl := cfg.NumHiddenLayers
-	e, names := m.program(fmt.Sprintf("draft/%dx%d/%d/%d", B, T, L, K), func(names []string) *graph.Exec {
-		return graph.MustNewExec(m.backend, func(in []*graph.Node) []*graph.Node {
-			p := BuildParams(names, in)
-			k := len(names)
-			cs := make([]KVCache, nl)
-			for l := range nl {
-				cs[l] = KVCache{K: in[k+4+2*l], V: in[k+5+2*l]}
-			}
-			h, newCaches := Forward(cfg, p, ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p),
-				Cache: cs, CachePositions: in[k+2], Start: in[k+3]})
-			last := graph.Slice(h, graph.AxisRange(), graph.AxisRange(T-K, T), graph.AxisRange())
-			outs := []*graph.Node{Logits(cfg, p, last)}
-			for _, c := range newCaches {
-				outs = append(outs, c.K, c.V)
-			}
-			return outs
-		})
-	})
-	args := []any{tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
-		tensors.FromFlatDataAndDimensions(slices.Clone(cachePos), B, L), tensors.FromScalar(int32(start))}
-	for _, c := range caches {
-		args = append(args, m.donate(c))
-	}
-	out, err := m.exec(e, names, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model: GenerateDraft: %w", err)
-	}
-	for _, c := range caches {
-		c.(*tensors.Tensor).FinalizeAll()
-	}
-	logits, err := tensors.CopyFlatData[float32](out[0])
-	out[0].FinalizeAll()
-	if err != nil {
-		return nil, nil, err
-	}
-	newCaches := make([]any, len(out)-1)
-	for i, t := range out[1:] {
-		newCaches[i] = t
-	}
-	return logits, newCaches, nil
 }

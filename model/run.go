@@ -204,14 +204,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 	if err := m.checkTokens(prompts); err != nil {
 		return nil, err
 	}
-	maxNew := opt.MaxNewTokens
-	if maxNew <= 0 {
-		maxNew = 32
-	}
-	stops := opt.StopTokens
-	if stops == nil {
-		stops = m.Config.EOSTokenIDs()
-	}
+	maxNew, stops := opt.limits(m.Config)
 	rng := opt.Rand
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
@@ -236,31 +229,16 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 	B, S := batchBucket(n), Bucket(maxPrompt)
 	L := cacheBucket(S + maxNew)
 
-	// Prefill: prompts right-aligned in [B, S]; slot index = column.
-	tok := make([]int32, B*S)
-	pos := make([]int32, B*S)
-	cachePos := make([]int32, B*L)
-	for i := range pos {
-		pos[i] = -1
-	}
-	for i := range cachePos {
-		cachePos[i] = -1
-	}
+	tok, pos, cachePos := prefillLayout(prompts, B, S, L)
 	next := make([]int32, B) // next position per row
 	for b, p := range prompts {
-		off := S - len(p)
-		for t, id := range p {
-			tok[b*S+off+t] = int32(id)
-			pos[b*S+off+t] = int32(t)
-			cachePos[b*L+off+t] = int32(t)
-		}
 		next[b] = int32(len(p))
 	}
 	out := make([][]int, n)
 	done := make([]bool, n)
 	// The prefill creates the KV caches (zeros, on the backend); every later step takes them donated
 	// and returns them updated.
-	logits, caches, err := m.step(B, S, L, tok, pos, cachePos, 0, nil)
+	logits, caches, err := m.step(B, S, L, 1, tok, pos, cachePos, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +295,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 		if !active || step == maxNew-1 {
 			break
 		}
-		logits, caches, err = m.step(B, 1, L, tok1, pos1, cachePos, S+step, caches)
+		logits, caches, err = m.step(B, 1, L, 1, tok1, pos1, cachePos, S+step, caches)
 		if err != nil {
 			return nil, err
 		}
@@ -325,16 +303,17 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 	return out, nil
 }
 
-// step runs one prefill (T = S, caches nil: the graph creates them) or decode (T = 1) step and
-// returns the last position's logits [B, V] and the updated caches, all on the backend. The caches
-// given are donated (consumed) whether or not the step succeeds.
-func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches []any) (*tensors.Tensor, []any, error) {
+// step runs one prefill (T = S, caches nil: the graph creates them) or decode (T = 1) step of
+// Generate or GenerateDraft and returns the logits of the last K positions [B, K, V] and the updated
+// caches, all on the backend. The caches given are donated (consumed) whether or not the step
+// succeeds.
+func (m *Model) step(B, T, L, K int, tok, pos, cachePos []int32, start int, caches []any) (*tensors.Tensor, []any, error) {
 	cfg := m.Config
 	nl := cfg.NumHiddenLayers
 	prefill := caches == nil
-	key := fmt.Sprintf("step/%dx%d/%d", B, T, L)
+	key := fmt.Sprintf("step/%dx%d/%d/%d", B, T, L, K)
 	if prefill {
-		key = fmt.Sprintf("prefill/%dx%d/%d", B, T, L)
+		key = fmt.Sprintf("prefill/%dx%d/%d/%d", B, T, L, K)
 	}
 	e, names := m.program(key, func(names []string) *graph.Exec {
 		return graph.MustNewExec(m.backend, func(in []*graph.Node) []*graph.Node {
@@ -352,7 +331,7 @@ func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches 
 			}
 			h, newCaches := Forward(cfg, p, ForwardInput{Tokens: in[k], Positions: in[k+1], Hook: m.Hook(p),
 				Cache: cs, CachePositions: in[k+2], Start: in[k+3]})
-			last := graph.Reshape(graph.Slice(h, graph.AxisRange(), graph.AxisElem(T-1), graph.AxisRange()), B, cfg.HiddenSize)
+			last := graph.Slice(h, graph.AxisRange(), graph.AxisRange(T-K, T), graph.AxisRange())
 			outs := []*graph.Node{Logits(cfg, p, last)}
 			for _, c := range newCaches {
 				outs = append(outs, c.K, c.V)
@@ -379,6 +358,36 @@ func (m *Model) step(B, T, L int, tok, pos, cachePos []int32, start int, caches 
 	return out[0], newCaches, nil
 }
 
+// prefillLayout lays rows (at most B, each at most S tokens) out right-aligned in a prefill's [B, S]
+// tokens and positions (−1 on padding) and the [B, L] cache positions, whose slot index is the
+// column: a cache slot holds the position of the token written there, −1 while empty.
+func prefillLayout(rows [][]int, B, S, L int) (tok, pos, cachePos []int32) {
+	tok = make([]int32, B*S)
+	pos = make([]int32, B*S)
+	cachePos = make([]int32, B*L)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for i := range cachePos {
+		cachePos[i] = -1
+	}
+	for b, r := range rows {
+		off := S - len(r)
+		for t, id := range r {
+			tok[b*S+off+t] = int32(id)
+			pos[b*S+off+t] = int32(t)
+			cachePos[b*L+off+t] = int32(t)
+		}
+	}
+	return tok, pos, cachePos
+}
+
+// hostLogits copies a step's logits to the host and finalizes the tensor.
+func hostLogits(t *tensors.Tensor) ([]float32, error) {
+	defer t.FinalizeAll()
+	return tensors.CopyFlatData[float32](t)
+}
+
 // donate hands a KV cache tensor's buffer to the step that replaces it, so that a backend that
 // writes DynamicUpdateSlice in place (accrete's) need not copy the whole cache every token. The
 // tensor is not used again either way; if donation fails the tensor itself is passed.
@@ -392,6 +401,19 @@ func (m *Model) donate(c any) any {
 		return c
 	}
 	return d
+}
+
+// limits are opt's MaxNewTokens and StopTokens with their defaults: 32 tokens, and cfg's
+// end-of-sequence tokens.
+func (opt GenerateOptions) limits(cfg Config) (maxNew int, stops []int) {
+	maxNew, stops = opt.MaxNewTokens, opt.StopTokens
+	if maxNew <= 0 {
+		maxNew = 32
+	}
+	if stops == nil {
+		stops = cfg.EOSTokenIDs()
+	}
+	return maxNew, stops
 }
 
 // sample picks the next token from one row of logits.
