@@ -95,7 +95,10 @@ func dotBF16(workers int, w []bfloat16.BFloat16, wDims [2]int, wContract int, wI
 	for f0 := 0; f0 < free; f0 += width {
 		jobs = append(jobs, [2]int{f0, min(free, f0+width)})
 	}
-	rowBlock := max(16, bf16Block/max(width, 1)) // rows of w per block when they are contracted
+	// Rows of w per block when they are contracted: about bf16Block values, but at least 256 deep, as
+	// each block's product reads and writes the whole [m, width] result once more (a 3B model's
+	// 4096-wide ranges would otherwise be summed 64 rows at a time).
+	rowBlock := max(256, bf16Block/max(width, 1))
 	run := func(scratch []float32, f0, f1 int) {
 		fw := f1 - f0
 		if wContract == 1 {
