@@ -277,13 +277,13 @@ func (l *Learner) EvalModel() eval.Model { return &evalModel{l} }
 type evalModel struct{ l *Learner }
 
 func (e *evalModel) Generate(ctx context.Context, prompts []string, maxTokens int) ([]string, error) {
-	return e.generate(ctx, prompts, maxTokens, true)
+	return e.generate(ctx, prompts, nil, maxTokens, true)
 }
 
 // GenerateUntilEOS implements eval.EOSGenerator: generation runs across newlines, for templates whose
 // answers end with the end-of-sequence token.
 func (e *evalModel) GenerateUntilEOS(ctx context.Context, prompts []string, maxTokens int) ([]string, error) {
-	return e.generate(ctx, prompts, maxTokens, false)
+	return e.generate(ctx, prompts, nil, maxTokens, false)
 }
 
 // GenerateDraft implements eval.DraftGenerator: each draft is tokenised as the continuation of its
@@ -293,17 +293,13 @@ func (e *evalModel) GenerateDraft(ctx context.Context, prompts, drafts []string,
 	if len(drafts) != len(prompts) {
 		return nil, fmt.Errorf("accrete: GenerateDraft: %d drafts for %d prompts", len(drafts), len(prompts))
 	}
-	return e.run(ctx, prompts, drafts, maxTokens, !untilEOS)
+	return e.generate(ctx, prompts, drafts, maxTokens, !untilEOS)
 }
 
-func (e *evalModel) generate(ctx context.Context, prompts []string, maxTokens int, atNewline bool) ([]string, error) {
-	return e.run(ctx, prompts, nil, maxTokens, atNewline)
-}
-
-// run generates greedily from prompts, drafting drafts when they are not nil, stopping at the
+// generate generates greedily from prompts, drafting drafts when they are not nil, stopping at the
 // end-of-sequence token and, when atNewline, after the first token that holds a newline, and returns
 // the completions (cut at the newline when atNewline).
-func (e *evalModel) run(ctx context.Context, prompts, drafts []string, maxTokens int, atNewline bool) ([]string, error) {
+func (e *evalModel) generate(ctx context.Context, prompts, drafts []string, maxTokens int, atNewline bool) ([]string, error) {
 	tok := e.l.Tokenizer
 	ids := make([][]int, len(prompts))
 	for i, p := range prompts {

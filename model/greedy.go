@@ -40,6 +40,9 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		return nil, fmt.Errorf("model: GenerateDraft: draft: %w", err)
 	}
 	maxNew, stops := opt.limits(m.Config)
+	if err := m.checkPrompts("GenerateDraft", prompts, maxNew); err != nil {
+		return nil, err
+	}
 	cfg := m.Config
 	n := len(prompts)
 	// The prefill returns the logits of its last K columns, [B, K, V], which hold every row's checked
@@ -60,13 +63,6 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 	nDraft := make([]int, n)
 	maxRow := 1
 	for b, p := range prompts {
-		if len(p) == 0 {
-			return nil, fmt.Errorf("model: GenerateDraft: empty prompt")
-		}
-		if ctxLen := cfg.MaxPositionEmbeddings; ctxLen > 0 && len(p)+maxNew > ctxLen {
-			return nil, fmt.Errorf("model: GenerateDraft: prompt %d has %d tokens; with MaxNewTokens %d that passes the model's max_position_embeddings %d (shorten the prompt or ask for fewer tokens)",
-				b, len(p), maxNew, ctxLen)
-		}
 		var d []int
 		if drafts != nil {
 			d = drafts[b][:min(len(drafts[b]), maxNew-1, K-1)]
@@ -90,10 +86,6 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		}
 	}()
 
-	logits, err := hostLogits(lt)
-	if err != nil {
-		return nil, err
-	}
 	// Follow each row's draft through the prefill's logits.
 	out := make([][]int, n)
 	done := make([]bool, n)
@@ -106,25 +98,27 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		out[b] = append(out[b], id)
 		return opt.Stop != nil && opt.Stop(b, out[b]) || len(out[b]) == maxNew
 	}
-	for b := range prompts {
-		p := prompts[b]
-		first := K - nDraft[b] - 1 // the prompt's last token, among the last K columns
-		for i := 0; ; i++ {
-			id := sample(logits[(b*K+first+i)*V:(b*K+first+i+1)*V], opt, nil)
-			if done[b] = add(b, id); done[b] {
+	readLogits(lt, func(logits []float32) {
+		for b := range prompts {
+			p := prompts[b]
+			first := K - nDraft[b] - 1 // the prompt's last token, among the last K columns
+			for i := 0; ; i++ {
+				id := sample(logits[(b*K+first+i)*V:(b*K+first+i+1)*V], opt, nil)
+				if done[b] = add(b, id); done[b] {
+					break
+				}
+				if i < nDraft[b] && id == rows[b][len(p)+i] {
+					continue
+				}
+				// The row leaves its draft at id: drop the cache of the draft tokens it did not keep.
+				for t := len(p) + i; t < len(rows[b]); t++ {
+					cachePos[b*L+S-len(rows[b])+t] = -1
+				}
+				next[b] = int32(len(p) + i)
 				break
 			}
-			if i < nDraft[b] && id == rows[b][len(p)+i] {
-				continue
-			}
-			// The row leaves its draft at id: drop the cache of the draft tokens it did not keep.
-			for t := len(p) + i; t < len(rows[b]); t++ {
-				cachePos[b*L+S-len(rows[b])+t] = -1
-			}
-			next[b] = int32(len(p) + i)
-			break
 		}
-	}
+	})
 
 	// Decode the rows left, one token per step, as Generate does, in a batch that shrinks as rows
 	// finish: slot[r] is the row of batch slot r (−1: none).
@@ -170,15 +164,14 @@ func (m *Model) GenerateDraft(ctx context.Context, prompts, drafts [][]int, opt 
 		if err != nil {
 			return nil, err
 		}
-		if logits, err = hostLogits(lt); err != nil {
-			return nil, err
-		}
-		for r, b := range slot {
-			if b >= 0 && add(b, sample(logits[r*V:(r+1)*V], opt, nil)) {
-				done[b] = true
-				slot[r] = -1
+		readLogits(lt, func(logits []float32) {
+			for r, b := range slot {
+				if b >= 0 && add(b, sample(logits[r*V:(r+1)*V], opt, nil)) {
+					done[b] = true
+					slot[r] = -1
+				}
 			}
-		}
+		})
 	}
 	return out, nil
 }

@@ -79,6 +79,22 @@ func PadBatchTo(seqs [][]int, B int) (tokens, positions []int32, T int) {
 	return tokens, positions, T
 }
 
+// checkPrompts refuses, for fn (Generate or GenerateDraft), an empty prompt and one whose tokens with
+// maxNew more pass the model's max_position_embeddings.
+func (m *Model) checkPrompts(fn string, prompts [][]int, maxNew int) error {
+	ctxLen := m.Config.MaxPositionEmbeddings
+	for i, p := range prompts {
+		if len(p) == 0 {
+			return fmt.Errorf("model: %s: empty prompt", fn)
+		}
+		if ctxLen > 0 && len(p)+maxNew > ctxLen {
+			return fmt.Errorf("model: %s: prompt %d has %d tokens; with MaxNewTokens %d that passes the model's max_position_embeddings %d (shorten the prompt or ask for fewer tokens)",
+				fn, i, len(p), maxNew, ctxLen)
+		}
+	}
+	return nil
+}
+
 // checkTokens refuses token ids outside the vocabulary and sequences longer than the model's context
 // (max_position_embeddings, when the config sets it), before anything is allocated for them.
 func (m *Model) checkTokens(seqs [][]int) error {
@@ -209,22 +225,14 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
 	}
+	if err := m.checkPrompts("Generate", prompts, maxNew); err != nil {
+		return nil, err
+	}
 	cfg := m.Config
 	n := len(prompts)
 	maxPrompt := 1
 	for _, p := range prompts {
-		if len(p) == 0 {
-			return nil, fmt.Errorf("model: Generate: empty prompt")
-		}
 		maxPrompt = max(maxPrompt, len(p))
-	}
-	if ctxLen := cfg.MaxPositionEmbeddings; ctxLen > 0 && maxPrompt+maxNew > ctxLen {
-		for i, p := range prompts {
-			if len(p)+maxNew > ctxLen {
-				return nil, fmt.Errorf("model: Generate: prompt %d has %d tokens; with MaxNewTokens %d that passes the model's max_position_embeddings %d (shorten the prompt or ask for fewer tokens)",
-					i, len(p), maxNew, ctxLen)
-			}
-		}
 	}
 	B, S := batchBucket(n), Bucket(maxPrompt)
 	L := cacheBucket(S + maxNew)
@@ -256,16 +264,13 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, opt GenerateOptio
 			logits.FinalizeAll()
 			return nil, err
 		}
-		// Sample every row from the logits where they lie (the backend's pooled buffer on accrete's
-		// backend), without a host copy per token.
-		tensors.ConstFlatData(logits, func(flat []float32) {
+		readLogits(logits, func(flat []float32) {
 			for b := range n {
 				if !done[b] {
 					ids[b] = sample(flat[b*V:(b+1)*V], opt, rng)
 				}
 			}
 		})
-		logits.FinalizeAll()
 		for b := range pos1 {
 			tok1[b], pos1[b] = 0, -1
 		}
@@ -320,11 +325,10 @@ func (m *Model) step(B, T, L, K int, tok, pos, cachePos []int32, start int, cach
 			p := BuildParams(names, in)
 			k := len(names)
 			cs := make([]KVCache, nl)
+			shape := shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim)
 			for l := range nl {
 				if prefill {
-					g := in[k].Graph()
-					shape := shapesOf(B, cfg.NumKeyValueHeads, L, cfg.HeadDim)
-					cs[l] = KVCache{K: graph.Zeros(g, shape), V: graph.Zeros(g, shape)}
+					cs[l] = KVCache{K: graph.Zeros(in[k].Graph(), shape), V: graph.Zeros(in[k].Graph(), shape)}
 				} else {
 					cs[l] = KVCache{K: in[k+4+2*l], V: in[k+5+2*l]}
 				}
@@ -382,10 +386,11 @@ func prefillLayout(rows [][]int, B, S, L int) (tok, pos, cachePos []int32) {
 	return tok, pos, cachePos
 }
 
-// hostLogits copies a step's logits to the host and finalizes the tensor.
-func hostLogits(t *tensors.Tensor) ([]float32, error) {
+// readLogits calls read with a step's logits where they lie (the backend's pooled buffer on
+// accrete's backend, so a token costs no host copy of them) and then finalizes the tensor.
+func readLogits(t *tensors.Tensor, read func(flat []float32)) {
 	defer t.FinalizeAll()
-	return tensors.CopyFlatData[float32](t)
+	tensors.ConstFlatData(t, read)
 }
 
 // donate hands a KV cache tensor's buffer to the step that replaces it, so that a backend that
