@@ -45,7 +45,7 @@ type dataParallel struct {
 	compile func(fn any, in, out []*distributed.ShardingSpec) program
 	// replicas holds the parameters' values on mesh positions 1..n−1 by name.
 	replicas map[string][]*tensors.Tensor
-	steps    map[[2]int]program
+	steps    map[[3]int]program
 }
 
 // makeMesh returns the runner of a mesh of n devices of b, or an error naming TrainConfig.Devices
@@ -120,23 +120,24 @@ func batchSpec(mesh *distributed.DeviceMesh) *distributed.ShardingSpec {
 }
 
 // stepShardings are the step graph's input specs (see stepGraph): numParams replicated parameters,
-// then tokens, positions, targets and the loss mask split along their batch axis (axis 0), then the
+// then tokens, positions, the answer window, targets and the loss mask split along their batch axis
+// (axis 0), then the
 // micro-batch's weight and, with dropout, the RNG state, replicated.
 func stepShardings(mesh *distributed.DeviceMesh, numParams int, dropout bool) []*distributed.ShardingSpec {
 	repl := distributed.NewReplicatedShardingSpec(mesh)
 	batch := batchSpec(mesh)
-	specs := make([]*distributed.ShardingSpec, 0, numParams+6)
+	specs := make([]*distributed.ShardingSpec, 0, numParams+7)
 	for range numParams {
 		specs = append(specs, repl)
 	}
-	specs = append(specs, batch, batch, batch, batch, repl)
+	specs = append(specs, batch, batch, batch, batch, batch, repl)
 	if dropout {
 		specs = append(specs, repl)
 	}
 	return specs
 }
 
-// shardBatch splits each of batchArgs' [B, T] tensors along the batch axis as spec says: it returns
+// shardBatch splits each of batchArgs' tensors ([B, T] and [B, A]) along the batch axis as spec says: it returns
 // shards[i][k], the rows of args[i] that mesh position k holds, as host tensors.
 func shardBatch(spec *distributed.ShardingSpec, args []any) ([][]*tensors.Tensor, error) {
 	shards := make([][]*tensors.Tensor, len(args))
@@ -181,7 +182,7 @@ func newMeshRunner(b backends.Backend, mesh *distributed.DeviceMesh, devices []b
 	compile func(fn any, in, out []*distributed.ShardingSpec) program) *dataParallel {
 	return &dataParallel{
 		b: b, mesh: mesh, devices: devices, repl: distributed.NewReplicatedShardingSpec(mesh), compile: compile,
-		replicas: map[string][]*tensors.Tensor{}, steps: map[[2]int]program{},
+		replicas: map[string][]*tensors.Tensor{}, steps: map[[3]int]program{},
 	}
 }
 
@@ -259,12 +260,12 @@ func (dp *dataParallel) setParams(m *model.Model, names []string, vals [][]*tens
 
 // step is stepGraph.run on the mesh: the batch is split over the devices, and the gradients of every
 // device come back device after device.
-func (dp *dataParallel) step(s *stepGraph, args []any, B, T int, w float32, rngState *tensors.Tensor) (loss, extra float64, grads []*tensors.Tensor, err error) {
+func (dp *dataParallel) step(s *stepGraph, args []any, shape [3]int, w float32, rngState *tensors.Tensor) (loss, extra float64, grads []*tensors.Tensor, err error) {
 	n := dp.n()
-	e, ok := dp.steps[[2]int{B, T}]
+	e, ok := dp.steps[shape]
 	if !ok {
 		e = dp.compile(s.build, stepShardings(dp.mesh, len(s.names), s.drop != nil), []*distributed.ShardingSpec{dp.repl})
-		dp.steps[[2]int{B, T}] = e
+		dp.steps[shape] = e
 	}
 	params, err := dp.params(s.m, s.names)
 	if err != nil {

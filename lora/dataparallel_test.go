@@ -99,7 +99,7 @@ func TestDataParallelShardings(t *testing.T) {
 				require.Equal(t, shapes.Make(dtypes.Float32, 2, 16), s.ShardShape(shapes.Make(dtypes.Float32, 8, 16)))
 			}
 		}
-		want := []string{"R", "R", "R", "[[data] []]", "[[data] []]", "[[data] []]", "[[data] []]", "R"}
+		want := []string{"R", "R", "R", "[[data] []]", "[[data] []]", "[[data] []]", "[[data] []]", "[[data] []]", "R"}
 		if dropout {
 			want = append(want, "R")
 		}
@@ -111,18 +111,23 @@ func TestDataParallelShardings(t *testing.T) {
 // TestShardBatch: mesh position k gets rows [k·B/n, (k+1)·B/n) of each of batchArgs' tensors.
 func TestShardBatch(t *testing.T) {
 	data := raggedData(6, 4)
-	args, B, T, _ := batchArgs(data, 6)
+	args, shape, _ := batchArgs(data, 6)
+	B, T, A := shape[0], shape[1], shape[2]
 	mesh, err := dataMesh(3)
 	require.NoError(t, err)
 	shards, err := shardBatch(batchSpec(mesh), args)
 	require.NoError(t, err)
-	require.Len(t, shards, 4)
+	require.Len(t, shards, 5)
 	for i, a := range args {
 		full := a.(*tensors.Tensor)
 		require.Len(t, shards[i], 3)
 		var joined []byte
+		width := T // tokens and positions; then the answer window's positions, targets and mask
+		if i >= 2 {
+			width = A
+		}
 		for k, s := range shards[i] {
-			require.Equal(t, []int{B / 3, T}, s.Shape().Dimensions, "input %d device %d", i, k)
+			require.Equal(t, []int{B / 3, width}, s.Shape().Dimensions, "input %d device %d", i, k)
 			require.NoError(t, s.ConstBytes(func(b []byte) { joined = append(joined, b...) }))
 		}
 		require.NoError(t, full.ConstBytes(func(b []byte) { require.Equal(t, b, joined, "input %d", i) }))
@@ -276,8 +281,8 @@ func TestTrainDataParallelSimulated(t *testing.T) {
 				for _, r := range log.rows {
 					require.Equal(t, micro, r, "each split input is one micro-batch, in %d equal shares", tc.devices)
 				}
-				require.Zero(t, len(log.rows)%4, "four split inputs a call")
-				require.GreaterOrEqual(t, len(log.rows), 4*res.Steps)
+				require.Zero(t, len(log.rows)%5, "five split inputs a call")
+				require.GreaterOrEqual(t, len(log.rows), 5*res.Steps)
 				require.Equal(t, res1, res)
 				require.Equal(t, one, several)
 			})

@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/accrete/accrete/internal/adamw"
@@ -355,19 +357,22 @@ func stepCount(cfg TrainConfig, n int) (epochs, total int) {
 
 // stepGraph is the training graph of one micro-batch: it returns the task loss, the extra loss and
 // the gradients of the trained tensors, each scaled by the micro-batch's weight. It compiles one
-// program per padded shape [B, T].
+// program per padded shape [B, T] and answer window A (batchArgs).
 //
-// The graph's inputs are every parameter of the model (in names' order), then tokens, positions,
-// targets, the loss mask, the micro-batch's weight in the step's loss (its share of the answer
-// tokens; 1 without accumulation, which leaves the gradients bit-identical) and, when the adapter has
-// dropout, the RNG state its masks are drawn from.
+// The graph's inputs are every parameter of the model (in names' order), then tokens and positions
+// [B, T], the answer window's positions, targets and loss mask [B, A], the micro-batch's weight in the
+// step's loss (its share of the answer tokens; 1 without accumulation, which leaves the gradients
+// bit-identical) and, when the adapter has dropout, the RNG state its masks are drawn from. Only the
+// window's A rows of each sequence go through the output head and the softmax: the prompt's positions
+// predict nothing the loss reads, and on short answers after long prompts the head's [T, V] product
+// and its gradient were most of a step's work and its largest buffers.
 type stepGraph struct {
 	m     *model.Model
 	names []string // every parameter, in input order
 	wrt   []int    // the trained tensors' positions in names
 	drop  *Adapter // the adapter whose inputs get dropout, or nil
 	extra func(p model.Params) *graph.Node
-	execs map[[2]int]*graph.Exec
+	execs map[[3]int]*graph.Exec
 	// recompute, when set, names the trained tensors and the step recomputes activations
 	// (TrainConfig.Recompute).
 	recompute []string
@@ -376,7 +381,7 @@ type stepGraph struct {
 }
 
 func newStepGraph(m *model.Model, trainable []string, extra func(p model.Params) *graph.Node) *stepGraph {
-	s := &stepGraph{m: m, names: m.ParamNames(), extra: extra, execs: map[[2]int]*graph.Exec{}}
+	s := &stepGraph{m: m, names: m.ParamNames(), extra: extra, execs: map[[3]int]*graph.Exec{}}
 	s.wrt = make([]int, len(trainable))
 	for i, n := range trainable {
 		s.wrt[i] = slices.Index(s.names, n)
@@ -392,10 +397,10 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 	mc := s.m.Config
 	p := model.BuildParams(s.names, in)
 	k := len(s.names)
-	tokens, positions, targets, mask, weight := in[k], in[k+1], in[k+2], in[k+3], in[k+4]
+	tokens, positions, window, targets, mask, weight := in[k], in[k+1], in[k+2], in[k+3], in[k+4], in[k+5]
 	hook := s.m.Hook(p)
 	if s.drop != nil {
-		hook = dropoutHook(s.drop, p, in[k+5])
+		hook = dropoutHook(s.drop, p, in[k+6])
 	}
 	// The gradients are taken with respect to p's entries: for a bfloat16 parameter that is its
 	// conversion to float32 (BuildParams), so its gradient is float32, never rounded to bfloat16.
@@ -406,7 +411,7 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 	fin := model.ForwardInput{Tokens: tokens, Positions: positions, Hook: hook}
 	if s.recompute != nil {
 		lossFn := func(h *graph.Node) *graph.Node {
-			return model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask)
+			return model.MaskedCrossEntropy(model.Logits(mc, p, answerRows(h, window)), targets, mask)
 		}
 		loss, grads := model.RecomputedGradients(mc, p, fin, lossFn, wrt, s.recompute)
 		extra := graph.ZerosLike(loss)
@@ -422,7 +427,7 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 		return append([]*graph.Node{loss, extra}, grads...)
 	}
 	h, _ := model.Forward(mc, p, fin)
-	loss := model.MaskedCrossEntropy(model.Logits(mc, p, h), targets, mask)
+	loss := model.MaskedCrossEntropy(model.Logits(mc, p, answerRows(h, window)), targets, mask)
 	total, extra := loss, graph.ZerosLike(loss)
 	if s.extra != nil {
 		extra = s.extra(p)
@@ -432,21 +437,34 @@ func (s *stepGraph) build(in []*graph.Node) []*graph.Node {
 	return append([]*graph.Node{loss, extra}, graph.Gradient(total, wrt...)...)
 }
 
-// run computes one micro-batch laid out as [B, T] by batchArgs, with weight w; rngState is the dropout
-// masks' RNG state, nil without dropout. On several devices (dp) grads holds every device's copy of
-// the gradients, device after device.
-func (s *stepGraph) run(args []any, B, T int, w float32, rngState *tensors.Tensor) (loss, extra float64, grads []*tensors.Tensor, err error) {
+// answerRows gathers the hidden states h [B, T, D] at the answer window's positions window [B, A]
+// (int32, each in [0, T)): [B, A, D]. The gather is row-local, so a shard of the batch (data
+// parallel) gathers its own rows.
+func answerRows(h, window *graph.Node) *graph.Node {
+	d := h.Shape().Dimensions
+	B, T, D := d[0], d[1], d[2]
+	A := window.Shape().Dimensions[1]
+	g := h.Graph()
+	row := graph.MulScalar(graph.Iota(g, shapes.Make(dtypes.Int32, B, A), 0), float64(T))
+	at := graph.Reshape(graph.Add(row, graph.ConvertDType(window, dtypes.Int32)), B*A, 1)
+	return graph.Reshape(graph.Gather(graph.Reshape(h, B*T, D), at), B, A, D)
+}
+
+// run computes one micro-batch laid out as [B, T] with answer window A by batchArgs, with weight w;
+// rngState is the dropout masks' RNG state, nil without dropout. On several devices (dp) grads holds
+// every device's copy of the gradients, device after device.
+func (s *stepGraph) run(args []any, shape [3]int, w float32, rngState *tensors.Tensor) (loss, extra float64, grads []*tensors.Tensor, err error) {
 	if s.dp != nil {
-		return s.dp.step(s, args, B, T, w, rngState)
+		return s.dp.step(s, args, shape, w, rngState)
 	}
 	args = append(args, tensors.FromScalar(w))
 	if s.drop != nil {
 		args = append(args, rngState)
 	}
-	e, ok := s.execs[[2]int{B, T}]
+	e, ok := s.execs[shape]
 	if !ok {
 		e = graph.MustNewExec(s.m.Backend(), s.build)
-		s.execs[[2]int{B, T}] = e
+		s.execs[shape] = e
 	}
 	params := s.m.ParamTensors(s.names)
 	all := make([]any, 0, len(params)+len(args))
@@ -563,13 +581,14 @@ func (l *trainLoop) epoch(ctx context.Context, epoch int, order []int) error {
 // task and extra loss and its answer tokens.
 func (l *trainLoop) step(batch []Sequence) (loss, extra float64, ntok int, err error) {
 	type microBatch struct {
-		args       []any
-		B, T, ntok int
+		args  []any
+		shape [3]int
+		ntok  int
 	}
 	var micros []microBatch
 	for lo := 0; lo < len(batch); lo += l.cfg.MicroBatchSize {
-		args, B, T, n := batchArgs(batch[lo:min(lo+l.cfg.MicroBatchSize, len(batch))], l.cfg.MicroBatchSize)
-		micros = append(micros, microBatch{args, B, T, n})
+		args, shape, n := batchArgs(batch[lo:min(lo+l.cfg.MicroBatchSize, len(batch))], l.cfg.MicroBatchSize)
+		micros = append(micros, microBatch{args, shape, n})
 		ntok += n
 	}
 	step := l.res.Steps
@@ -583,7 +602,7 @@ func (l *trainLoop) step(batch []Sequence) (loss, extra float64, ntok int, err e
 		if l.prog.drop != nil {
 			state = rngState(l.rng)
 		}
-		lo, x, g, err := l.prog.run(mb.args, mb.B, mb.T, w, state)
+		lo, x, g, err := l.prog.run(mb.args, mb.shape, w, state)
 		if err != nil {
 			finalize(grads)
 			return 0, 0, 0, fmt.Errorf("lora: training step %d: %w", step, err)
@@ -717,31 +736,47 @@ func finalize(ts []*tensors.Tensor) {
 	}
 }
 
-// batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T a length bucket): tokens,
-// positions (−1 on padding), targets (the next token) and the loss mask (1 on answer tokens).
-func batchArgs(batch []Sequence, batchSize int) (args []any, B, T, ntok int) {
+// batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T a length bucket): tokens and
+// positions (−1 on padding) [B, T]; then, over each sequence's answer window (the positions whose next
+// token is an answer token, from PromptLen−1 on) right-padded to A (a length bucket ≤ T), the
+// window's positions, the targets (the next token) and the loss mask (1 on answer tokens) [B, A]. It
+// returns the args, the shape {B, T, A} and the answer tokens counted.
+func batchArgs(batch []Sequence, batchSize int) (args []any, shape [3]int, ntok int) {
 	seqs := make([][]int, len(batch))
+	A := 0
 	for i, ex := range batch {
 		seqs[i] = ex.Tokens
+		lo, hi := answerWindow(ex)
+		A = max(A, hi-lo)
 	}
-	B = batchSize
+	B := batchSize
 	tok, pos, T := model.PadBatchTo(seqs, B)
-	tgt := make([]int32, B*T)
-	mask := make([]float32, B*T)
+	A = min(model.Bucket(A), T)
+	win := make([]int32, B*A)
+	tgt := make([]int32, B*A)
+	mask := make([]float32, B*A)
 	for b, ex := range batch {
-		for t := range len(ex.Tokens) - 1 {
-			tgt[b*T+t] = int32(ex.Tokens[t+1])
-			if t+1 >= ex.PromptLen {
-				mask[b*T+t] = 1
-				ntok++
-			}
+		lo, hi := answerWindow(ex)
+		for j, t := 0, lo; t < hi; j, t = j+1, t+1 {
+			win[b*A+j] = int32(t)
+			tgt[b*A+j] = int32(ex.Tokens[t+1])
+			mask[b*A+j] = 1
+			ntok++
 		}
 	}
 	args = []any{
 		tensors.FromFlatDataAndDimensions(tok, B, T), tensors.FromFlatDataAndDimensions(pos, B, T),
-		tensors.FromFlatDataAndDimensions(tgt, B, T), tensors.FromFlatDataAndDimensions(mask, B, T),
+		tensors.FromFlatDataAndDimensions(win, B, A), tensors.FromFlatDataAndDimensions(tgt, B, A),
+		tensors.FromFlatDataAndDimensions(mask, B, A),
 	}
-	return args, B, T, ntok
+	return args, [3]int{B, T, A}, ntok
+}
+
+// answerWindow is the positions [lo, hi) of ex whose next token is an answer token: the loss reads
+// the logits there.
+func answerWindow(ex Sequence) (lo, hi int) {
+	lo, hi = max(ex.PromptLen-1, 0), len(ex.Tokens)-1
+	return lo, max(hi, lo)
 }
 
 // adamW is AdamW (Loshchilov & Hutter 2019) on host memory, with bias correction, decoupled weight
