@@ -52,6 +52,10 @@ type PlanOptions struct {
 	Batch int
 	// SeqLen is the padded sequence length; under MethodDecode the KV cache's length. Default (0): 256.
 	SeqLen int
+	// AnswerLen is the padded answer window of a training step: the positions of a sequence whose
+	// logits the loss reads (Train runs the output head on those only). Default (0) or above SeqLen:
+	// SeqLen, a loss on every position.
+	AnswerLen int
 	// Accumulate says the run accumulates gradients over micro-batches: the running sum is held
 	// beside the micro-batch's gradients. Default false.
 	Accumulate bool
@@ -90,6 +94,9 @@ func (o PlanOptions) withDefaults() PlanOptions {
 	if o.SeqLen <= 0 {
 		o.SeqLen = 256
 	}
+	if o.AnswerLen <= 0 || o.AnswerLen > o.SeqLen {
+		o.AnswerLen = o.SeqLen
+	}
 	if o.DType == "" {
 		o.DType = F32
 	}
@@ -118,8 +125,8 @@ func (o PlanOptions) Validate() error {
 		return fmt.Errorf("lora plan options: Compute %q unknown (f32 or bf16)", o.Compute)
 	case o.TrainableParams < 0:
 		return fmt.Errorf("lora plan options: TrainableParams must be ≥ 0, got %d", o.TrainableParams)
-	case o.Batch < 0 || o.SeqLen < 0:
-		return fmt.Errorf("lora plan options: Batch and SeqLen must be ≥ 0, got %d, %d", o.Batch, o.SeqLen)
+	case o.Batch < 0 || o.SeqLen < 0 || o.AnswerLen < 0:
+		return fmt.Errorf("lora plan options: Batch, SeqLen and AnswerLen must be ≥ 0, got %d, %d, %d", o.Batch, o.SeqLen, o.AnswerLen)
 	case o.Devices < 0:
 		return fmt.Errorf("lora plan options: Devices must be ≥ 0, got %d", o.Devices)
 	}
@@ -142,7 +149,7 @@ type Plan struct {
 	Optimizer   int64 // optimizer moments, and FFT's float32 master weights under bf16
 	Snapshot    int64 // the host layout's restore copy of the trained tensors
 	Activations int64 // per-layer values the backward pass keeps
-	Logits      int64 // [B, T, V] logits and their gradient; a decoding step's logits
+	Logits      int64 // [B, A, V] logits over the answer window and their gradient; a decoding step's logits
 	KVCache     int64 // decoding's keys and values
 	Working     int64 // one layer's transient values in the backward pass (or a prefill's)
 	Transient   int64 // the host layout's Go-heap slack: upload copies the garbage collector has not freed
@@ -219,8 +226,9 @@ const (
 // Activations (in the Compute type) are what a Llama layer's backward pass reads, per token: 6·D
 // (the two norms' inputs and outputs, the rotated queries, the attention output), 2·KV·hd (rotated
 // keys, values), 5·F (gate, its sigmoid, SiLU, up, their product) plus H·T attention probabilities,
-// times the layers; the logits 2·B·T·V (logits and their gradient; B·T·V in the host layout, where
-// the gradient is computed in the logits' buffer). Decoding keeps
+// times the layers; the logits 2·B·A·V over the answer window A = AnswerLen (logits and their
+// gradient; B·A·V in the host layout, where the gradient is computed in the logits' buffer). Decoding
+// keeps
 // 2·L·B·T·KV·hd cached keys and values and one step's logits. The working set is one layer's
 // activations. Under data parallelism (Devices > 1) the plan is one device's, with B its share of the
 // batch. The host layout adds the restore copy of the trained tensors as stored (w bytes a
@@ -289,7 +297,7 @@ func PlanMemory(cfg model.Config, o PlanOptions) Plan {
 		if o.Recompute {
 			p.Activations = L * B * T * D * a
 		}
-		p.Logits = 2 * B * T * V * a
+		p.Logits = 2 * B * int64(o.AnswerLen) * V * a
 		if !o.Device {
 			p.Logits /= 2 // the accrete backend computes their gradient in the logits' own buffer
 		}

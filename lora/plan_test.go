@@ -32,6 +32,11 @@ func TestPlanMemoryByHand(t *testing.T) {
 			Plan{Params: 1352, Trainable: 112,
 				Weights: (1352 + 112) * 4, Gradients: 112 * 4, Optimizer: 112 * 4 * 2, Snapshot: 112 * 4,
 				Activations: 2 * perLayer * 4, Logits: 2 * 4 * 10 * 4, Working: perLayer * 4, Overhead: hostOverhead}},
+		{"lora f32 host, answer window of 2", PlanOptions{Adapter: Config{Rank: 2, TargetModules: []string{"q_proj", "v_proj"}}, Batch: 2, SeqLen: 4, AnswerLen: 2},
+			// The head runs on 2 of the 4 positions: logits B·A·V.
+			Plan{Params: 1352, Trainable: 112,
+				Weights: (1352 + 112) * 4, Gradients: 112 * 4, Optimizer: 112 * 4 * 2, Snapshot: 112 * 4,
+				Activations: 2 * perLayer * 4, Logits: 2 * 2 * 10 * 4, Working: perLayer * 4, Overhead: hostOverhead}},
 		{"lora f32 host, recomputed activations", PlanOptions{Adapter: Config{Rank: 2, TargetModules: []string{"q_proj", "v_proj"}}, Batch: 2, SeqLen: 4, Recompute: true},
 			// Each layer's input [B, T, D] only (2 layers · 2 · 4 · 8 values); one layer's
 			// intermediates are the working set.

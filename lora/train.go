@@ -680,11 +680,14 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, c
 	if a, ok := m.Adapter().(*Adapter); ok {
 		o.Adapter = a.Config
 	}
-	maxLen := 0
+	maxLen, maxAnswer := 0, 0
 	for _, ex := range data {
 		maxLen = max(maxLen, len(ex.Tokens))
+		lo, hi := answerWindow(ex)
+		maxAnswer = max(maxAnswer, hi-lo)
 	}
 	o.SeqLen = model.Bucket(maxLen)
+	o.AnswerLen = min(model.Bucket(maxAnswer), o.SeqLen)
 	o.Device = !onHost(m.Backend()) && cfg.Layout != LayoutHost
 	o.CopiedWeights = m.Backend().String() == "go"
 	o.Recompute = cfg.Recompute
