@@ -94,22 +94,29 @@ func (l *Learner) TrainAdapterWith(ctx context.Context, name string, items []lor
 		return nil, lora.Result{}, err
 	}
 	t := l.trainConfig(tc, name, ModeLoRA)
-	var key string
-	if l.Cache != nil && t.ExtraLoss == nil && extra == nil {
-		key = l.Cache.key(l, name, items, cfg, t)
-		if a, res, ok := l.Cache.get(key); ok {
-			l.log("%s: reusing the identical adapter trained earlier", name)
-			l.CheckTraining(name, res)
-			return a, res, nil
+	if l.Cache == nil || t.ExtraLoss != nil || extra != nil {
+		res, err := l.FitAdapter(ctx, a, items, t, Fit{Extra: extra})
+		if err != nil {
+			return nil, res, err
 		}
+		return a, res, nil
 	}
-	res, err := l.FitAdapter(ctx, a, items, t, Fit{Extra: extra})
+	key := l.Cache.key(l, name, items, cfg, t)
+	cached, res, ok, err := l.Cache.get(ctx, key)
 	if err != nil {
+		return nil, lora.Result{}, err
+	}
+	if ok {
+		l.log("%s: reusing the identical adapter trained earlier", name)
+		l.CheckTraining(name, res)
+		return cached, res, nil
+	}
+	trained := (*lora.Adapter)(nil)
+	defer func() { l.Cache.done(key, trained, res) }() // also when FitAdapter panics: waiters go on
+	if res, err = l.FitAdapter(ctx, a, items, t, Fit{Extra: extra}); err != nil {
 		return nil, res, err
 	}
-	if key != "" {
-		l.Cache.put(key, a, res)
-	}
+	trained = a
 	return a, res, nil
 }
 

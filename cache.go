@@ -1,11 +1,11 @@
 package accrete
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"sync"
 
 	"github.com/accrete/accrete/lora"
 )
@@ -16,11 +16,10 @@ import (
 // seed, so a hit returns exactly the adapter the training would produce. Strategies that train the
 // same adapter from the base (merging, mixtures, the first round of most strategies) then share one
 // training when several run on one Learner's cache. Runs with an ExtraLoss are never cached (a
-// function cannot be keyed). Safe for concurrent use; the zero value is an empty cache ready to use.
+// function cannot be keyed). Safe for concurrent use: runs that need the same adapter at once train
+// it once, the others waiting for it. The zero value is an empty cache ready to use.
 type AdapterCache struct {
-	mu           sync.Mutex
-	entries      map[string]cacheEntry
-	hits, misses int
+	m memo[cacheEntry]
 }
 
 // CacheStats counts an AdapterCache's lookups.
@@ -28,12 +27,9 @@ type CacheStats struct {
 	Hits, Misses, Entries int
 }
 
-// Stats returns the cache's lookup counts and size so far.
-func (c *AdapterCache) Stats() CacheStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CacheStats{Hits: c.hits, Misses: c.misses, Entries: len(c.entries)}
-}
+// Stats returns the cache's lookup counts and size so far. A lookup that waited for a concurrent
+// run training the same adapter counts as a hit.
+func (c *AdapterCache) Stats() CacheStats { return c.m.stats() }
 
 type cacheEntry struct {
 	a   *lora.Adapter
@@ -41,7 +37,7 @@ type cacheEntry struct {
 }
 
 // NewAdapterCache returns an empty cache.
-func NewAdapterCache() *AdapterCache { return &AdapterCache{entries: map[string]cacheEntry{}} }
+func NewAdapterCache() *AdapterCache { return &AdapterCache{} }
 
 func (c *AdapterCache) key(l *Learner, name string, items []lora.Sequence, lc lora.Config, tc lora.TrainConfig) string {
 	h := sha256.New()
@@ -60,23 +56,21 @@ func (c *AdapterCache) key(l *Learner, name string, items []lora.Sequence, lc lo
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (c *AdapterCache) get(key string) (*lora.Adapter, lora.Result, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
+// get returns key's adapter, waiting while a concurrent run trains it; on a miss (ok false, err nil)
+// the caller trains it and must call done.
+func (c *AdapterCache) get(ctx context.Context, key string) (a *lora.Adapter, res lora.Result, ok bool, err error) {
+	e, ok, err := c.m.lookup(ctx, key)
 	if !ok {
-		c.misses++
-		return nil, lora.Result{}, false
+		return nil, lora.Result{}, false, err
 	}
-	c.hits++
-	return e.a.Clone(), e.res, true
+	return e.a.Clone(), e.res, true, nil
 }
 
-func (c *AdapterCache) put(key string, a *lora.Adapter, res lora.Result) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]cacheEntry{}
+// done ends a miss of get: a is the trained adapter, or nil when the training failed.
+func (c *AdapterCache) done(key string, a *lora.Adapter, res lora.Result) {
+	if a == nil {
+		c.m.done(key, cacheEntry{}, false)
+		return
 	}
-	c.entries[key] = cacheEntry{a.Clone(), res}
+	c.m.done(key, cacheEntry{a.Clone(), res}, true)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/accrete/accrete/lora"
 )
@@ -20,20 +19,16 @@ import (
 // whose rounds end in the same weights (one round of LoRA and the first of sequential LoRA).
 //
 // A model with an adapter attached is never cached: an adapter's computation is not all in its
-// tensors. One cache serves learners that share a tokenizer. Safe for concurrent use; the zero value
-// is an empty cache ready to use.
+// tensors. One cache serves learners that share a tokenizer. Safe for concurrent use: runs that
+// score the same weights at once score them once, the others waiting. The zero value is an empty
+// cache ready to use.
 type ScoreCache struct {
-	mu           sync.Mutex
-	entries      map[string]scores
-	hits, misses int
+	m memo[scores]
 }
 
-// Stats returns the cache's lookup counts and size so far.
-func (c *ScoreCache) Stats() CacheStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CacheStats{Hits: c.hits, Misses: c.misses, Entries: len(c.entries)}
-}
+// Stats returns the cache's lookup counts and size so far. A lookup that waited for a concurrent
+// run scoring the same weights counts as a hit.
+func (c *ScoreCache) Stats() CacheStats { return c.m.stats() }
 
 // key returns the key of scoring l's model on tasks with o, and false when it is not cacheable.
 func (c *ScoreCache) key(l *Learner, tasks []Task, o RunOptions) (string, bool) {
@@ -57,27 +52,6 @@ func (c *ScoreCache) key(l *Learner, tasks []Task, o RunOptions) (string, bool) 
 	return hex.EncodeToString(h.Sum(nil)), true
 }
 
-func (c *ScoreCache) get(key string) (scores, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.entries[key]
-	if !ok {
-		c.misses++
-		return scores{}, false
-	}
-	c.hits++
-	return s.clone(), true
-}
-
-func (c *ScoreCache) put(key string, s scores) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]scores{}
-	}
-	c.entries[key] = s.clone()
-}
-
 // clone copies s deeply enough that a caller may change what it is given.
 func (s scores) clone() scores {
 	s.tasks = slices.Clone(s.tasks)
@@ -96,12 +70,18 @@ func cachedScoreAll(ctx context.Context, l *Learner, tasks []Task, o RunOptions)
 	if !ok {
 		return scoreAll(ctx, l, tasks, o)
 	}
-	if s, ok := o.Scores.get(key); ok {
-		return s, nil
+	s, ok, err := o.Scores.m.lookup(ctx, key)
+	if err != nil {
+		return scores{}, err
 	}
-	s, err := scoreAll(ctx, l, tasks, o)
-	if err == nil {
-		o.Scores.put(key, s)
+	if ok {
+		return s.clone(), nil
 	}
-	return s, err
+	done := false
+	defer func() { o.Scores.m.done(key, s.clone(), done) }() // also on a panic: waiters go on
+	if s, err = scoreAll(ctx, l, tasks, o); err != nil {
+		return s, err
+	}
+	done = true
+	return s, nil
 }

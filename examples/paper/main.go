@@ -98,6 +98,7 @@ type options struct {
 	batch, microBatch, warmup int
 	// devices trains data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices).
 	devices int
+	parallel int
 	// paperSettings is the paper's own training setup (-paper-settings).
 	paperSettings bool
 	// maxLen bounds a training sequence's tokens (accrete.Learner.MaxLen; 0: no bound).
@@ -155,6 +156,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.bf16, "bf16", false, "keep the base model's matrices as bfloat16 (model.LoadOptions.BF16): half the memory of its weights; full fine-tuning (fft1, seq-fft) trains them through float32 master weights")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	fs.IntVar(&o.batch, "batch", 8, "effective batch: sequences per optimizer step")
+	fs.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("runs (a method on a seed) trained and scored at once, each on its own copy of the model; the report is the same whatever the number. 0: one per CPU core, at most %d, on a CPU backend with a model of under %dM parameters; else 1", maxAutoParallel, autoParallelParams/1_000_000))
 	fs.IntVar(&o.devices, "devices", 0, "train data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices: each micro-batch split evenly, weights and AdamW replicated); 0 or 1: one device")
 	fs.IntVar(&o.microBatch, "micro-batch", 0, "sequences per forward/backward pass; the step accumulates gradients over -batch/-micro-batch of them (0: the whole batch at once)")
 	fs.IntVar(&o.warmup, "warmup", 5, "warm-up steps of the learning rate")
@@ -260,6 +262,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.seeds < 1 {
 		return o, fmt.Errorf("-seeds must be ≥ 1, got %d", o.seeds)
+	}
+	if o.parallel < 0 || o.parallel > maxParallel {
+		return o, fmt.Errorf("-parallel must be in [0, %d], got %d", maxParallel, o.parallel)
 	}
 	if o.interference < -1 || o.interference == 1 {
 		return o, fmt.Errorf("-interference must be 0 (off) or ≥ 2 tasks, got %d", o.interference)
@@ -424,49 +429,79 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		report.Notes = append(report.Notes, strengthNote)
 		fmt.Fprintln(stdout, strengthNote)
 	}
-	var warnings []string
 	general := heldOutText(o.bpbDocs) // read once: every run scores the same documents
-	for _, name := range o.methods {
-		spec, _ := methodByName(name)
-		spec.label = labelOf(spec, o)
+	// Every (method, seed) run is independent of the others but for the caches, which hand a run
+	// what an equal training or scoring gave (or is giving) another: -parallel runs them at once.
+	specs := make([]method, len(o.methods))
+	for i, name := range o.methods {
+		specs[i], _ = methodByName(name)
+		specs[i].label = labelOf(specs[i], o)
+	}
+	type outcome struct {
+		res      eval.MethodResult
+		warnings []string
+	}
+	outcomes := make([]outcome, len(specs)*len(samples))
+	parallel := parallelRuns(o, b, base.Config.NumParams(), len(outcomes))
+	if parallel > 1 {
+		fmt.Fprintf(stdout, "\nRunning %d of the %d runs (methods × seeds) at a time (-parallel); each line names its run.\n", parallel, len(outcomes))
+	}
+	runLabel := func(i int) string {
+		return fmt.Sprintf("[%s s%d] ", specs[i/len(samples)].name, o.seed+uint64(i%len(samples)))
+	}
+	err = runJobs(ctx, parallel, len(outcomes), stdout, runLabel, func(ctx context.Context, i int, out io.Writer) error {
+		spec, k := specs[i/len(samples)], i%len(samples)
+		smp := samples[k]
+		so := o
+		so.seed = o.seed + uint64(k)
+		l, err := newLearner(so)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			l.Progress = out
+		}
+		ts := smp.tasks[:rounds(len(smp.tasks), o.rounds)]
+		switch {
+		case spec.oneRound:
+			ts = smp.tasks[:1]
+		case spec.sequential:
+			ts = smp.tasks[:rounds(len(smp.tasks), o.seqRounds)]
+		}
+		fmt.Fprintf(out, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
+		start := time.Now()
+		runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: general, Scores: scores,
+			Eval: eval.Options{BatchSize: o.evalBatch}}
+		mat, err := accrete.Run(ctx, l, spec.build(so), ts, runOpts)
+		if err != nil {
+			return fmt.Errorf("%s (seed %d): %w", spec.name, so.seed, err)
+		}
+		for _, r := range l.History {
+			if r.Warning != "" {
+				// A training collapse (or another anomaly) goes into the report, not only the log.
+				outcomes[i].warnings = append(outcomes[i].warnings,
+					fmt.Sprintf("%s, seed %d, round %d (%s): %s", spec.label, so.seed, r.Index+1, r.Task, r.Warning))
+			}
+		}
+		res := eval.FromMatrix(spec.label, spec.setting, mat)
+		if spec.oneRound {
+			res.Acquisition = mat.R[0][0]
+		}
+		outcomes[i].res = res
+		fmt.Fprintf(out, "%s, seed %d: acquisition %.3f held-out, %.3f trained phrasings; retention %.3f (base %.3f), ΔBPB %s; BWT %s, forgetting %s (%s)\n",
+			spec.label, so.seed, res.Acquisition, res.AcquisitionTrained, res.Retention, mat.BaseKnowledge, fmtF(res.DeltaBPB),
+			fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var warnings []string
+	for m := range specs {
 		var runs []eval.MethodResult
-		for k, smp := range samples {
-			so := o
-			so.seed = o.seed + uint64(k)
-			l, err := newLearner(so)
-			if err != nil {
-				return err
-			}
-			ts := smp.tasks[:rounds(len(smp.tasks), o.rounds)]
-			switch {
-			case spec.oneRound:
-				ts = smp.tasks[:1]
-			case spec.sequential:
-				ts = smp.tasks[:rounds(len(smp.tasks), o.seqRounds)]
-			}
-			fmt.Fprintf(stdout, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
-			start := time.Now()
-			runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: general, Scores: scores,
-				Eval: eval.Options{BatchSize: o.evalBatch}}
-			seen := len(l.History)
-			mat, err := accrete.Run(ctx, l, spec.build(so), ts, runOpts)
-			if err != nil {
-				return fmt.Errorf("%s (seed %d): %w", name, so.seed, err)
-			}
-			for _, r := range l.History[seen:] {
-				if r.Warning != "" {
-					// A training collapse (or another anomaly) goes into the report, not only the log.
-					warnings = append(warnings, fmt.Sprintf("%s, seed %d, round %d (%s): %s", spec.label, so.seed, r.Index+1, r.Task, r.Warning))
-				}
-			}
-			res := eval.FromMatrix(spec.label, spec.setting, mat)
-			if spec.oneRound {
-				res.Acquisition = mat.R[0][0]
-			}
-			runs = append(runs, res)
-			fmt.Fprintf(stdout, "%s, seed %d: acquisition %.3f held-out, %.3f trained phrasings; retention %.3f (base %.3f), ΔBPB %s; BWT %s, forgetting %s (%s)\n",
-				spec.label, so.seed, res.Acquisition, res.AcquisitionTrained, res.Retention, mat.BaseKnowledge, fmtF(res.DeltaBPB),
-				fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
+		for k := range samples {
+			runs = append(runs, outcomes[m*len(samples)+k].res)
+			warnings = append(warnings, outcomes[m*len(samples)+k].warnings...)
 		}
 		agg, err := eval.Aggregate(runs)
 		if err != nil {

@@ -37,6 +37,7 @@ func TestBadFlagsAndPathsFailClearly(t *testing.T) {
 		{[]string{"-model", "/nonexistent/model", "-quiet"}, 1, "/nonexistent/model"},
 		{[]string{"-tasks", "/nonexistent/tasks", "-quiet"}, 1, "/nonexistent/tasks"},
 		{[]string{"-epochs", "0"}, 2, "-epochs must be ≥ 1, got 0"},
+		{[]string{"-parallel", "-1"}, 2, "-parallel must be in [0, 64], got -1"},
 		{[]string{"-lr-grid-fft", "1e-4,-1"}, 2, `-lr-grid-fft: "-1" is not a positive learning rate`},
 		// A bad -out is refused before any training: the run would fail only when the report is saved.
 		{[]string{"-out", file, "-quiet"}, 1, "-out " + file},

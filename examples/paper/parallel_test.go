@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestParallelRunsGiveTheSameReport: the report of a study does not depend on how many of its runs
+// go at once; concurrent runs share the caches (one trains an adapter, the others wait for it).
+func TestParallelRunsGiveTheSameReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a small study twice on the shipped model")
+	}
+	report := func(parallel int) ([]byte, string) {
+		dir := t.TempDir()
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"-methods", "lora1,seq-lora,merge-avg", "-rounds", "2", "-seq-rounds", "2",
+			"-seeds", "2", "-limit", "6", "-knowledge", "6", "-epochs", "1", "-min-steps", "4", "-lr-grid=false",
+			"-strength-grid=false", "-interference", "0", "-parallel", fmt.Sprint(parallel), "-out", dir}, &out, &errb)
+		require.Equal(t, 0, code, errb.String())
+		b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		require.NoError(t, err)
+		return b, out.String()
+	}
+	one, log1 := report(1)
+	three, log3 := report(3)
+	require.Equal(t, string(one), string(three))
+	require.NotContains(t, log1, "[lora1 s1]")
+	require.Contains(t, log3, "Running 3 of the 6 runs")
+	for _, line := range strings.Split(log3, "\n") {
+		if strings.Contains(line, "r01-capitals [") { // every progress line names its run
+			require.Regexp(t, `^\[(lora1|seq-lora|merge-avg) s[12]\] r01-capitals \[`, line)
+		}
+	}
+}
+
+// TestRunJobs: jobs run at most parallel at a time and all of them run; the first failing job (by
+// index) is the error and cancels the rest; each job's lines come whole and prefixed.
+func TestRunJobs(t *testing.T) {
+	var running, most, ran atomic.Int32
+	var w bytes.Buffer
+	err := runJobs(context.Background(), 3, 20, &w, func(i int) string { return fmt.Sprintf("[%d] ", i) },
+		func(ctx context.Context, i int, out io.Writer) error {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			defer running.Add(-1)
+			ran.Add(1)
+			fmt.Fprintf(out, "a%d\n", i)
+			fmt.Fprint(out, "bar 1/2\rbar 2/2")
+			fmt.Fprintf(out, "\nb%d", i) // flushed when the job ends
+			return nil
+		})
+	require.NoError(t, err)
+	require.EqualValues(t, 20, ran.Load())
+	require.LessOrEqual(t, most.Load(), int32(3))
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
+	require.Len(t, lines, 20*4)
+	for i := range 20 {
+		p := fmt.Sprintf("[%d] ", i)
+		require.Contains(t, lines, p+fmt.Sprintf("a%d", i))
+		require.Contains(t, lines, p+"bar 1/2")
+		require.Contains(t, lines, p+"bar 2/2")
+		require.Contains(t, lines, p+fmt.Sprintf("b%d", i))
+	}
+
+	boom := errors.New("boom")
+	var cancelled atomic.Int32
+	err = runJobs(context.Background(), 2, 50, io.Discard, func(int) string { return "" },
+		func(ctx context.Context, i int, out io.Writer) error {
+			if i == 3 {
+				return fmt.Errorf("job 3: %w", boom)
+			}
+			if i > 3 {
+				<-ctx.Done() // the failure cancels the jobs still running
+				cancelled.Add(1)
+				return ctx.Err()
+			}
+			return nil
+		})
+	require.ErrorIs(t, err, boom)
+	require.LessOrEqual(t, cancelled.Load(), int32(2), "no job starts after the failure but those already fed")
+
+	// One at a time: straight to w, no prefix.
+	w.Reset()
+	require.NoError(t, runJobs(context.Background(), 1, 2, &w, func(int) string { return "x" },
+		func(ctx context.Context, i int, out io.Writer) error { fmt.Fprintf(out, "%d\n", i); return nil }))
+	require.Equal(t, "0\n1\n", w.String())
+}
