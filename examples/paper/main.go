@@ -98,6 +98,7 @@ type options struct {
 	batch, microBatch, warmup int
 	// devices trains data-parallel over this many devices of an XLA backend (lora.TrainConfig.Devices).
 	devices int
+	// parallel is how many runs (a method on a seed) go at once (-parallel; 0: parallelRuns decides).
 	parallel int
 	// paperSettings is the paper's own training setup (-paper-settings).
 	paperSettings bool
