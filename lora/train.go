@@ -686,7 +686,7 @@ func trainPlan(m *model.Model, host map[string]*model.Tensor, data []Sequence, c
 		lo, hi := answerWindow(ex)
 		maxAnswer = max(maxAnswer, hi-lo)
 	}
-	o.SeqLen = model.Bucket(maxLen)
+	o.SeqLen = model.StepBucket(maxLen)
 	o.AnswerLen = min(model.Bucket(maxAnswer), o.SeqLen)
 	o.Device = !onHost(m.Backend()) && cfg.Layout != LayoutHost
 	o.CopiedWeights = m.Backend().String() == "go"
@@ -739,11 +739,11 @@ func finalize(ts []*tensors.Tensor) {
 	}
 }
 
-// batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T a length bucket): tokens and
-// positions (−1 on padding) [B, T]; then, over each sequence's answer window (the positions whose next
-// token is an answer token, from PromptLen−1 on) right-padded to A (a length bucket ≤ T), the
-// window's positions, the targets (the next token) and the loss mask (1 on answer tokens) [B, A]. It
-// returns the args, the shape {B, T, A} and the answer tokens counted.
+// batchArgs lays out a batch right-padded to [B, T] (B = batchSize, T = model.StepBucket of its
+// longest sequence): tokens and positions (−1 on padding) [B, T]; then, over each sequence's answer
+// window (the positions whose next token is an answer token, from PromptLen−1 on) right-padded to A
+// (a length bucket ≤ T), the window's positions, the targets (the next token) and the loss mask (1 on
+// answer tokens) [B, A]. It returns the args, the shape {B, T, A} and the answer tokens counted.
 func batchArgs(batch []Sequence, batchSize int) (args []any, shape [3]int, ntok int) {
 	seqs := make([][]int, len(batch))
 	A := 0
@@ -752,8 +752,12 @@ func batchArgs(batch []Sequence, batchSize int) (args []any, shape [3]int, ntok 
 		lo, hi := answerWindow(ex)
 		A = max(A, hi-lo)
 	}
-	B := batchSize
-	tok, pos, T := model.PadBatchTo(seqs, B)
+	B, T := batchSize, 0
+	for _, s := range seqs {
+		T = max(T, len(s))
+	}
+	T = model.StepBucket(T)
+	tok, pos := model.PadBatchLen(seqs, B, T)
 	A = min(model.Bucket(A), T)
 	win := make([]int32, B*A)
 	tgt := make([]int32, B*A)

@@ -311,3 +311,10 @@ func TestCacheBucket(t *testing.T) {
 		require.Equal(t, c[1], cacheBucket(c[0]), "cacheBucket(%d)", c[0])
 	}
 }
+
+func TestStepBucket(t *testing.T) {
+	for _, c := range [][2]int{{0, 8}, {1, 8}, {8, 8}, {9, 16}, {17, 24}, {33, 40}, {64, 64}, {65, 80}, {128, 128},
+		{129, 160}, {257, 320}, {1025, 1280}} {
+		require.Equal(t, c[1], StepBucket(c[0]), "StepBucket(%d)", c[0])
+	}
+}

@@ -231,7 +231,7 @@ func (m *Model) compact(slot []int, nb, L int, cachePos []int32, caches []any) (
 // with its draft of 5 then fills 24 columns rather than 32 (for a few more compiled graphs).
 func draftBucket(n int) int {
 	if n <= 64 {
-		return max(8, (n+7)/8*8)
+		return StepBucket(n)
 	}
 	return Bucket(n)
 }
