@@ -404,29 +404,43 @@ func interferenceStudy(ctx context.Context, o options, newLearner func(options) 
 		return nil, fmt.Errorf("interference: no merge method")
 	}
 	ir := &interferenceReport{Tasks: strings.Split(taskNames(samples[0][:n]), ", "), SignDensity: signDensity}
-	for k, tasks := range samples {
+	// The seeds are independent: -parallel measures them at once, and their points join in seed order.
+	perSeed := make([][]pairPoint, len(samples))
+	modules := make([]int, len(samples))
+	label := func(k int) string { return fmt.Sprintf("[interference s%d] ", o.seed+uint64(k)) }
+	err := runJobs(ctx, min(o.parallel, len(samples)), len(samples), stdout, label, func(ctx context.Context, k int, out io.Writer) error {
 		so := o
 		so.seed = o.seed + uint64(k)
-		ir.Seeds = append(ir.Seeds, so.seed)
 		l, err := newLearner(so)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		ts := tasks[:n]
-		fmt.Fprintf(stdout, "\n== interference: %d pairs of %s, merged by %d methods (seed %d) ==\n", n*(n-1)/2,
+		if l.Progress != nil {
+			l.Progress = out
+		}
+		ts := samples[k][:n]
+		fmt.Fprintf(out, "\n== interference: %d pairs of %s, merged by %d methods (seed %d) ==\n", n*(n-1)/2,
 			taskNames(ts), len(merges), so.seed)
 		ms := interferenceMerges(so) // the seed's own DARE draws, as in its merge rows
 		ads, err := taskAdapters(ctx, l, ts, ms[0].cfg.LoRA, ms[0].cfg.Train)
 		if err != nil {
-			return nil, fmt.Errorf("interference (seed %d): %w", so.seed, err)
+			return fmt.Errorf("interference (seed %d): %w", so.seed, err)
 		}
 		points, mods, err := measurePairs(ctx, so.seed, strings.Split(taskNames(ts), ", "), ads, ms, modelMeasure(l, ts))
 		l.ResetToBase()
 		if err != nil {
-			return nil, fmt.Errorf("interference (seed %d): %w", so.seed, err)
+			return fmt.Errorf("interference (seed %d): %w", so.seed, err)
 		}
-		ir.Modules = mods
-		ir.Pairs = append(ir.Pairs, points...)
+		perSeed[k], modules[k] = points, mods
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k := range samples {
+		ir.Seeds = append(ir.Seeds, o.seed+uint64(k))
+		ir.Modules = modules[k]
+		ir.Pairs = append(ir.Pairs, perSeed[k]...)
 	}
 	ir.Correlation = correlate(ir.Pairs, rand.New(rand.NewPCG(o.seed, 0x19)))
 	ir.Seconds = time.Since(began).Seconds()

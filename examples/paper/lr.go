@@ -193,23 +193,46 @@ func chooseRate(points []eval.FrontierPoint) (int, error) {
 }
 
 // trainAt trains spec on tasks (one round per task) at learning rate lr for its family and returns
-// its final acquisition (one round: the task's score; several: ACC) and retention on knowledge. A run
-// whose loss diverges is a failed point, not an error.
-type trainAt func(ctx context.Context, spec method, lr float64, tasks, knowledge []accrete.Task) (eval.FrontierPoint, error)
+// its final acquisition (one round: the task's score; several: ACC) and retention on knowledge,
+// writing its progress to out. A run whose loss diverges is a failed point, not an error.
+type trainAt func(ctx context.Context, spec method, lr float64, tasks, knowledge []accrete.Task, out io.Writer) (eval.FrontierPoint, error)
+
+// trainJob is one call of a trainAt.
+type trainJob struct {
+	spec             method
+	lr               float64
+	tasks, knowledge []accrete.Task
+}
+
+// trainAll calls train on every job, parallel at a time (runJobs), and returns their points in order.
+func trainAll(ctx context.Context, parallel int, train trainAt, jobs []trainJob, log io.Writer) ([]eval.FrontierPoint, error) {
+	pts := make([]eval.FrontierPoint, len(jobs))
+	label := func(i int) string { return fmt.Sprintf("[%s %s] ", jobs[i].spec.label, eval.FormatRate(jobs[i].lr)) }
+	err := runJobs(ctx, parallel, len(jobs), log, label, func(ctx context.Context, i int, out io.Writer) error {
+		j := jobs[i]
+		p, err := train(ctx, j.spec, j.lr, j.tasks, j.knowledge, out)
+		pts[i] = p
+		return err
+	})
+	return pts, err
+}
 
 // runGrid trains every rate of f's grid for one round with spec and chooses one (chooseRate); the
 // points are the one-round frontier of f.
-func runGrid(ctx context.Context, f family, spec method, train trainAt, tasks, knowledge []accrete.Task, log io.Writer) ([]eval.FrontierPoint, float64, error) {
-	var pts []eval.FrontierPoint
+func runGrid(ctx context.Context, parallel int, f family, spec method, train trainAt, tasks, knowledge []accrete.Task, log io.Writer) ([]eval.FrontierPoint, float64, error) {
+	var jobs []trainJob
 	for _, lr := range f.grid {
-		p, err := train(ctx, spec, lr, tasks[:1], knowledge)
-		if err != nil {
-			return nil, 0, err
-		}
+		jobs = append(jobs, trainJob{spec, lr, tasks[:1], knowledge})
+	}
+	pts, err := trainAll(ctx, parallel, train, jobs, log)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range pts {
+		p := &pts[i]
 		p.Method, p.Training = f.label, "one round"
-		fmt.Fprintf(log, "learning rate grid: %s at %s: acquisition %s, retention %s%s\n", f.label, eval.FormatRate(lr),
-			fmtScore(p.Acquisition), fmtScore(p.Retention), failedNote(p))
-		pts = append(pts, p)
+		fmt.Fprintf(log, "learning rate grid: %s at %s: acquisition %s, retention %s%s\n", f.label, eval.FormatRate(jobs[i].lr),
+			fmtScore(p.Acquisition), fmtScore(p.Retention), failedNote(*p))
 	}
 	i, err := chooseRate(pts)
 	if err != nil {
@@ -220,21 +243,23 @@ func runGrid(ctx context.Context, f family, spec method, train trainAt, tasks, k
 
 // runFrontier trains each of specs sequentially over its rounds of tasks at every rate of its family's
 // grid: the sequential frontier.
-func runFrontier(ctx context.Context, specs []method, fams map[string]family, roundsOf func(method) int, train trainAt,
+func runFrontier(ctx context.Context, parallel int, specs []method, fams map[string]family, roundsOf func(method) int, train trainAt,
 	tasks, knowledge []accrete.Task, log io.Writer) ([]eval.FrontierPoint, error) {
-	var pts []eval.FrontierPoint
+	var jobs []trainJob
 	for _, spec := range specs {
-		n := roundsOf(spec)
 		for _, lr := range fams[familyOf(spec)].grid {
-			p, err := train(ctx, spec, lr, tasks[:n], knowledge)
-			if err != nil {
-				return nil, err
-			}
-			p.Method, p.Training = spec.label, fmt.Sprintf("sequential, %d rounds", n)
-			fmt.Fprintf(log, "frontier: %s at %s: ACC %s, retention %s%s\n", spec.label, eval.FormatRate(lr),
-				fmtScore(p.Acquisition), fmtScore(p.Retention), failedNote(p))
-			pts = append(pts, p)
+			jobs = append(jobs, trainJob{spec, lr, tasks[:roundsOf(spec)], knowledge})
 		}
+	}
+	pts, err := trainAll(ctx, parallel, train, jobs, log)
+	if err != nil {
+		return nil, err
+	}
+	for i := range pts {
+		p, j := &pts[i], jobs[i]
+		p.Method, p.Training = j.spec.label, fmt.Sprintf("sequential, %d rounds", len(j.tasks))
+		fmt.Fprintf(log, "frontier: %s at %s: ACC %s, retention %s%s\n", j.spec.label, eval.FormatRate(j.lr),
+			fmtScore(p.Acquisition), fmtScore(p.Retention), failedNote(*p))
 	}
 	return pts, nil
 }
@@ -376,7 +401,7 @@ func chooseRates(ctx context.Context, o *options, train trainAt, sampled, val, v
 			return c, err
 		}
 		spec, _ := methodByName(map[string]string{familyLoRA: "lora1", familyFFT: "fft1"}[fam])
-		pts, lr, err := runGrid(ctx, f, spec, train, tasks, knowledge, log)
+		pts, lr, err := runGrid(ctx, o.parallel, f, spec, train, tasks, knowledge, log)
 		if err != nil {
 			return c, err
 		}
@@ -404,7 +429,7 @@ func chooseRates(ctx context.Context, o *options, train trainAt, sampled, val, v
 		if err != nil {
 			return c, err
 		}
-		pts, err := runFrontier(ctx, specs, fams, roundsOf, train, tasks, knowledge, log)
+		pts, err := runFrontier(ctx, o.parallel, specs, fams, roundsOf, train, tasks, knowledge, log)
 		if err != nil {
 			return c, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"testing"
 
@@ -155,7 +156,7 @@ func TestChooseRatesOnFakes(t *testing.T) {
 		}
 	}
 	var calls []string
-	fake := func(_ context.Context, spec method, lr float64, tasks, knowledge []accrete.Task) (eval.FrontierPoint, error) {
+	fake := func(_ context.Context, spec method, lr float64, tasks, knowledge []accrete.Task, _ io.Writer) (eval.FrontierPoint, error) {
 		calls = append(calls, fmt.Sprintf("%s %g %d", spec.name, lr, len(tasks)))
 		for i, tk := range tasks {
 			require.Equal(t, sampled[i].Train, tk.Train, "trains on the study's items")

@@ -332,6 +332,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	o.parallel = parallelRuns(o, b, base.Config.NumParams(), maxParallel)
 	allTasks, allKnowledge, tmpl, err := loadTasks(o)
 	if err != nil {
 		return err
@@ -399,13 +400,16 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	report := eval.Report{Title: "accrete: adding knowledge in rounds (arXiv 2410.14753 in miniature)", Notes: notes}
 	// Learning rates: the first seed's items, trained at each rate of a grid and scored on the
 	// validation items, choose each family's rate; -frontier adds the sequential sweep.
-	train := func(ctx context.Context, spec method, lr float64, tasks, knowledge []accrete.Task) (eval.FrontierPoint, error) {
+	train := func(ctx context.Context, spec method, lr float64, tasks, knowledge []accrete.Task, out io.Writer) (eval.FrontierPoint, error) {
 		so := withRate(o, familyOf(spec), lr)
 		l, err := newLearner(so)
 		if err != nil {
 			return eval.FrontierPoint{}, err
 		}
-		fmt.Fprintf(stdout, "\n== %s at learning rate %s, on validation items (%d round(s), seed %d) ==\n", spec.label,
+		if l.Progress != nil {
+			l.Progress = out
+		}
+		fmt.Fprintf(out, "\n== %s at learning rate %s, on validation items (%d round(s), seed %d) ==\n", spec.label,
 			eval.FormatRate(lr), len(tasks), so.seed)
 		mat, err := accrete.Run(ctx, l, spec.build(so), tasks, accrete.RunOptions{Knowledge: knowledge, Scores: scores,
 			Eval: eval.Options{BatchSize: so.evalBatch}})
@@ -443,7 +447,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		warnings []string
 	}
 	outcomes := make([]outcome, len(specs)*len(samples))
-	parallel := parallelRuns(o, b, base.Config.NumParams(), len(outcomes))
+	parallel := min(o.parallel, len(outcomes))
 	if parallel > 1 {
 		fmt.Fprintf(stdout, "\nRunning %d of the %d runs (methods × seeds) at a time (-parallel); each line names its run.\n", parallel, len(outcomes))
 	}

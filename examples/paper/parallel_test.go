@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestParallelRunsGiveTheSameReport: the report of a study does not depend on how many of its runs
-// go at once; concurrent runs share the caches (one trains an adapter, the others wait for it).
+// TestParallelRunsGiveTheSameReport: the report of a study (its interference study too) does not
+// depend on how many of its runs go at once; concurrent runs share the caches (one trains an adapter,
+// the others wait for it). Only the interference study's own timing differs.
 func TestParallelRunsGiveTheSameReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a small study twice on the shipped model")
@@ -26,9 +28,17 @@ func TestParallelRunsGiveTheSameReport(t *testing.T) {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), []string{"-methods", "lora1,seq-lora,merge-avg", "-rounds", "2", "-seq-rounds", "2",
 			"-seeds", "2", "-limit", "6", "-knowledge", "6", "-epochs", "1", "-min-steps", "4", "-lr-grid=false",
-			"-strength-grid=false", "-interference", "0", "-parallel", fmt.Sprint(parallel), "-out", dir}, &out, &errb)
+			"-strength-grid=false", "-parallel", fmt.Sprint(parallel), "-out", dir}, &out, &errb)
 		require.Equal(t, 0, code, errb.String())
 		b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		require.NoError(t, err)
+		var r map[string]any
+		require.NoError(t, json.Unmarshal(b, &r))
+		ir, ok := r["interference"].(map[string]any)
+		require.True(t, ok, "the run has an interference study")
+		require.Contains(t, ir, "seconds")
+		delete(ir, "seconds")
+		b, err = json.Marshal(r)
 		require.NoError(t, err)
 		return b, out.String()
 	}
@@ -37,6 +47,7 @@ func TestParallelRunsGiveTheSameReport(t *testing.T) {
 	require.Equal(t, string(one), string(three))
 	require.NotContains(t, log1, "[lora1 s1]")
 	require.Contains(t, log3, "Running 3 of the 6 runs")
+	require.Contains(t, log3, "[interference s2] ")
 	for _, line := range strings.Split(log3, "\n") {
 		if strings.Contains(line, "r01-capitals [") { // every progress line names its run
 			require.Regexp(t, `^\[(lora1|seq-lora|merge-avg) s[12]\] r01-capitals \[`, line)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/accrete/accrete"
-	"github.com/accrete/accrete/eval"
 )
 
 // The strengths of the methods beyond the paper (issue 19): how strongly each protects the earlier
@@ -107,7 +106,7 @@ func chooseStrengths(ctx context.Context, o *options, train trainAt, sampled, va
 	for _, name := range names {
 		spec, _ := methodByName(name)
 		st := strengths[name]
-		var pts []eval.FrontierPoint
+		var jobs []trainJob
 		for _, v := range st.grid {
 			at := *o
 			at.strengths = map[string]float64{name: v}
@@ -117,14 +116,16 @@ func chooseStrengths(ctx context.Context, o *options, train trainAt, sampled, va
 				so.strengths = at.strengths
 				return spec.build(so)
 			}
-			p, err := train(ctx, s, o.lrLoRA, tasks, knowledge)
-			if err != nil {
-				return "", err
-			}
-			p.LearningRate = v // chooseRate ranks by this field
-			fmt.Fprintf(log, "strength grid: %s: acquisition %s, retention %s%s\n", s.label, fmtScore(p.Acquisition),
-				fmtScore(p.Retention), failedNote(p))
-			pts = append(pts, p)
+			jobs = append(jobs, trainJob{s, o.lrLoRA, tasks, knowledge})
+		}
+		pts, err := trainAll(ctx, o.parallel, train, jobs, log)
+		if err != nil {
+			return "", err
+		}
+		for i, v := range st.grid {
+			pts[i].LearningRate = v // chooseRate ranks by this field
+			fmt.Fprintf(log, "strength grid: %s: acquisition %s, retention %s%s\n", jobs[i].spec.label, fmtScore(pts[i].Acquisition),
+				fmtScore(pts[i].Retention), failedNote(pts[i]))
 		}
 		best, err := chooseRate(pts)
 		if err != nil {

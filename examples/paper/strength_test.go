@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,7 +55,7 @@ func TestChooseStrengths(t *testing.T) {
 	// A fake training whose score peaks at EWC's λ = 1 and OSF's keep = 0.25.
 	score := map[float64]float64{0.01: 0.2, 0.1: 0.5, 1: 0.7, 0.25: 0.6, 0.5: 0.4, 0.75: 0.1}
 	var rounds []int
-	train := func(_ context.Context, spec method, lr float64, tasks, _ []accrete.Task) (eval.FrontierPoint, error) {
+	train := func(_ context.Context, spec method, lr float64, tasks, _ []accrete.Task, _ io.Writer) (eval.FrontierPoint, error) {
 		rounds = append(rounds, len(tasks))
 		var v float64
 		switch c := spec.build(options{}).(accrete.Configurable).Settings().(type) {
