@@ -177,13 +177,17 @@ func (mix *Mixture) Tensors() map[string]*model.Tensor {
 	return mix.tensors
 }
 
-// Delta implements model.Adapter: Σ_e g_e(x)·scale_e·(x·A_eᵀ)·B_eᵀ.
+// Delta implements model.Adapter: Σ_e g_e(x)·scale_e·(x·A_eᵀ)·B_eᵀ, computed for all experts at once
+// as ((x·Aᵀ)⊙w)·Bᵀ with A the experts' A stacked [Σr, in], B their B side by side [out, Σr] and w each
+// column's gate times its expert's scale: two matrix products a module whatever the number of
+// experts, rather than two and a gating per expert (a step of a small model is mostly per-op cost).
 func (mix *Mixture) Delta(p model.Params, layer int, module string, x *graph.Node) *graph.Node {
 	m := lora.Module{Layer: layer, Name: module}
 	if _, ok := mix.Experts[0].A[m]; !ok {
 		return nil
 	}
 	n := len(mix.Experts)
+	g := x.Graph()
 	var gates *graph.Node
 	if !mix.Uniform {
 		R := p[mix.RouterTensorName(m)]
@@ -194,24 +198,34 @@ func (mix *Mixture) Delta(p model.Params, layer int, module string, x *graph.Nod
 			mix.record(routing{module: m, logits: logits, gates: gates, mask: mask})
 		}
 	}
-	var sum *graph.Node
+	As, Bs := make([]*graph.Node, n), make([]*graph.Node, n)
+	var col []int       // the expert of each column of the stacked ranks
+	var scale []float32 // and its scale (÷n for a uniform mixture)
 	for e, a := range mix.Experts {
-		A, B := p[mix.ExpertTensorName(e, m, "A")], p[mix.ExpertTensorName(e, m, "B")]
-		h := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, A, []int{1}, nil)
-		d := graph.DotGeneral(h, []int{h.Rank() - 1}, nil, B, []int{1}, nil)
+		As[e], Bs[e] = p[mix.ExpertTensorName(e, m, "A")], p[mix.ExpertTensorName(e, m, "B")]
+		s := a.Config.Scale()
 		if gates == nil {
-			d = graph.MulScalar(d, a.Config.Scale()/float64(n))
-		} else {
-			g := graph.SliceAxis(gates, gates.Rank()-1, graph.AxisElem(e)) // [..., 1]
-			d = graph.Mul(graph.MulScalar(d, a.Config.Scale()), g)
+			s /= float64(n)
 		}
-		if sum == nil {
-			sum = d
-		} else {
-			sum = graph.Add(sum, d)
+		for range As[e].Shape().Dimensions[0] {
+			col, scale = append(col, e), append(scale, float32(s))
 		}
 	}
-	return sum
+	A, B := graph.Concatenate(As, 0), graph.Concatenate(Bs, 1) // [Σr, in], [out, Σr]
+	h := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, A, []int{1}, nil)
+	var w *graph.Node
+	if gates == nil {
+		w = graph.Const(g, tensors.FromFlatDataAndDimensions(scale, append(ones(h.Rank()-1), len(scale))...))
+	} else {
+		spread := make([]float32, n*len(scale)) // [n, Σr]: each expert's scale on its own columns
+		for c, e := range col {
+			spread[e*len(scale)+c] = scale[c]
+		}
+		w = graph.DotGeneral(gates, []int{gates.Rank() - 1}, nil,
+			graph.Const(g, tensors.FromFlatDataAndDimensions(spread, n, len(scale))), []int{0}, nil) // [..., Σr]
+	}
+	h = graph.Mul(h, w)
+	return graph.DotGeneral(h, []int{h.Rank() - 1}, nil, B, []int{1}, nil)
 }
 
 // gate turns router logits [..., n] into expert weights and the top-k mask (float, 1 on the k largest
