@@ -198,4 +198,5 @@ func TestDocNumbers(t *testing.T) {
 		fmt.Sprintf("Every method runs over -seeds seeds (default %d)", o.seeds),
 		fmt.Sprintf("(-lr-grid, on by default): %.0f%% of every task's items", 100*validationShare))
 	require.True(t, o.lrGrid)
+	says(t, readme(t), fmt.Sprintf("by default one per core on a CPU backend with a model under %dM parameters", autoParallelParams/1_000_000))
 }
