@@ -17,12 +17,12 @@ func TestLimitAndRoundsFlags(t *testing.T) {
 		args                         []string
 		limit, know, rounds, seqRnds int
 	}{
-		{nil, 16, 16, 3, 4},
+		{nil, defaultLimit, defaultLimit, 3, 4},
 		{[]string{"-limit", "0"}, 0, 0, 3, 4},
 		{[]string{"-limit", "40", "-knowledge", "0"}, 40, 0, 3, 4},
 		{[]string{"-full"}, 0, 0, 0, 0},
 		{[]string{"-full", "-limit", "32", "-rounds", "3"}, 32, 32, 3, 0},
-		{[]string{"-rounds", "0"}, 16, 16, 0, 4},
+		{[]string{"-rounds", "0"}, defaultLimit, defaultLimit, 0, 4},
 	} {
 		o, err := parse(tc.args, nil)
 		require.NoError(t, err, "%v", tc.args)

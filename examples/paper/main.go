@@ -137,7 +137,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&methods, "methods", "", "comma-separated methods (default: "+strings.Join(defaultMethods, ",")+"; all: "+strings.Join(methodNames(), ",")+")")
 	fs.IntVar(&o.rounds, "rounds", -1, "rounds (the first N tasks) of the multi-round methods other than sequential LoRA/FFT (default 3; 0 or -full: every task)")
 	fs.IntVar(&o.seqRounds, "seq-rounds", -1, "rounds of sequential LoRA and FFT (default 4; 0 or -full: every task)")
-	fs.IntVar(&o.limit, "limit", -1, "items per task, sampled evenly over the task (default 16; 0 or -full: every item)")
+	fs.IntVar(&o.limit, "limit", -1, fmt.Sprintf("items per task, sampled evenly over the task (default %d, the most that keeps the default run within 10 minutes on 2 cores; 0 or -full: every item)", defaultLimit))
 	fs.IntVar(&o.knowledge, "knowledge", -1, "base-model facts scored for retention, sampled evenly (default: as -limit; 0: every fact)")
 	fs.IntVar(&o.seeds, "seeds", 3, "seeds each method runs over (seed, seed+1, ...); the report gives means and 95% Student-t intervals")
 	fs.IntVar(&o.bpbDocs, "bpb-docs", 16, "documents of held-out general text scored for bits per byte before and after every round (0: none)")
@@ -281,7 +281,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		}
 		return def
 	}
-	o.limit = unset(o.limit, 16)
+	o.limit = unset(o.limit, defaultLimit)
 	o.rounds = unset(o.rounds, 3)
 	o.seqRounds = unset(o.seqRounds, 4)
 	if o.knowledge < 0 {

@@ -83,6 +83,10 @@ var methods = []method{
 	}},
 }
 
+// defaultLimit is the default run's items per task (-limit): the most that keeps it within 10 minutes
+// on 2 cores (24: 8 minutes; 32 took 10m11s), so that one item weighs 1/24.
+const defaultLimit = 24
+
 // defaultMethods is the whole study; the default run keeps it under 10 minutes on 2 cores by its
 // smaller rounds and items (see the flags).
 var defaultMethods = []string{"lora1", "fft1", "seq-lora", "seq-fft", "olora-0.5", "olora-5", "merge-avg", "merge-ties",
