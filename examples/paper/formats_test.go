@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,14 +25,11 @@ func TestPaperFormatsRunAsIs(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
 	}
-	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-tasks", dir, "-methods", "seq-lora", "-seq-rounds", "2", "-limit", "4",
-		"-epochs", "1", "-min-steps", "0", "-seeds", "1", "-lr-grid=false", "-bpb-docs", "0", "-quiet", "-out", out}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
+	out, stdout := runStudy(t, "-tasks", dir, "-methods", "seq-lora", "-seq-rounds", "2", "-limit", "4",
+		"-epochs", "1", "-min-steps", "0", "-seeds", "1", "-lr-grid=false", "-bpb-docs", "0", "-quiet")
 	report, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(report), "C-STANCE")
 	require.Contains(t, string(report), "20Minuten")
-	require.Contains(t, stdout.String(), "1: C-STANCE")
+	require.Contains(t, stdout, "1: C-STANCE")
 }

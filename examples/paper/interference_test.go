@@ -319,11 +319,8 @@ func TestSmallStudyWithInterferenceAndStrengths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains adapters on the shipped model")
 	}
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"-methods", "merge-avg,ewc", "-rounds", "3", "-limit", "4", "-knowledge", "4",
-		"-epochs", "1", "-min-steps", "2", "-seeds", "2", "-lr-grid=false", "-bpb-docs", "0", "-quiet", "-out", dir}, &out, &errb)
-	require.Equal(t, 0, code, errb.String())
+	dir, _ := runStudy(t, "-methods", "merge-avg,ewc", "-rounds", "3", "-limit", "4", "-knowledge", "4",
+		"-epochs", "1", "-min-steps", "2", "-seeds", "2", "-lr-grid=false", "-bpb-docs", "0", "-quiet")
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "Interference study (part of every run with a merge method; -interference 0 turns it off)")

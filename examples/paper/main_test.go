@@ -51,22 +51,30 @@ func TestBadFlagsAndPathsFailClearly(t *testing.T) {
 	}
 }
 
+// runStudy runs the program with args and -out a new temporary folder, requires it to succeed, and
+// returns the folder and what it printed.
+func runStudy(t *testing.T, args ...string) (dir, stdout string) {
+	t.Helper()
+	dir = t.TempDir()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(args, "-out", dir), &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	return dir, out.String()
+}
+
 func TestSmallStudyWritesReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains two adapters on the shipped model")
 	}
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"-methods", "lora1,seq-lora", "-rounds", "2", "-limit", "6", "-epochs", "2",
-		"-lr-grid-lora", "1e-3,1e-2", "-quiet", "-out", dir}, &out, &errb)
-	require.Equal(t, 0, code, errb.String())
+	dir, out := runStudy(t, "-methods", "lora1,seq-lora", "-rounds", "2", "-limit", "6", "-epochs", "2",
+		"-lr-grid-lora", "1e-3,1e-2", "-quiet")
 	for _, f := range []string{"report.md", "report.csv", "report.json", "figure1_one_round.png", "figure2_sequential.png",
 		"figure6_frontier.png"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 		require.Positive(t, st.Size(), f)
 	}
-	require.Contains(t, out.String(), "LoRA sequential")
+	require.Contains(t, out, "LoRA sequential")
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "## Learning rates")

@@ -24,12 +24,9 @@ func TestParallelRunsGiveTheSameReport(t *testing.T) {
 		t.Skip("trains a small study twice on the shipped model")
 	}
 	report := func(parallel int) ([]byte, string) {
-		dir := t.TempDir()
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"-methods", "lora1,seq-lora,merge-avg", "-rounds", "2", "-seq-rounds", "2",
+		dir, out := runStudy(t, "-methods", "lora1,seq-lora,merge-avg", "-rounds", "2", "-seq-rounds", "2",
 			"-seeds", "2", "-limit", "6", "-knowledge", "6", "-epochs", "1", "-min-steps", "4", "-lr-grid=false",
-			"-strength-grid=false", "-parallel", fmt.Sprint(parallel), "-out", dir}, &out, &errb)
-		require.Equal(t, 0, code, errb.String())
+			"-strength-grid=false", "-parallel", fmt.Sprint(parallel))
 		b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 		require.NoError(t, err)
 		var r map[string]any
@@ -40,7 +37,7 @@ func TestParallelRunsGiveTheSameReport(t *testing.T) {
 		delete(ir, "seconds")
 		b, err = json.Marshal(r)
 		require.NoError(t, err)
-		return b, out.String()
+		return b, out
 	}
 	one, log1 := report(1)
 	three, log3 := report(3)
