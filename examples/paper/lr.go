@@ -414,12 +414,7 @@ func chooseRates(ctx context.Context, o *options, train trainAt, sampled, val, v
 	if o.frontier {
 		var specs []method
 		n := 0
-		roundsOf := func(m method) int {
-			if m.sequential {
-				return rounds(len(sampled), o.seqRounds)
-			}
-			return rounds(len(sampled), o.rounds)
-		}
+		roundsOf := func(m method) int { return runRounds(*o, m, len(sampled)) }
 		for _, name := range []string{"seq-lora", "seq-fft", "olora-0.5"} {
 			spec, _ := methodByName(name)
 			specs = append(specs, spec)

@@ -61,6 +61,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/accrete/accrete"
@@ -451,6 +452,10 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if parallel > 1 {
 		fmt.Fprintf(stdout, "\nRunning %d of the %d runs (methods × seeds) at a time (-parallel); each line names its run.\n", parallel, len(outcomes))
 	}
+	tally := studyTally{start: time.Now(), runs: len(outcomes)}
+	for i := range outcomes {
+		tally.rounds += runRounds(o, specs[i/len(samples)], len(samples[i%len(samples)].tasks))
+	}
 	runLabel := func(i int) string {
 		return fmt.Sprintf("[%s s%d] ", specs[i/len(samples)].name, o.seed+uint64(i%len(samples)))
 	}
@@ -466,13 +471,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		if progress != nil {
 			l.Progress = out
 		}
-		ts := smp.tasks[:rounds(len(smp.tasks), o.rounds)]
-		switch {
-		case spec.oneRound:
-			ts = smp.tasks[:1]
-		case spec.sequential:
-			ts = smp.tasks[:rounds(len(smp.tasks), o.seqRounds)]
-		}
+		ts := smp.tasks[:runRounds(o, spec, len(smp.tasks))]
 		fmt.Fprintf(out, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)
 		start := time.Now()
 		runOpts := accrete.RunOptions{Knowledge: smp.knowledge, GeneralText: general, Scores: scores,
@@ -496,6 +495,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		fmt.Fprintf(out, "%s, seed %d: acquisition %.3f held-out, %.3f trained phrasings; retention %.3f (base %.3f), ΔBPB %s; BWT %s, forgetting %s (%s)\n",
 			spec.label, so.seed, res.Acquisition, res.AcquisitionTrained, res.Retention, mat.BaseKnowledge, fmtF(res.DeltaBPB),
 			fmtF(mat.BWT()), fmtF(mat.Forgetting()), time.Since(start).Round(time.Second))
+		fmt.Fprintln(out, tally.done(len(ts)))
 		return nil
 	})
 	if err != nil {
@@ -562,6 +562,44 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (report.md, report.csv, report.json, figures) in %s\n", o.out, time.Since(began).Round(time.Second))
 	return nil
+}
+
+// runRounds is the number of rounds spec runs over t tasks: one for a one-round method, -seq-rounds
+// for sequential LoRA and FFT, -rounds for the others.
+func runRounds(o options, spec method, t int) int {
+	switch {
+	case spec.oneRound:
+		return min(1, t)
+	case spec.sequential:
+		return rounds(t, o.seqRounds)
+	}
+	return rounds(t, o.rounds)
+}
+
+// studyTally counts the study's finished runs and rounds, for a line with the time left after each run.
+type studyTally struct {
+	mu                   sync.Mutex
+	start                time.Time
+	runs, rounds         int // in all
+	doneRuns, doneRounds int
+}
+
+// done counts a finished run of n rounds and says how far the study is, with the time left estimated
+// from the rounds still to run at the rate of those done (rounds differ: a joint round late in the run
+// trains on every task so far, so this is a guide, not a promise).
+func (s *studyTally) done(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.doneRuns++
+	s.doneRounds += n
+	took := time.Since(s.start)
+	left := time.Duration(float64(took) * float64(s.rounds-s.doneRounds) / float64(max(s.doneRounds, 1)))
+	unit := time.Minute
+	if left < 10*time.Minute {
+		unit = time.Second
+	}
+	return fmt.Sprintf("study: %d of %d runs done (%d of %d rounds) in %s; about %s left", s.doneRuns, s.runs,
+		s.doneRounds, s.rounds, took.Round(time.Second), left.Round(unit))
 }
 
 // rounds is the number of rounds a -rounds value n gives over t tasks: every task for 0.

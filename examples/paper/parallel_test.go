@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -104,4 +105,14 @@ func TestRunJobs(t *testing.T) {
 	require.NoError(t, runJobs(context.Background(), 1, 2, &w, func(int) string { return "x" },
 		func(ctx context.Context, i int, out io.Writer) error { fmt.Fprintf(out, "%d\n", i); return nil }))
 	require.Equal(t, "0\n1\n", w.String())
+}
+
+// TestStudyTally: after each run, the runs and rounds done and the time left at the rate of the rounds
+// done so far.
+func TestStudyTally(t *testing.T) {
+	s := studyTally{start: time.Now().Add(-10 * time.Minute), runs: 4, rounds: 40}
+	line := s.done(10)
+	require.Regexp(t, `^study: 1 of 4 runs done \(10 of 40 rounds\) in 10m0s; about 30m0s left$`, line)
+	s.start = time.Now().Add(-30 * time.Second)
+	require.Regexp(t, `^study: 2 of 4 runs done \(20 of 40 rounds\) in 30s; about 30s left$`, s.done(10))
 }
