@@ -365,7 +365,8 @@ func stepCount(cfg TrainConfig, n int) (epochs, total int) {
 // bit-identical) and, when the adapter has dropout, the RNG state its masks are drawn from. Only the
 // window's A rows of each sequence go through the output head and the softmax: the prompt's positions
 // predict nothing the loss reads, and on short answers after long prompts the head's [T, V] product
-// and its gradient were most of a step's work and its largest buffers.
+// and its gradient were a large share of a step's work (a quarter on the study's facts) and its largest
+// buffers.
 type stepGraph struct {
 	m     *model.Model
 	names []string // every parameter, in input order
