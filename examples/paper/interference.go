@@ -396,7 +396,7 @@ func describeInterference(o options, tasks []accrete.Task, n int) string {
 // interferenceStudy runs the study over the seeds' samples of tasks: for each seed a learner from
 // newLearner gets the tasks' adapters (from the study's cache where the merge rows trained them),
 // then measurePairs and correlate.
-func interferenceStudy(ctx context.Context, o options, newLearner func(options) (*accrete.Learner, error),
+func interferenceStudy(ctx context.Context, o options, newLearner func(options, io.Writer) (*accrete.Learner, error),
 	samples [][]accrete.Task, n int, stdout io.Writer) (*interferenceReport, error) {
 	began := time.Now()
 	merges := interferenceMerges(o)
@@ -408,15 +408,12 @@ func interferenceStudy(ctx context.Context, o options, newLearner func(options) 
 	perSeed := make([][]pairPoint, len(samples))
 	modules := make([]int, len(samples))
 	label := func(k int) string { return fmt.Sprintf("[interference s%d] ", o.seed+uint64(k)) }
-	err := runJobs(ctx, min(o.parallel, len(samples)), len(samples), stdout, label, func(ctx context.Context, k int, out io.Writer) error {
+	err := runJobs(ctx, o.parallel, len(samples), stdout, label, func(ctx context.Context, k int, out io.Writer) error {
 		so := o
 		so.seed = o.seed + uint64(k)
-		l, err := newLearner(so)
+		l, err := newLearner(so, out)
 		if err != nil {
 			return err
-		}
-		if l.Progress != nil {
-			l.Progress = out
 		}
 		ts := samples[k][:n]
 		fmt.Fprintf(out, "\n== interference: %d pairs of %s, merged by %d methods (seed %d) ==\n", n*(n-1)/2,

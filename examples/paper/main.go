@@ -333,7 +333,7 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o.parallel = parallelRuns(o, b, base.Config.NumParams(), maxParallel)
+	o.parallel = parallelRuns(o, b, base.Config.NumParams())
 	allTasks, allKnowledge, tmpl, err := loadTasks(o)
 	if err != nil {
 		return err
@@ -380,7 +380,8 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 
 	cache := accrete.NewAdapterCache() // methods that train the same adapter from the base share it
 	scores := &accrete.ScoreCache{}    // and every run scores the base model (and equal weights) once
-	newLearner := func(o options) (*accrete.Learner, error) {
+	// newLearner is a learner for one run, its progress on out (none under -quiet).
+	newLearner := func(o options, out io.Writer) (*accrete.Learner, error) {
 		m, err := model.New(b, base.Config, base.Weights.Clone())
 		if err != nil {
 			return nil, err
@@ -394,7 +395,9 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		l.LoRA = lora.Config{Rank: o.rank, Seed: o.seed}
 		l.Train = lora.TrainConfig{LearningRate: o.lrLoRA, Epochs: o.epochs, MinSteps: o.minSteps, BatchSize: o.batch,
 			MicroBatchSize: o.microBatch, Seed: o.seed, WarmupSteps: o.warmup, Devices: o.devices}
-		l.Progress = progress
+		if progress != nil {
+			l.Progress = out
+		}
 		l.Cache = cache
 		return l, nil
 	}
@@ -403,12 +406,9 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 	// validation items, choose each family's rate; -frontier adds the sequential sweep.
 	train := func(ctx context.Context, spec method, lr float64, tasks, knowledge []accrete.Task, out io.Writer) (eval.FrontierPoint, error) {
 		so := withRate(o, familyOf(spec), lr)
-		l, err := newLearner(so)
+		l, err := newLearner(so, out)
 		if err != nil {
 			return eval.FrontierPoint{}, err
-		}
-		if l.Progress != nil {
-			l.Progress = out
 		}
 		fmt.Fprintf(out, "\n== %s at learning rate %s, on validation items (%d round(s), seed %d) ==\n", spec.label,
 			eval.FormatRate(lr), len(tasks), so.seed)
@@ -464,12 +464,9 @@ func study(ctx context.Context, o options, stdout io.Writer) error {
 		smp := samples[k]
 		so := o
 		so.seed = o.seed + uint64(k)
-		l, err := newLearner(so)
+		l, err := newLearner(so, out)
 		if err != nil {
 			return err
-		}
-		if progress != nil {
-			l.Progress = out
 		}
 		ts := smp.tasks[:runRounds(o, spec, len(smp.tasks))]
 		fmt.Fprintf(out, "\n== %s (%s, %d round(s), seed %d) ==\n", spec.label, spec.setting, len(ts), so.seed)

@@ -21,9 +21,9 @@ const (
 	autoParallelParams = 100_000_000
 )
 
-// parallelRuns is how many of n runs -parallel starts at once on backend b for a model of params
+// parallelRuns is how many runs -parallel starts at once on backend b for a model of params
 // parameters.
-func parallelRuns(o options, b backends.Backend, params, n int) int {
+func parallelRuns(o options, b backends.Backend, params int) int {
 	p := o.parallel
 	if p == 0 {
 		p = 1
@@ -31,7 +31,7 @@ func parallelRuns(o options, b backends.Backend, params, n int) int {
 			p = min(runtime.NumCPU(), maxAutoParallel)
 		}
 	}
-	return max(1, min(p, n))
+	return max(1, p)
 }
 
 // runJobs calls fn(ctx, i, out) for i in [0, n), at most parallel at a time, in order of i as
